@@ -1,0 +1,50 @@
+# funnelsim: `make demo` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+NB_BUILD := build/notebooks
+REPORT := reports/demo
+
+.PHONY: install demo test test-fast lint bench notebooks clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: run the bundled Erlang C example and write its results to reports/demo
+demo: install
+	$(BIN)/funnelsim validate scenarios/validation/erlang-c.yaml
+	$(BIN)/funnelsim run scenarios/validation/erlang-c.yaml --replications 10 --out $(REPORT)
+	@echo "results written to $(REPORT)/"
+
+## test: the whole suite, slow theory checks and notebooks included
+test: install notebooks
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --nbmake $(NB_BUILD)
+
+## test-fast: everything but the slow statistical checks and notebooks
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+notebooks: install
+	rm -rf $(NB_BUILD) && mkdir -p $(NB_BUILD)
+	for nb in notebooks/*.py; do \
+	  $(BIN)/jupytext --quiet --to ipynb --set-kernel python3 \
+	    --output $(NB_BUILD)/$$(basename $$nb .py).ipynb $$nb || exit 1; \
+	done
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff format --check src tests benchmarks notebooks
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python benchmarks/bench_core.py --write-docs
+
+clean:
+	rm -rf $(VENV) build reports .pytest_cache .mypy_cache .ruff_cache

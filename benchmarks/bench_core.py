@@ -1,0 +1,260 @@
+"""Core benchmark (``make bench``): funnelsim against plain SimPy and ciw on one M/M/c queue.
+
+Every case is a whole process (interpreter start-up, imports, simulation, output), launched with
+``subprocess`` and timed wall-clock with ``time.perf_counter``. The cases run interleaved, round
+robin (A, B, C, A, B, C, ...), so drift on a shared machine hits all of them alike. All three
+simulate the same queue: 200,000 customers arriving at 9 per hour, exponential service with a
+mean of 1 hour, 10 servers, FIFO, around the clock.
+
+Add a case by appending a ``Case`` to ``core_cases()``; a minimum speed-up for funnelsim over
+it goes in ``TARGETS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- bench-core:start -->", "<!-- bench-core:end -->"
+
+CUSTOMERS = 200_000
+HORIZON_DAYS = 926  # 926 days x 24 h x 9 leads/h = 200,016 leads, about CUSTOMERS
+BASELINE = "funnelsim"
+TARGETS: dict[str, float] = {"ciw": 3.0}  # funnelsim must be at least this many times faster
+ECHO_WIDTH = 40  # a case's stdout is echoed after its time when it is at most this long
+
+
+@dataclass(frozen=True)
+class Case:
+    """One named command to time; it must exit with status 0."""
+
+    name: str
+    argv: list[str]
+    what: str  # a short description for the tables
+
+
+@dataclass
+class Timings:
+    """The wall-clock seconds of every run of one case."""
+
+    case: Case
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+
+class BenchError(Exception):
+    """A case could not be run or failed."""
+
+
+def core_cases() -> list[Case]:
+    """The cases of the core benchmark, in the order they run within each round."""
+    python = sys.executable
+    funnelsim = str(Path(python).parent / "funnelsim")
+    return [
+        Case(
+            "funnelsim",
+            [
+                funnelsim,
+                "run",
+                "scenarios/validation/erlang-c.yaml",
+                "--set",
+                f"horizon={HORIZON_DAYS}d",
+                "--set",
+                "warmup=0d",
+                "--replications",
+                "1",
+                "--json",
+            ],
+            "funnelsim CLI, scenarios/validation/erlang-c.yaml, 1 replication",
+        ),
+        Case(
+            "simpy-plain",
+            [python, "benchmarks/simpy_mmc.py", "--customers", str(CUSTOMERS)],
+            "hand-written SimPy model, benchmarks/simpy_mmc.py",
+        ),
+        Case(
+            "ciw",
+            [python, "benchmarks/ciw_mmc.py", "--customers", str(CUSTOMERS)],
+            "ciw model, benchmarks/ciw_mmc.py",
+        ),
+    ]
+
+
+def run_once(case: Case) -> tuple[float, str]:
+    """Run the case's command from the repository root; its wall-clock seconds and stdout."""
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(case.argv, cwd=ROOT, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise BenchError(f"{case.name}: cannot start {case.argv[0]}: {exc}") from None
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise BenchError(f"{case.name}: exit status {done.returncode}\n{tail}")
+    return seconds, done.stdout.strip()
+
+
+def run_rounds(cases: list[Case], rounds: int, console: Console) -> list[Timings]:
+    """Run every case once per round, interleaved, and collect the timings."""
+    timings = [Timings(case) for case in cases]
+    for round_no in range(1, rounds + 1):
+        for timing in timings:
+            seconds, out = run_once(timing.case)
+            timing.seconds.append(seconds)
+            echo = f"  (stdout: {out})" if out and len(out) <= ECHO_WIDTH else ""
+            console.print(
+                f"round {round_no}/{rounds}  {timing.case.name:<12} {seconds:7.2f} s{echo}",
+                markup=False,
+                highlight=False,
+            )
+    return timings
+
+
+def speedups(timings: list[Timings]) -> dict[str, float]:
+    """For each case but the baseline: its median over funnelsim's median."""
+    base = next(t for t in timings if t.case.name == BASELINE).median
+    return {t.case.name: t.median / base for t in timings if t.case.name != BASELINE}
+
+
+def target_text(name: str, ratio: float) -> str:
+    """'at least 3x: met' for a case with a target, '' otherwise."""
+    if name not in TARGETS:
+        return ""
+    verdict = "met" if ratio >= TARGETS[name] else "NOT met"
+    return f"at least {TARGETS[name]:g}x: {verdict}"
+
+
+def machine() -> str:
+    """CPUs available (as ``nproc`` counts them), Python, OS, and the tool versions."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 0
+    versions = []
+    for package in ("funnelsim", "simpy", "ciw", "numpy"):
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package} (not installed)")
+    return (
+        f"nproc {cpus}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}; {', '.join(versions)}"
+    )
+
+
+def print_table(timings: list[Timings], rounds: int, console: Console) -> None:
+    """Per-case median and minimum seconds, and how much faster funnelsim is."""
+    ratios = speedups(timings)
+    table = Table(title=f"M/M/10, {CUSTOMERS:,} customers, {rounds} interleaved rounds")
+    table.add_column("case")
+    table.add_column("median s", justify="right")
+    table.add_column("min s", justify="right")
+    table.add_column(f"{BASELINE} is ... faster", justify="right")
+    table.add_column("target")
+    for t in timings:
+        ratio = ratios.get(t.case.name)
+        table.add_row(
+            t.case.name,
+            f"{t.median:.2f}",
+            f"{t.best:.2f}",
+            "(baseline)" if ratio is None else f"{ratio:.2f}x",
+            "" if ratio is None else target_text(t.case.name, ratio),
+        )
+    console.print(table)
+    for name, ratio in ratios.items():
+        console.print(
+            f"{name}/{BASELINE} = {ratio:.2f}: {BASELINE} is {ratio:.2f}x faster than {name}"
+            + (f" (target {target_text(name, ratio)})" if name in TARGETS else ""),
+            highlight=False,
+        )
+    console.print(machine(), highlight=False)
+
+
+def docs_section(timings: list[Timings], rounds: int) -> str:
+    """The markdown that goes between the bench-core markers."""
+    ratios = speedups(timings)
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Measured {now} with `make bench` ({rounds} interleaved rounds, whole processes).",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        f"| case | what runs | median s | min s | {BASELINE} is ... faster | target |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for t in timings:
+        ratio = ratios.get(t.case.name)
+        lines.append(
+            f"| {t.case.name} | {t.case.what} | {t.median:.2f} | {t.best:.2f} | "
+            + (
+                "(baseline) | |"
+                if ratio is None
+                else f"{ratio:.2f}x | {target_text(t.case.name, ratio)} |"
+            )
+        )
+    lines += [
+        "",
+        "Absolute seconds drift on shared machines (other jobs, CPU throttling); "
+        "read the ratios, not the seconds.",
+    ]
+    return "\n".join(lines)
+
+
+def write_docs(section: str, path: Path = DOCS) -> None:
+    """Replace what is between the bench-core markers in ``path`` with ``section``."""
+    text = path.read_text(encoding="utf-8")
+    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
+        raise BenchError(f"{path}: expected one {START} followed by one {END}")
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
+    new = pattern.sub(lambda _: f"{START}\n{section}\n{END}", text)
+    path.write_text(new, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the core benchmark; print the table, and optionally update docs/benchmarks.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of all cases (default 3)")
+    parser.add_argument(
+        "--write-docs", action="store_true", help=f"rewrite the core section of {DOCS.name}"
+    )
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    console = Console()
+    cases = core_cases()
+    try:
+        timings = run_rounds(cases, args.rounds, console)
+        print_table(timings, args.rounds, console)
+        if args.write_docs:
+            write_docs(docs_section(timings, args.rounds))
+            console.print(f"wrote {DOCS.relative_to(ROOT)}", highlight=False)
+    except BenchError as exc:
+        console.print(f"bench failed: {exc}", style="red", markup=False, highlight=False)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

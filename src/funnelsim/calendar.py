@@ -1,0 +1,201 @@
+"""Working time: when reps work, and how business-time SLAs are counted.
+
+The simulation clock is in hours since the simulation began (the start of the warm-up). A
+calendar turns that clock into working intervals (workdays, working hours, holidays) and offers
+the two pieces of arithmetic the funnel needs:
+
+* ``business_time(t)``: working hours elapsed from the origin to ``t`` (flat while closed);
+* ``add_business(t, h)``: the earliest instant by which ``h`` working hours have passed after
+  ``t``, which is how a "6bh" SLA deadline, or the end of 1 h of rep work started at 16:30, is
+  found.
+
+Reps work only in working time, and a task's work time is working time: a 1 h touch started at
+16:30 on a 09:00-17:00 day finishes at 09:30 the next working day.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from funnelsim.units import Duration
+
+FloatArray = npt.NDArray[np.float64]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOUR = dt.timedelta(hours=1)
+_EXTEND_WEEKS = 52
+
+
+def hours_between(origin: dt.datetime, moment: dt.datetime) -> float:
+    """Simulation-clock hours from ``origin`` to ``moment``."""
+    return (moment - origin) / _HOUR
+
+
+class Calendar:
+    """Working intervals over the simulation clock.
+
+    ``workdays`` are weekday indices (Monday 0), ``hours`` the working ranges of a day in hours
+    after midnight (e.g. ``[(9, 12), (13, 17)]``), ``holidays`` dates with no work. With
+    ``always=True`` every instant is working time and business hours are calendar hours.
+    """
+
+    def __init__(
+        self,
+        origin: dt.datetime,
+        *,
+        always: bool = False,
+        workdays: Iterable[int] = range(5),
+        hours: Sequence[tuple[float, float]] = ((9.0, 17.0),),
+        holidays: Iterable[dt.date] = (),
+    ) -> None:
+        self.origin = origin
+        self.always = always
+        self.workdays = frozenset(workdays)
+        self.hours = tuple(sorted(hours))
+        self.holidays = frozenset(holidays)
+        self.hours_per_business_day = (
+            24.0 if always else float(sum(end - start for start, end in self.hours))
+        )
+        self._opens: list[float] = []
+        self._closes: list[float] = []
+        self._cum: list[float] = []  # working hours elapsed at each opening
+        self._ends: list[float] = []  # working hours elapsed at each closing
+        midnight = dt.datetime.combine(origin.date(), dt.time())
+        self._next_day = origin.date()
+        self._covered_until = hours_between(origin, midnight)  # clock time of _next_day 00:00
+        if not always:
+            if not self.workdays or self.hours_per_business_day <= 0:
+                raise ValueError("a calendar needs at least one workday and working hours")
+            self._extend(24.0 * 7 * _EXTEND_WEEKS)
+
+    # -- building ---------------------------------------------------------------------------
+    def _extend(self, until: float) -> None:
+        """Generate working intervals day by day, at least up to ``until`` hours after origin."""
+        while self._covered_until <= until:
+            day = self._next_day
+            base = self._covered_until
+            if day.weekday() in self.workdays and day not in self.holidays:
+                for start, end in self.hours:
+                    open_t, close_t = max(base + start, 0.0), base + end
+                    if close_t <= open_t:
+                        continue  # a range that ended before the simulation began
+                    cum = self._ends[-1] if self._ends else 0.0
+                    self._opens.append(open_t)
+                    self._closes.append(close_t)
+                    self._cum.append(cum)
+                    self._ends.append(cum + close_t - open_t)
+            self._next_day = day + dt.timedelta(days=1)
+            self._covered_until = base + 24.0
+
+    def _cover(self, t: float) -> None:
+        while t >= self._covered_until - 24.0 * 7:
+            self._extend(self._covered_until + 24.0 * 7 * _EXTEND_WEEKS)
+
+    # -- scalar arithmetic (the simulation's hot path) ---------------------------------------
+    def is_working(self, t: float) -> bool:
+        """True when reps work at instant ``t`` (working intervals are [open, close))."""
+        if self.always:
+            return True
+        self._cover(t)
+        k = bisect.bisect_right(self._opens, t) - 1
+        return k >= 0 and t < self._closes[k]
+
+    def next_open(self, t: float) -> float:
+        """``t`` itself when working, else the next opening."""
+        if self.always:
+            return t
+        self._cover(t)
+        k = bisect.bisect_right(self._opens, t) - 1
+        if k >= 0 and t < self._closes[k]:
+            return t
+        while k + 1 >= len(self._opens):  # a closure longer than the covered stretch
+            self._extend(self._covered_until + 24.0 * 7 * _EXTEND_WEEKS)
+        return self._opens[k + 1]
+
+    def business_time(self, t: float) -> float:
+        """Working hours elapsed between the origin and ``t``."""
+        if self.always:
+            return t
+        self._cover(t)
+        k = bisect.bisect_right(self._opens, t) - 1
+        if k < 0:
+            return 0.0
+        return self._cum[k] + min(t - self._opens[k], self._closes[k] - self._opens[k])
+
+    def at_business_time(self, b: float) -> float:
+        """The earliest instant at which ``b`` working hours have elapsed since the origin."""
+        if self.always:
+            return b
+        while b > self._ends[-1]:
+            self._extend(self._covered_until + 24.0 * 7 * _EXTEND_WEEKS)
+        k = bisect.bisect_left(self._ends, b)
+        return self._opens[k] + (b - self._cum[k])
+
+    def add_business(self, t: float, hours: float) -> float:
+        """The instant at which ``hours`` of working time have passed after ``t``."""
+        if self.always:
+            return t + hours
+        return self.at_business_time(self.business_time(t) + hours)
+
+    def business_hours(self, duration: Duration) -> float:
+        """Working hours in a duration written on the business clock (bh, bd)."""
+        if duration.unit == "bh":
+            return duration.amount
+        if duration.unit == "bd":
+            return duration.amount * self.hours_per_business_day
+        raise ValueError(f"{duration} is calendar time, not business time")
+
+    def deadline(self, t: float, duration: Duration) -> float:
+        """When a clock of ``duration`` started at ``t`` runs out (calendar or business)."""
+        if duration.business:
+            return self.add_business(t, self.business_hours(duration))
+        return t + duration.hours
+
+    def working_hours_between(self, t0: float, t1: float) -> float:
+        return self.business_time(t1) - self.business_time(t0)
+
+    # -- vectorised arithmetic (records and metrics) -----------------------------------------
+    def business_time_array(self, t: npt.ArrayLike) -> FloatArray:
+        times = np.asarray(t, dtype=np.float64)
+        if self.always or times.size == 0:
+            return times.astype(np.float64, copy=True)
+        self._cover(float(np.nanmax(times)) if np.isfinite(times).any() else 0.0)
+        opens, closes, cum = (np.asarray(a) for a in (self._opens, self._closes, self._cum))
+        k = np.searchsorted(opens, times, side="right") - 1
+        kc = np.clip(k, 0, None)
+        out = cum[kc] + np.minimum(times - opens[kc], closes[kc] - opens[kc])
+        out = np.where(k < 0, 0.0, out)
+        return np.where(np.isnan(times), np.nan, out)
+
+    def deadline_array(self, t: npt.ArrayLike, duration: Duration) -> FloatArray:
+        times = np.asarray(t, dtype=np.float64)
+        if not duration.business:
+            return times + duration.hours
+        b = self.business_time_array(times) + self.business_hours(duration)
+        if self.always:
+            return b
+        if b.size:
+            self.at_business_time(float(np.nanmax(b)))  # extends the intervals far enough
+        ends, opens, cum = (np.asarray(a) for a in (self._ends, self._opens, self._cum))
+        k = np.searchsorted(ends, b, side="left")
+        k = np.clip(k, 0, len(opens) - 1)
+        deadline: FloatArray = opens[k] + (b - cum[k])
+        return deadline
+
+    def opens_after(self, t: float) -> float | None:
+        """The first opening strictly after ``t`` (None for an always-open calendar)."""
+        if self.always:
+            return None
+        self._cover(t)
+        k = bisect.bisect_right(self._opens, t)
+        while k >= len(self._opens):
+            self._extend(self._covered_until + 24.0 * 7 * _EXTEND_WEEKS)
+        return self._opens[k]
+
+    def datetime_at(self, t: float) -> dt.datetime:
+        return self.origin + dt.timedelta(hours=t)

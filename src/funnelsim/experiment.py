@@ -1,0 +1,85 @@
+"""Replications of a scenario: the unit of every answer funnelsim gives.
+
+Replication ``r`` of a run with seed ``s`` always draws from the streams of ``(s, r)``, so a
+result depends on the seed and the replication numbers only, never on the order or place in
+which replications run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from funnelsim import metrics
+from funnelsim.analysis import Summary, summarise_metrics
+from funnelsim.model.funnel import simulate
+from funnelsim.records import RunRecords
+from funnelsim.rng import normalise_seed
+from funnelsim.scenario.schema import Scenario
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Batch:
+    """The replications of one scenario and what they measured."""
+
+    scenario: Scenario
+    seed: int
+    metrics: list[dict[str, float]] = field(default_factory=list)
+    records: list[RunRecords] = field(default_factory=list)
+
+    @property
+    def replications(self) -> int:
+        return len(self.metrics)
+
+    def summary(self) -> dict[str, Summary]:
+        return summarise_metrics(self.metrics)
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``run --json`` object: scenario, seed, replications, metrics with 95% CIs.
+
+        An undefined value (a CI from one replication, say) is ``null``.
+        """
+        return {
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "replications": self.replications,
+            "metrics": {
+                name: {
+                    "mean": _finite(s.mean),
+                    "ci_low": _finite(s.ci_low),
+                    "ci_high": _finite(s.ci_high),
+                }
+                for name, s in self.summary().items()
+            },
+        }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def run_replications(
+    scenario: Scenario,
+    replications: int,
+    seed: int | None = None,
+    *,
+    keep_records: bool = False,
+    on_done: Progress | None = None,
+) -> Batch:
+    """Run replications 0..n-1; the seed defaults to the scenario's, then to fresh entropy."""
+    if replications < 1:
+        raise ValueError("replications must be at least 1")
+    root = normalise_seed(scenario.seed if seed is None else seed)
+    batch = Batch(scenario, root)
+    for replication in range(replications):
+        records = simulate(scenario, root, replication)
+        batch.metrics.append(metrics.compute(records))
+        if keep_records:
+            batch.records.append(records)
+        if on_done is not None:
+            on_done(replication)
+    return batch

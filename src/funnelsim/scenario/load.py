@@ -1,0 +1,311 @@
+"""Scenario files: safe YAML with line tracking, dotted overrides, and errors people can act on.
+
+Every problem is reported as ``FILE:LINE:COL: dotted.path: what is wrong`` (misspelled keys get
+a did-you-mean), all problems of a file at once, and nothing is run or written before the file
+is valid. Values given with ``--set dotted.key=value`` are located at the option itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from funnelsim.scenario.schema import Scenario, did_you_mean
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, and where it is."""
+
+    where: str  # "file:line:col" or "--set key=value"
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.where}: {self.path}: {self.message}"
+            if self.path
+            else (f"{self.where}: {self.message}")
+        )
+
+
+class ScenarioError(Exception):
+    """The input cannot be used; ``problems`` lists everything wrong with it."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class Document:
+    """Parsed YAML data, and where each value came from."""
+
+    source: str
+    data: dict[str, Any]
+    marks: dict[PathKey, str] = field(default_factory=dict)
+    key_marks: dict[PathKey, str] = field(default_factory=dict)  # where each mapping key is
+
+    def where(self, path: PathKey) -> str:
+        """The location of the deepest known node on ``path``."""
+        for end in range(len(path), -1, -1):
+            mark = self.marks.get(path[:end])
+            if mark is not None:
+                return mark
+        return f"{self.source}:1:1"
+
+
+def _mark(source: str, node: yaml.Node) -> str:
+    return f"{source}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
+def _collect_marks(
+    source: str,
+    node: yaml.Node,
+    path: PathKey,
+    marks: dict[PathKey, str],
+    key_marks: dict[PathKey, str],
+    problems: list[Problem],
+) -> None:
+    """Record where each value is: a scalar at its value, a mapping or list at its key."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                problems.append(
+                    Problem(_mark(source, key_node), _dotted((*path, key)), "duplicate key")
+                )
+            seen.add(key)
+            anchor = value_node if _is_scalar(value_node) else key_node
+            marks[(*path, key)] = _mark(source, anchor)
+            key_marks[(*path, key)] = _mark(source, key_node)
+            _collect_marks(source, value_node, (*path, key), marks, key_marks, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            marks[(*path, index)] = _mark(source, item)
+            _collect_marks(source, item, (*path, index), marks, key_marks, problems)
+
+
+def _is_scalar(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode)
+
+
+def parse_yaml(text: str, source: str) -> Document:
+    """Parse YAML safely into data plus a map from each dotted path to its file:line:col."""
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else f"{source}:1:1"
+        raise ScenarioError([Problem(where, "", f"YAML syntax error: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(f"{source}:1:1", "", f"YAML error: {exc}")]) from None
+    if node is None or data is None:
+        raise ScenarioError([Problem(f"{source}:1:1", "", "the file is empty")])
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [Problem(_mark(source, node), "", "expected a mapping of sections (name: ..., ...)")]
+        )
+    marks: dict[PathKey, str] = {(): _mark(source, node)}
+    key_marks: dict[PathKey, str] = {}
+    problems: list[Problem] = []
+    _collect_marks(source, node, (), marks, key_marks, problems)
+    if problems:
+        raise ScenarioError(problems)
+    return Document(source, data, marks, key_marks)
+
+
+def read_document(path: str | Path) -> Document:
+    """Read a scenario file; a missing or unreadable file is a ScenarioError, not a traceback."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Problem(str(path), "", "no such file")]) from None
+    except IsADirectoryError:
+        raise ScenarioError(
+            [Problem(str(path), "", "is a directory, not a scenario file")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Problem(str(path), "", f"cannot read the file: {exc}")]) from None
+    return parse_yaml(text, str(path))
+
+
+# -- overrides ---------------------------------------------------------------------------------
+def _dotted(path: PathKey) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def parse_override(text: str) -> tuple[PathKey, Any]:
+    """``'teams.sdr.headcount=12'`` -> (('teams', 'sdr', 'headcount'), 12), value read as YAML."""
+    where = f"--set {text}"
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError([Problem(where, "", "expected dotted.key=value")])
+    parts: list[str | int] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
+    if any(p == "" for p in parts):
+        raise ScenarioError([Problem(where, key, "empty part in the dotted key")])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(where, key, f"cannot read the value: {exc}")]) from None
+    return tuple(parts), value
+
+
+def apply_overrides(document: Document, overrides: list[str]) -> Document:
+    """Set each ``dotted.key=value`` in the document; intermediate mappings are created."""
+    for text in overrides:
+        path, value = parse_override(text)
+        node: Any = document.data
+        for depth, part in enumerate(path[:-1]):
+            nxt = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, list) and isinstance(part, int) and part < len(node):
+                nxt = node[part]
+            if nxt is None:
+                if not isinstance(node, dict):
+                    raise ScenarioError(
+                        [Problem(f"--set {text}", _dotted(path[: depth + 1]), "no such item")]
+                    )
+                nxt = node[part] = {}
+            node = nxt
+        last = path[-1]
+        if isinstance(node, list) and isinstance(last, int) and last < len(node):
+            node[last] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise ScenarioError([Problem(f"--set {text}", _dotted(path), "no such item")])
+        for marks in (document.marks, document.key_marks):
+            for known in [p for p in marks if p[: len(path)] == path]:
+                del marks[known]
+        for end in range(1, len(path) + 1):
+            if path[:end] not in document.marks or end == len(path):
+                document.marks[path[:end]] = f"--set {text}"
+        document.key_marks[path] = f"--set {text}"
+    return document
+
+
+# -- validation errors -> problems -------------------------------------------------------------
+_BRANCH_MISMATCH = {
+    "literal_error",
+    "model_type",
+    "dict_type",
+    "string_type",
+    "model_attributes_type",
+}
+
+
+def _resolve(data: Any, loc: tuple[str | int, ...]) -> PathKey:
+    """The part of a pydantic error location that exists in the data (union tags skipped)."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            continue
+        path.append(part)
+    return tuple(path)
+
+
+def _quoted(text: str) -> list[str]:
+    return re.findall(r"'([^']*)'", text)
+
+
+def _message(error: dict[str, Any]) -> tuple[str, PathKey]:
+    """A readable message for one pydantic error, and path parts to add to its location."""
+    kind, ctx, extra = error["type"], error.get("ctx") or {}, ()
+    if kind == "unknown_key":
+        return error["msg"], (ctx["key"],)
+    if kind == "missing":
+        return "required field is missing", (error["loc"][-1],)
+    if kind == "union_tag_invalid":
+        field_name = ctx["discriminator"].strip("'")
+        expected = _quoted(ctx["expected_tags"])
+        tag = str(ctx["tag"])
+        what = "distribution" if field_name == "dist" else field_name
+        hint = did_you_mean(tag, expected)
+        return f"unknown {what} '{tag}'{hint}; expected one of: {', '.join(expected)}", (
+            field_name,
+        )
+    if kind == "union_tag_not_found":
+        field_name = ctx["discriminator"].strip("'")
+        return f"missing '{field_name}' to say which kind this is", extra
+    message = error["msg"]
+    if kind == "literal_error":
+        expected = _quoted(str(ctx.get("expected", "")))
+        got = error.get("input")
+        hint = did_you_mean(got, expected) if isinstance(got, str) else ""
+        message = f"got {got!r}{hint}; expected {' or '.join(repr(e) for e in expected)}"
+        if error["loc"][:1] == ("calendar",):
+            message += " or a mapping of workdays, hours and holidays"
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return message[:1].lower() + message[1:], extra
+
+
+def problems_from(exc: ValidationError, document: Document) -> list[Problem]:
+    """Turn a pydantic ValidationError into located problems, one per distinct complaint."""
+    found: list[tuple[PathKey, str, str]] = []  # (path, message, error type)
+    for error in exc.errors():
+        data_path = _resolve(document.data, tuple(error["loc"]))
+        message, extra = _message(dict(error))
+        found.append(((*data_path, *extra), message, error["type"]))
+    # A union (calendar: 'always' | {...}) reports a mismatch for every branch it did not take:
+    # keep the complaints of the branch that matched the shape of the data.
+    paths = {p for p, _, _ in found}
+    problems: list[Problem] = []
+    for path, message, kind in found:
+        if kind in _BRANCH_MISMATCH and any(
+            len(q) > len(path) and q[: len(path)] == path for q in paths
+        ):
+            continue
+        if kind in {"model_type", "dict_type"} and any(
+            p == path and k == "literal_error" for p, _, k in found
+        ):
+            continue
+        where = document.where(path)
+        if kind == "unknown_key":
+            where = document.key_marks.get(path, where)
+        problem = Problem(where, _dotted(path), message)
+        if problem not in problems:
+            problems.append(problem)
+    return problems
+
+
+def validate_document(document: Document, model: type[BaseModel] = Scenario) -> Any:
+    try:
+        return model.model_validate(document.data)
+    except ValidationError as exc:
+        raise ScenarioError(problems_from(exc, document)) from None
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Read, override and validate a scenario file; raise ScenarioError listing every problem."""
+    document = apply_overrides(read_document(path), overrides or [])
+    scenario: Scenario = validate_document(document, Scenario)
+    return scenario
+
+
+def scenario_from_dict(data: dict[str, Any], overrides: list[str] | None = None) -> Scenario:
+    """Validate a scenario given as Python data (notebooks, tests)."""
+    import copy
+
+    document = apply_overrides(Document("<dict>", copy.deepcopy(data)), overrides or [])
+    scenario: Scenario = validate_document(document, Scenario)
+    return scenario

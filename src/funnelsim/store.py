@@ -1,0 +1,104 @@
+"""Results on disk: the resolved scenario, per-replication metrics and per-lead records.
+
+Files are written to a temporary name and renamed into place, so a reader never sees half a
+file. Tables are Parquet (per-lead records, queue series) and CSV (per-replication metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from funnelsim.experiment import Batch
+from funnelsim.records import OUTCOMES, RunRecords
+
+
+def lead_frame(records: RunRecords) -> pd.DataFrame:
+    """Per-lead records of one replication as a DataFrame, with outcome and measured flag."""
+    frame = pd.DataFrame(records.leads.columns())
+    frame.insert(0, "replication", records.replication)
+    frame["source"] = pd.Categorical.from_codes(
+        records.leads.source, categories=pd.Index(records.source_names)
+    )
+    frame["outcome"] = pd.Categorical.from_codes(
+        records.leads.outcome, categories=pd.Index(OUTCOMES)
+    )
+    frame["measured"] = (frame["arrival_h"] >= records.window[0]) & (
+        frame["arrival_h"] < records.window[1]
+    )
+    return frame
+
+
+def queue_frame(records: RunRecords) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "replication": records.replication,
+            "time_h": records.queue.times,
+            "waiting": records.queue.levels,
+        }
+    )
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; results are for sharing
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_run(folder: Path, batch: Batch) -> list[Path]:
+    """Write a run's results into ``folder`` (created if needed); returns the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    scenario = batch.scenario.model_dump(mode="json", exclude_none=True)
+    written: list[tuple[str, Callable[[Path], None]]] = [
+        (
+            "scenario.yaml",
+            lambda p: _write_text(p, yaml.safe_dump(scenario, sort_keys=False)),
+        ),
+        (
+            "summary.json",
+            lambda p: _write_text(p, json.dumps(batch.as_json(), indent=2)),
+        ),
+        (
+            "replications.csv",
+            lambda p: pd.DataFrame(batch.metrics).rename_axis("replication").to_csv(p),
+        ),
+    ]
+    if batch.records:
+        written += [
+            (
+                "leads.parquet",
+                lambda p: pd.concat([lead_frame(r) for r in batch.records]).to_parquet(
+                    p, index=False
+                ),
+            ),
+            (
+                "queue.parquet",
+                lambda p: pd.concat([queue_frame(r) for r in batch.records]).to_parquet(
+                    p, index=False
+                ),
+            ),
+        ]
+    paths = []
+    for name, write in written:
+        path = folder / name
+        _atomic(path, write)
+        paths.append(path)
+    return paths

@@ -1,0 +1,117 @@
+"""Queueing theory the simulator must reproduce when reduced to textbook cases.
+
+* Erlang C (M/M/c): leads arrive at rate ``lam``, each rep touches at rate ``mu``, ``c`` reps.
+* Erlang A (M/M/c+M): the same, and a waiting lead leaves after an Exp(``theta``) patience.
+
+All rates are per hour, times are in hours. These are references for tests and for planners'
+sanity checks; nothing here simulates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class ErlangC:
+    """Steady-state M/M/c figures."""
+
+    lam: float
+    mu: float
+    c: int
+
+    def __post_init__(self) -> None:
+        if not self.lam < self.c * self.mu:
+            raise ValueError(f"unstable: lam={self.lam} >= c*mu={self.c * self.mu}")
+
+    @property
+    def load(self) -> float:
+        """Offered load a = lam / mu, in reps."""
+        return self.lam / self.mu
+
+    @property
+    def utilization(self) -> float:
+        return self.load / self.c
+
+    @property
+    def prob_wait(self) -> float:
+        """C(c, a): probability an arriving lead waits at all (the Erlang C formula)."""
+        a, c = self.load, self.c
+        # P(N >= c) of the M/M/c chain, via the Poisson pmf for numerical stability.
+        s = float(stats.poisson.cdf(c - 1, a))
+        t = float(stats.poisson.pmf(c, a)) * c / (c - a)
+        return t / (s + t)
+
+    @property
+    def mean_wait(self) -> float:
+        """Wq = C(c, a) / (c mu - lam)."""
+        return self.prob_wait / (self.c * self.mu - self.lam)
+
+    @property
+    def mean_queue(self) -> float:
+        """Lq = lam Wq (Little's law)."""
+        return self.lam * self.mean_wait
+
+    def prob_wait_within(self, t: float) -> float:
+        """P(W <= t) = 1 - C(c, a) exp(-(c mu - lam) t): first-touch SLA attainment."""
+        return 1.0 - self.prob_wait * math.exp(-(self.c * self.mu - self.lam) * t)
+
+    def wait_quantile(self, q: float) -> float:
+        """The q-quantile of the wait (0 when q <= 1 - C)."""
+        p = self.prob_wait
+        if q <= 1 - p:
+            return 0.0
+        return math.log(p / (1 - q)) / (self.c * self.mu - self.lam)
+
+
+@dataclass(frozen=True)
+class ErlangA:
+    """Steady-state M/M/c+M figures from the birth-death chain on leads in system."""
+
+    lam: float
+    mu: float
+    c: int
+    theta: float
+
+    def stationary(self, tol: float = 1e-14) -> np.ndarray:
+        """pi_n for n = 0..N, truncated where the tail is negligible."""
+        logs = [0.0]
+        n = 0
+        while True:
+            n += 1
+            death = min(n, self.c) * self.mu + max(n - self.c, 0) * self.theta
+            logs.append(logs[-1] + math.log(self.lam / death))
+            if n > self.c and logs[-1] - max(logs) < math.log(tol) and death > self.lam:
+                break
+        weights = np.exp(np.array(logs) - max(logs))
+        pi: np.ndarray = weights / weights.sum()
+        return pi
+
+    @property
+    def prob_wait(self) -> float:
+        """P(an arriving lead waits) = P(N >= c), by PASTA."""
+        return float(self.stationary()[self.c :].sum())
+
+    @property
+    def mean_queue(self) -> float:
+        pi = self.stationary()
+        n = np.arange(len(pi))
+        return float(np.sum(np.maximum(n - self.c, 0) * pi))
+
+    @property
+    def prob_abandon(self) -> float:
+        """Share of leads that expire unserved: theta E[Q] / lam."""
+        return self.theta * self.mean_queue / self.lam
+
+    @property
+    def mean_wait_all(self) -> float:
+        """Mean time in queue over all leads, served or expired (Little: E[Q] / lam)."""
+        return self.mean_queue / self.lam
+
+    @property
+    def utilization(self) -> float:
+        return self.lam * (1 - self.prob_abandon) / (self.c * self.mu)

@@ -1,0 +1,48 @@
+"""Shared helpers for the test suite: scenarios as data, and interval assertions that talk."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from funnelsim.analysis import Summary, summarise
+from funnelsim.scenario.load import scenario_from_dict
+from funnelsim.scenario.schema import Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+
+def bundled(name: str) -> dict[str, Any]:
+    """A bundled scenario file as plain data, to tweak in a test."""
+    data = yaml.safe_load((SCENARIOS / name).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def scenario(data: dict[str, Any], *overrides: str) -> Scenario:
+    return scenario_from_dict(copy.deepcopy(data), list(overrides))
+
+
+def assert_theory_in_ci(
+    label: str, theory: float, values: list[float], *, max_half_width: float, level: float = 0.999
+) -> Summary:
+    """The analytic value must lie in the simulation's CI, and the CI must be narrow enough.
+
+    The suite makes about twenty such checks; at 99.9% each (Bonferroni), a correct model
+    raises a false alarm in about 2% of seeds, while the half-width bound keeps every interval
+    tight enough to catch a real error. The printed numbers make a failure readable.
+    """
+    s = summarise(values, level=level)
+    report = (
+        f"{label}: theory {theory:.5f}, simulated {s.mean:.5f} "
+        f"[{s.ci_low:.5f}, {s.ci_high:.5f}] ({level:.0%} CI, n={s.n}, "
+        f"half-width {s.half_width:.5f}, allowed {max_half_width:.5f})"
+    )
+    print(report)
+    assert s.half_width <= max_half_width, "CI too wide to mean anything: " + report
+    assert s.ci_low <= theory <= s.ci_high, report
+    return s

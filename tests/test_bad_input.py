@@ -1,0 +1,281 @@
+"""Bad scenario input is reported as ``FILE:LINE:COL: dotted.path: message`` on stderr, exit 2.
+
+Every case writes one scenario (BASE with a single substitution), runs the CLI on it and checks
+the exact location, the dotted path, a key phrase of the message, the exit code, that stdout
+stays empty and that no traceback escapes. A few cases also go through the real console script
+in a subprocess, to prove the stderr / exit-code behaviour end to end.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from funnelsim.cli import app
+
+VALIDATION = Path(__file__).resolve().parents[1] / "scenarios" / "validation"
+ERLANG_C = VALIDATION / "erlang-c.yaml"
+ERLANG_A = VALIDATION / "erlang-a.yaml"
+SCRIPT = Path(sys.executable).with_name("funnelsim")
+FILE = "scenario.yaml"
+
+# Line numbers are on the right; columns below are counted from these lines.
+BASE = """\
+name: Base
+horizon: 10d
+warmup: 1d
+seed: 1
+calendar: always
+sources:
+  web:
+    kind: inbound
+    arrivals: {rate: 9/h}
+    score: {dist: constant, value: 0.5}
+handoff:
+  policy: continuous
+  first_touch_sla: 30m
+  decay: {kind: table, points: [[0m, 1.0], [1h, 0.5]]}
+teams:
+  sdr:
+    headcount: 10
+    first_touch_time: {dist: exponential, mean: 1h}
+"""
+#  1 name / 2 horizon / 3 warmup / 4 seed / 5 calendar / 6 sources / 7 web / 8 kind /
+#  9 arrivals / 10 score / 11 handoff / 12 policy / 13 first_touch_sla / 14 decay / 15 teams /
+# 16 sdr / 17 headcount / 18 first_touch_time
+
+
+def scenario_text(old: str | None = None, new: str = "") -> str:
+    """BASE with ``old`` replaced by ``new``; ``old`` must occur exactly once."""
+    if old is None:
+        return BASE
+    assert BASE.count(old) == 1, f"{old!r} must occur exactly once in BASE"
+    return BASE.replace(old, new)
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in an empty folder so that messages name the file as the user typed it."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def problem_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+def assert_bad_input(result: Result, prefix: str, phrase: str) -> None:
+    """Exit 2, one problem on stderr starting with ``prefix`` and containing ``phrase``."""
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stdout == "", result.stdout
+    lines = problem_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(prefix), f"expected {prefix!r}..., got {lines[0]!r}"
+    assert phrase in lines[0], f"expected {phrase!r} in {lines[0]!r}"
+
+
+# (id, old, new, "line:col", dotted path, key phrase of the message)
+FILE_CASES = [
+    ("yaml-syntax", "name: Base", "name: a: b", "1:8", None,
+     "YAML syntax error: mapping values are not allowed here"),
+    ("unknown-top-level-key", "horizon: 10d", "horizn: 10d", "2:1", "horizn",
+     "unknown key 'horizn' (did you mean 'horizon'?)"),
+    ("unknown-nested-key", "headcount: 10", "headcont: 10", "17:5", "teams.sdr.headcont",
+     "unknown key 'headcont' (did you mean 'headcount'?)"),
+    ("wrong-type", "headcount: 10", 'headcount: "ten"', "17:16", "teams.sdr.headcount",
+     "valid integer"),
+    ("zero-headcount", "headcount: 10", "headcount: 0", "17:16", "teams.sdr.headcount",
+     "greater than 0"),
+    ("negative-headcount", "headcount: 10", "headcount: -3", "17:16", "teams.sdr.headcount",
+     "greater than 0"),
+    ("zero-rate", "rate: 9/h", "rate: 0/h", "9:22", "sources.web.arrivals.rate",
+     "must be a positive rate"),
+    ("negative-rate", "rate: 9/h", "rate: -9/h", "9:22", "sources.web.arrivals.rate",
+     "must be a positive rate"),
+    ("rate-without-unit", "rate: 9/h", "rate: 9", "9:22", "sources.web.arrivals.rate",
+     "missing unit in rate"),
+    ("duration-without-unit", "first_touch_sla: 30m", "first_touch_sla: 30", "13:20",
+     "handoff.first_touch_sla", "missing unit in duration"),
+    ("unknown-unit", "first_touch_sla: 30m", "first_touch_sla: 30x", "13:20",
+     "handoff.first_touch_sla", "unknown duration unit 'x'"),
+    ("zero-duration", "first_touch_sla: 30m", "first_touch_sla: 0m", "13:20",
+     "handoff.first_touch_sla", "must be a positive duration"),
+    ("decay-multiplier-above-1", "[1h, 0.5]", "[1h, 1.5]", "14:49", "handoff.decay.points.1.1",
+     "less than or equal to 1"),
+    ("score-below-0", "value: 0.5", "value: -0.2", "10:36", "sources.web.score.value",
+     "greater than or equal to 0"),
+    ("unknown-distribution", "dist: exponential", "dist: expo", "18:30",
+     "teams.sdr.first_touch_time.dist",
+     "unknown distribution 'expo' (did you mean 'exponential'?)"),
+    ("zero-horizon", "horizon: 10d", "horizon: 0d", "2:10", "horizon",
+     "must be a positive duration"),
+    ("negative-warmup", "warmup: 1d", "warmup: -1d", "3:9", "warmup", "must not be negative"),
+    ("misspelled-calendar", "calendar: always", "calendar: allways", "5:11", "calendar",
+     "got 'allways' (did you mean 'always'?)"),
+    ("duplicate-key", "seed: 1\n", "seed: 1\nseed: 2\n", "5:1", "seed", "duplicate key"),
+    ("business-time-horizon", "horizon: 10d", "horizon: 10bd", "2:10", "horizon",
+     "10bd is business time; this field is calendar time"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "path", "phrase"),
+    [pytest.param(*case[1:], id=case[0]) for case in FILE_CASES],
+)
+def test_bad_file_is_located(
+    in_tmp: Path, old: str, new: str, where: str, path: str | None, phrase: str
+) -> None:
+    (in_tmp / FILE).write_text(scenario_text(old, new), encoding="utf-8")
+    prefix = f"{FILE}:{where}: " + (f"{path}: " if path else "")
+    assert_bad_input(invoke("validate", FILE), prefix, phrase)
+
+
+@pytest.mark.parametrize("text", ["", "# nothing but a comment\n"], ids=["empty", "comment-only"])
+def test_empty_file(in_tmp: Path, text: str) -> None:
+    (in_tmp / FILE).write_text(text, encoding="utf-8")
+    assert_bad_input(invoke("validate", FILE), f"{FILE}:1:1: ", "the file is empty")
+
+
+def test_missing_file(in_tmp: Path) -> None:
+    assert_bad_input(invoke("validate", "nope.yaml"), "nope.yaml: ", "no such file")
+
+
+@pytest.mark.parametrize(
+    ("override", "path", "phrase"),
+    [
+        pytest.param("teams.sdr.headcont=5", "teams.sdr.headcont",
+                     "unknown key 'headcont' (did you mean 'headcount'?)", id="unknown-key"),
+        pytest.param("teams.sdr.headcount=0", "teams.sdr.headcount", "greater than 0",
+                     id="bad-value"),
+    ],
+)  # fmt: skip
+def test_bad_override_is_located_at_the_option(
+    in_tmp: Path, override: str, path: str, phrase: str
+) -> None:
+    (in_tmp / FILE).write_text(BASE, encoding="utf-8")
+    result = invoke("validate", FILE, "--set", override)
+    assert_bad_input(result, f"--set {override}: {path}: ", phrase)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "extra"),
+    [
+        pytest.param("headcount: 10", "headcont: 10", [], id="bad-file"),
+        pytest.param(None, "", ["--set", "teams.sdr.headcount=0"], id="bad-override"),
+    ],
+)
+def test_run_with_bad_input_writes_nothing(
+    in_tmp: Path, old: str | None, new: str, extra: list[str]
+) -> None:
+    (in_tmp / FILE).write_text(scenario_text(old, new), encoding="utf-8")
+    out_dir = in_tmp / "results"
+    result = invoke("run", FILE, "--replications", "1", "--out", str(out_dir), *extra)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    assert problem_lines(result.stderr), "a problem must be reported on stderr"
+    assert not out_dir.exists()
+    assert sorted(p.name for p in in_tmp.iterdir()) == [FILE]
+
+
+def test_zero_warmup_is_valid(in_tmp: Path) -> None:
+    (in_tmp / FILE).write_text(scenario_text("warmup: 1d", "warmup: 0d"), encoding="utf-8")
+    result = invoke("validate", FILE)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert f"{FILE}: ok" in result.stdout
+
+
+def test_base_scenario_is_valid(in_tmp: Path) -> None:
+    (in_tmp / FILE).write_text(BASE, encoding="utf-8")
+    result = invoke("validate", FILE)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("file", [ERLANG_C, ERLANG_A], ids=["erlang-c", "erlang-a"])
+def test_bundled_validation_scenarios_are_valid(file: Path) -> None:
+    result = invoke("validate", str(file))
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr == ""
+    assert f"{file}: ok" in result.stdout
+
+
+OVERLOAD = ["--set", "teams.sdr.headcount=8"]  # 9 leads/h x 1 h of work vs 8 SDRs
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["validate", str(ERLANG_C), *OVERLOAD], id="validate"),
+        pytest.param(
+            ["run", str(ERLANG_C), *OVERLOAD, "--replications", "1", "--set", "horizon=2d",
+             "--set", "warmup=0d"],
+            id="run",
+        ),
+    ],
+)  # fmt: skip
+def test_overload_warns_on_stderr(args: list[str]) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    stderr = " ".join(result.stderr.split())  # the console may wrap long lines
+    assert "warning:" in stderr
+    assert "(9.00 SDR-hours per hour)" in stderr
+    assert "at or above SDR capacity (8.00)" in stderr
+    assert "warning" not in result.stdout
+
+
+# -- end to end through the installed console script ---------------------------------------
+def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert SCRIPT.exists(), f"console script not found at {SCRIPT}"
+    return subprocess.run(
+        [str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_script_reports_bad_file_on_stderr(tmp_path: Path) -> None:
+    (tmp_path / FILE).write_text(scenario_text("headcount: 10", "headcont: 10"), encoding="utf-8")
+    proc = run_script("run", FILE, "--out", "results", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"{FILE}:17:5: teams.sdr.headcont: unknown key 'headcont' (did you mean 'headcount'?); "
+        "allowed: headcount, first_touch_time"
+    ]
+    assert not (tmp_path / "results").exists()
+
+
+def test_script_reports_bad_override_and_missing_file(tmp_path: Path) -> None:
+    (tmp_path / FILE).write_text(BASE, encoding="utf-8")
+    proc = run_script("validate", FILE, "--set", "teams.sdr.headcount=0", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.splitlines() == [
+        "--set teams.sdr.headcount=0: teams.sdr.headcount: input should be greater than 0"
+    ]
+    proc = run_script("validate", "nope.yaml", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.splitlines() == ["nope.yaml: no such file"]
+
+
+def test_script_overload_warning_goes_to_stderr(tmp_path: Path) -> None:
+    proc = run_script("validate", str(ERLANG_C), *OVERLOAD, cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "Traceback" not in proc.stderr
+    assert "ok" in proc.stdout
+    assert "warning" not in proc.stdout
+    assert "at or above SDR capacity (8.00)" in " ".join(proc.stderr.split())
