@@ -79,7 +79,7 @@ class ContinuousHandoff:
     def _on_arrival(self, event: simpy.Event) -> None:
         lead = self._next
         self._next += 1
-        now = self.env.now
+        now = self.arrival_h[lead]  # env.now up to rounding; the drawn time keeps waits exact
         if self._next < self._n:
             Timeout(self.env, self.arrival_h[self._next] - now).callbacks.append(self._on_arrival)
         if (
