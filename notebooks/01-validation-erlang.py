@@ -25,6 +25,7 @@
 # notebook breaks in CI the day the model drifts from theory.
 
 # %%
+# %matplotlib inline
 from pathlib import Path
 
 import pandas as pd

@@ -74,8 +74,8 @@ def plot_metric_vs(
 
     What a budget reviewer sees: the simulated mean at each option as a line with markers,
     a shaded band for its confidence interval (how sure the simulation is: options whose
-    bands overlap are not clearly different), and, when given, the theory value as a dashed
-    line to check the model against. Axis labels should carry units, e.g.
+    bands do not overlap are clearly different), and, when given, the theory value as a
+    dashed line to check the model against. Axis labels should carry units, e.g.
     ``"mean wait to first touch (hours)"``; ``percent=True`` shows a share (0..1) as %.
 
     ``summaries[i]`` is the metric at ``x[i]`` (``Batch.summary()[name]`` of that option);
