@@ -31,7 +31,6 @@ from pathlib import Path
 import pandas as pd
 
 from funnelsim import charts
-from funnelsim.analysis import summarise
 from funnelsim.experiment import run_replications
 from funnelsim.scenario.load import load_scenario
 from funnelsim.theory import ErlangC
@@ -41,8 +40,8 @@ ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml
 SCENARIO = ROOT / "scenarios" / "validation" / "erlang-c.yaml"
 
 HEADCOUNTS = list(range(10, 15))  # SDRs on the team
-REPLICATIONS = 8  # independent runs per option
-HORIZON = "60d"  # measured period of each run, after the scenario's warm-up
+REPLICATIONS = 12  # independent runs per option
+HORIZON = "90d"  # measured period of each run, after the scenario's warm-up
 
 # %% [markdown]
 # ## The textbook case
@@ -66,7 +65,7 @@ print(f"offered load:    {arrivals_per_h / touches_per_rep_h:g} reps busy on ave
 # ## Sweep the headcount
 #
 # Each option is the same scenario with `teams.sdr.headcount` set, exactly as
-# `funnelsim run --set teams.sdr.headcount=12 --set horizon=60d` would do.
+# `funnelsim run --set teams.sdr.headcount=12 --set horizon=90d` would do.
 
 # %%
 batches = {
@@ -127,7 +126,7 @@ CHECKS = {
 rows = []
 for what, (metric, expected) in CHECKS.items():
     for c in HEADCOUNTS:
-        s = summarise((m[metric] for m in batches[c].metrics), level=0.999)
+        s = batches[c].summary(level=0.999)[metric]
         value = expected(c)
         rows.append(
             {

@@ -140,7 +140,9 @@ class Calendar:
         """The instant at which ``hours`` of working time have passed after ``t``."""
         if self.always:
             return t + hours
-        return self.at_business_time(self.business_time(t) + hours)
+        # max: at a boundary the earliest instant with that much working time is the previous
+        # closing, which lies before t when no working time is added.
+        return max(t, self.at_business_time(self.business_time(t) + hours))
 
     def business_hours(self, duration: Duration) -> float:
         """Working hours in a duration written on the business clock (bh, bd)."""
@@ -184,7 +186,7 @@ class Calendar:
         ends, opens, cum = (np.asarray(a) for a in (self._ends, self._opens, self._cum))
         k = np.searchsorted(ends, b, side="left")
         k = np.clip(k, 0, len(opens) - 1)
-        deadline: FloatArray = opens[k] + (b - cum[k])
+        deadline: FloatArray = np.maximum(times, opens[k] + (b - cum[k]))
         return deadline
 
     def opens_after(self, t: float) -> float | None:

@@ -35,8 +35,13 @@ class Batch:
     def replications(self) -> int:
         return len(self.metrics)
 
-    def summary(self) -> dict[str, Summary]:
-        return summarise_metrics(self.metrics)
+    def summary(self, level: float = 0.95) -> dict[str, Summary]:
+        """Each metric's mean over replications with a confidence interval at ``level``."""
+        return summarise_metrics(self.metrics, level)
+
+    def values(self, metric: str) -> list[float]:
+        """One metric's value in each replication, in replication order."""
+        return [row[metric] for row in self.metrics]
 
     def as_json(self) -> dict[str, Any]:
         """The ``run --json`` object: scenario, seed, replications, metrics with 95% CIs.

@@ -1,0 +1,249 @@
+"""The command line end to end: help, ``run --json``, seeds, ``--out``, ``schema``, ``validate``.
+
+Runs are short (the bundled Erlang C scenario cut to a 5-day horizon after a 1-day warm-up), so
+these tests check the shape and consistency of what the commands produce, not the numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from typer.main import get_command
+from typer.testing import CliRunner, Result
+
+from funnelsim.cli import app
+from funnelsim.experiment import run_replications
+from funnelsim.scenario.load import load_scenario
+from helpers import ROOT, SCENARIOS
+
+ERLANG_C = SCENARIOS / "validation" / "erlang-c.yaml"
+SHORT = ["--set", "horizon=5d", "--set", "warmup=1d"]
+SHORT_OVERRIDES = ["horizon=5d", "warmup=1d"]
+BUNDLED = sorted(SCENARIOS.rglob("*.yaml"))
+REQUIRED_METRICS = [
+    "leads",
+    "first_touch_waited_share",
+    "first_touch_wait_mean_h",
+    "first_touch_wait_p90_h",
+    "sla_first_touch_attainment",
+    "expired_share",
+    "sdr_utilization",
+    "queue_length_mean",
+]
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def command_names() -> list[str]:
+    """The commands registered on the app, as typer exposes them (not a hard-coded list)."""
+    group = get_command(app)
+    names = sorted(group.commands)  # type: ignore[attr-defined]
+    assert len(names) == len(app.registered_commands)
+    return names
+
+
+def _no_constants(token: str) -> Any:
+    raise ValueError(f"non-standard JSON token {token} in the output")
+
+
+def strict_json(text: str) -> Any:
+    """Parse exactly one JSON document; NaN / Infinity tokens are refused."""
+    return json.loads(text, parse_constant=_no_constants)
+
+
+def run_json(*args: str) -> dict[str, Any]:
+    result = invoke("run", str(ERLANG_C), *SHORT, "--json", *args)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    data = strict_json(result.stdout)
+    assert isinstance(data, dict)
+    return data
+
+
+# -- help ----------------------------------------------------------------------------------------
+def test_commands_are_discovered() -> None:
+    names = command_names()
+    assert names, "no command registered on the app"
+    assert {"run", "validate", "schema"} <= set(names)
+
+
+@pytest.mark.parametrize("command", command_names())
+def test_every_command_answers_help(command: str) -> None:
+    result = invoke(command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.stdout
+    assert command in result.stdout
+
+
+def test_app_answers_help() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0, result.output
+    for command in command_names():
+        assert command in result.stdout
+
+
+# -- run --json --------------------------------------------------------------------------------
+def test_run_json_is_one_object_with_cis() -> None:
+    data = run_json("--replications", "3")
+    assert set(data) == {"scenario", "seed", "replications", "metrics"}
+    assert data["scenario"] == "Erlang C check"
+    assert data["replications"] == 3
+    assert isinstance(data["seed"], int)
+    metrics = data["metrics"]
+    missing = [name for name in REQUIRED_METRICS if name not in metrics]
+    assert not missing, f"missing metrics: {missing}"
+    for name, summary in metrics.items():
+        assert set(summary) == {"mean", "ci_low", "ci_high"}, name
+        values = (summary["mean"], summary["ci_low"], summary["ci_high"])
+        if name in REQUIRED_METRICS:
+            assert all(isinstance(v, float | int) for v in values), (name, summary)
+        if all(v is not None for v in values):
+            assert summary["ci_low"] <= summary["mean"] <= summary["ci_high"], (name, summary)
+    assert metrics["leads"]["mean"] > 0
+    assert 0.0 <= metrics["sdr_utilization"]["mean"] <= 1.0
+
+
+def test_run_json_with_one_replication_has_null_cis() -> None:
+    result = invoke("run", str(ERLANG_C), *SHORT, "--json", "--replications", "1")
+    assert result.exit_code == 0, result.output
+    for token in ("NaN", "Infinity"):
+        assert token not in result.stdout
+    data = strict_json(result.stdout)
+    assert data["replications"] == 1
+    for name in REQUIRED_METRICS:
+        summary = data["metrics"][name]
+        assert summary["ci_low"] is None, (name, summary)
+        assert summary["ci_high"] is None, (name, summary)
+        assert isinstance(summary["mean"], float | int), name
+        assert math.isfinite(summary["mean"]), name
+
+
+def test_same_seed_same_json_other_seed_other_json() -> None:
+    first = run_json("--replications", "2", "--seed", "7")
+    again = run_json("--replications", "2", "--seed", "7")
+    other = run_json("--replications", "2", "--seed", "8")
+    assert first["seed"] == 7
+    assert other["seed"] == 8
+    assert first == again
+    assert first["metrics"] != other["metrics"]
+
+
+def test_without_seed_the_scenario_seed_is_used_and_reported() -> None:
+    assert yaml.safe_load(ERLANG_C.read_text())["seed"] == 1
+    default = run_json("--replications", "2")
+    explicit = run_json("--replications", "2", "--seed", "1")
+    assert default["seed"] == 1
+    assert default == explicit
+
+
+# -- run --out ---------------------------------------------------------------------------------
+def test_run_out_writes_consistent_files(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    replications = 3
+    result = invoke(
+        "run", str(ERLANG_C), *SHORT, "--replications", str(replications), "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in out.iterdir()}
+    expected_files = {
+        "scenario.yaml",
+        "summary.json",
+        "replications.csv",
+        "leads.parquet",
+        "queue.parquet",
+    }
+    assert expected_files <= names, names
+    assert not [n for n in names if n.endswith(".tmp")], names
+
+    # the resolved scenario re-validates and is the scenario that ran
+    original = load_scenario(ERLANG_C, SHORT_OVERRIDES)
+    assert load_scenario(out / "scenario.yaml") == original
+
+    # summary.json is what --json prints for the same run
+    summary = strict_json((out / "summary.json").read_text())
+    assert summary == run_json("--replications", str(replications))
+
+    # one row per replication
+    per_replication = pd.read_csv(out / "replications.csv")
+    assert len(per_replication) == replications
+    assert per_replication["replication"].tolist() == list(range(replications))
+    assert summary["metrics"]["leads"]["mean"] == pytest.approx(per_replication["leads"].mean())
+
+    # per-lead records: every lead simulated, warm-up included
+    leads = pd.read_parquet(out / "leads.parquet")
+    assert "replication" in leads.columns
+    assert sorted(leads["replication"].unique()) == list(range(replications))
+    batch = run_replications(original, replications, keep_records=True)
+    simulated = [len(records.leads) for records in batch.records]
+    print(f"leads simulated per replication: {simulated}, rows written: {len(leads)}")
+    assert len(leads) == sum(simulated)
+    rows = leads.groupby("replication").size()
+    assert rows.tolist() == simulated
+    measured = leads.groupby("replication")["measured"].sum()
+    assert measured.tolist() == per_replication["leads"].tolist()
+    assert (measured < rows).all(), "the warm-up's leads are kept but not measured"
+
+    # queue series: every replication, non-negative levels, time-ordered
+    queue = pd.read_parquet(out / "queue.parquet")
+    assert {"replication", "time_h", "waiting"} <= set(queue.columns)
+    assert sorted(queue["replication"].unique()) == list(range(replications))
+    assert (queue["waiting"] >= 0).all()
+    for _, series in queue.groupby("replication"):
+        assert series["time_h"].is_monotonic_increasing
+
+
+# -- schema ------------------------------------------------------------------------------------
+def schema_json() -> dict[str, Any]:
+    result = invoke("schema")
+    assert result.exit_code == 0, result.output
+    schema = strict_json(result.stdout)
+    assert isinstance(schema, dict)
+    return schema
+
+
+def test_schema_prints_json_schema() -> None:
+    schema = schema_json()
+    assert schema.get("type") == "object"
+    properties = schema["properties"]
+    for key in ("horizon", "sources", "handoff", "teams"):
+        assert key in properties, key
+
+
+@pytest.mark.parametrize("file", BUNDLED, ids=[p.name for p in BUNDLED])
+def test_bundled_files_validate_against_the_schema(file: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = schema_json()
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+    data = yaml.safe_load(file.read_text())
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
+    assert not errors, errors
+    # and the schema is strict enough to refuse what the loader refuses
+    assert not validator.is_valid({**data, "horizn": "10d"})
+    assert not validator.is_valid({**data, "horizon": 10})
+
+
+# -- validate ----------------------------------------------------------------------------------
+def test_bundled_files_exist() -> None:
+    assert ERLANG_C in BUNDLED
+
+
+@pytest.mark.parametrize("file", BUNDLED, ids=[p.name for p in BUNDLED])
+def test_validate_prints_ok_for_bundled_files(file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    relative = file.relative_to(ROOT)
+    result = invoke("validate", str(relative))
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    name = yaml.safe_load(file.read_text())["name"]
+    stdout = " ".join(result.stdout.split())  # the console may wrap long lines
+    assert f"{relative}: ok: '{name}'" in stdout, result.stdout
