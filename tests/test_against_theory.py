@@ -19,13 +19,16 @@ from helpers import assert_theory_in_ci, bundled, scenario
 pytestmark = pytest.mark.slow
 
 
-def replicate(data: dict[str, object], n: int, *overrides: str) -> list[RunRecords]:
-    spec = scenario(data, *overrides)
-    return [simulate(spec, seed=20261127, replication=r) for r in range(n)]
+class Runs:
+    """Replications of one scenario: their records and their metrics."""
 
+    def __init__(self, data: dict[str, object], n: int, *overrides: str) -> None:
+        spec = scenario(data, *overrides)
+        self.records = [simulate(spec, seed=20261127, replication=r) for r in range(n)]
+        self.metrics = [metrics.compute(r, spec) for r in self.records]
 
-def column(runs: list[RunRecords], name: str) -> list[float]:
-    return [metrics.compute(r)[name] for r in runs]
+    def column(self, name: str) -> list[float]:
+        return [m[name] for m in self.metrics]
 
 
 # (arrival rate /h, mean work time, reps, SLA in hours, replications, horizon)
@@ -39,7 +42,7 @@ ERLANG_C_CASES = {
 @pytest.mark.parametrize("case", list(ERLANG_C_CASES))
 def test_erlang_c(case: str) -> None:
     rate, work, reps, sla_h, n, horizon = ERLANG_C_CASES[case]
-    runs = replicate(
+    runs = Runs(
         bundled("validation/erlang-c.yaml"),
         n,
         f"sources.web.arrivals.rate={rate}",
@@ -61,28 +64,28 @@ def test_erlang_c(case: str) -> None:
     assert_theory_in_ci(
         "P(wait > 0)",
         theory.prob_wait,
-        column(runs, "first_touch_waited_share"),
+        runs.column("first_touch_waited_share"),
         max_half_width=0.02,
     )
     assert_theory_in_ci(
         "mean wait (h)",
         theory.mean_wait,
-        column(runs, "first_touch_wait_mean_h"),
+        runs.column("first_touch_wait_mean_h"),
         max_half_width=0.1 * theory.mean_wait,
     )
     assert_theory_in_ci(
         f"P(wait <= {sla_h:.3g} h)",
         theory.prob_wait_within(sla_h),
-        column(runs, "sla_first_touch_attainment"),
+        runs.column("sla_first_touch_attainment"),
         max_half_width=0.02,
     )
     assert_theory_in_ci(
-        "utilisation", theory.utilization, column(runs, "sdr_utilization"), max_half_width=0.01
+        "utilisation", theory.utilization, runs.column("sdr_utilization"), max_half_width=0.01
     )
     assert_theory_in_ci(
         "mean queue (leads)",
         theory.mean_queue,
-        column(runs, "queue_length_mean"),
+        runs.column("queue_length_mean"),
         max_half_width=0.1 * theory.mean_queue,
     )
 
@@ -111,20 +114,20 @@ def test_erlang_a(case: str) -> None:
     theta = 1 / spec.handoff.expire_after.mean_hours  # type: ignore[union-attr]
     theory = ErlangA(lam, mu, reps, theta)
     print(f"\n{case}: lambda={lam}/h mu={mu}/h c={reps} theta={theta}/h, a/c={lam / mu / reps:.2f}")
-    runs = replicate(data, n, *overrides)
+    runs = Runs(data, n, *overrides)
     assert_theory_in_ci(
-        "P(abandon)", theory.prob_abandon, column(runs, "expired_share"), max_half_width=0.01
+        "P(abandon)", theory.prob_abandon, runs.column("expired_share"), max_half_width=0.01
     )
     assert_theory_in_ci(
         "P(wait > 0)",
         theory.prob_wait,
-        column(runs, "first_touch_waited_share"),
+        runs.column("first_touch_waited_share"),
         max_half_width=0.02,
     )
     assert_theory_in_ci(
         "mean queue (leads)",
         theory.mean_queue,
-        column(runs, "queue_length_mean"),
+        runs.column("queue_length_mean"),
         max_half_width=0.1 * theory.mean_queue,
     )
 
@@ -147,8 +150,8 @@ def littles_law_gap(records: RunRecords) -> tuple[float, float]:
 
 @pytest.mark.parametrize("file", ["validation/erlang-c.yaml", "validation/erlang-a.yaml"])
 def test_littles_law_on_the_queue(file: str) -> None:
-    runs = replicate(bundled(file), 12)
-    monitor, lam_w, exact = zip(*(littles_law_gap(r) for r in runs), strict=True)
+    runs = Runs(bundled(file), 12)
+    monitor, lam_w, exact = zip(*(littles_law_gap(r) for r in runs.records), strict=True)
     # the monitor and the clipped per-lead queue times are the same integral: equal to rounding
     assert np.allclose(monitor, exact, rtol=1e-9), (monitor, exact)
     # L = lambda W over a long window: the paired difference is zero within its CI

@@ -83,11 +83,17 @@ def scenarios(draw: st.DrawFn, *, allow_expiry: bool = True) -> dict[str, Any]:
 def check_mechanics(records: RunRecords, model: FunnelModel) -> None:
     leads = records.leads
     outcome = leads.outcome
-    touched, expired, waiting = (outcome == k for k in (TOUCHED, EXPIRED, WAITING))
-    # conservation: each lead in exactly one place
-    assert (touched.astype(int) + expired + waiting == 1).all()
-    assert not (~np.isnan(leads.touch_start_h) & ~np.isnan(leads.expired_h)).any()
-    assert len(leads) == len(model.leads["arrival_h"])
+    touched = ~np.isnan(leads.touch_start_h)
+    expired = outcome == EXPIRED
+    waiting = outcome == WAITING
+    # conservation: each lead in exactly one place, consistent with its timestamps
+    assert set(np.unique(outcome)) <= {TOUCHED, EXPIRED, WAITING}
+    assert np.array_equal(expired, ~np.isnan(leads.expired_h))
+    assert not (touched & expired).any()
+    assert (leads.touch_end_h[outcome == TOUCHED] <= records.end_h + 1e-9).all()
+    in_service = waiting & touched
+    assert np.isnan(leads.touch_end_h[in_service]).all()  # still being touched at the end
+    assert len(leads) == len(model.people)
     # the per-source counts add up
     assert np.bincount(leads.source, minlength=len(records.source_names)).sum() == len(leads)
     # touches start after arrival, in working time, before the end, by a real rep
@@ -98,9 +104,10 @@ def check_mechanics(records: RunRecords, model: FunnelModel) -> None:
     assert set(leads.rep[touched]) <= set(range(records.sdr_headcount))
     assert (leads.rep[~touched] == -1).all()
     # a touch takes exactly its work time on the business clock
-    assert np.allclose(
-        leads.touch_end_b[touched] - leads.touch_start_b[touched], leads.work_h[touched]
-    )
+    tasks = records.tasks
+    first = tasks.kind == 0
+    assert np.allclose(tasks.end_b[first] - tasks.start_b[first], leads.work_h[tasks.lead[first]])
+    assert np.array_equal(np.sort(tasks.lead[first]), np.flatnonzero(touched))
     # no rep does two things at once
     for rep in range(records.sdr_headcount):
         mine = np.sort(np.flatnonzero(touched & (leads.rep == rep)))
@@ -110,14 +117,15 @@ def check_mechanics(records: RunRecords, model: FunnelModel) -> None:
     assert np.allclose(
         leads.expired_h[expired], leads.arrival_h[expired] + leads.patience_h[expired]
     )
-    # a lead still waiting at the end would have expired later than the end
-    assert (leads.arrival_h[waiting] + leads.patience_h[waiting] >= records.end_h - 1e-9).all()
+    # a lead still waiting untouched at the end would have expired later than the end
+    untouched = waiting & ~touched
+    assert (leads.arrival_h[untouched] + leads.patience_h[untouched] >= records.end_h - 1e-9).all()
     # SLA met means touched by the deadline
     assert (leads.sla_met <= touched).all()
     assert (leads.touch_start_h[leads.sla_met] <= leads.sla_deadline_h[leads.sla_met] + 1e-9).all()
     # the queue never goes negative, and ends with the leads still waiting
     assert (records.queue.levels >= 0).all()
-    assert records.queue.levels[-1] == np.count_nonzero(waiting)
+    assert records.queue.levels[-1] == np.count_nonzero(untouched)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

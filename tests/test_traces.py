@@ -157,6 +157,9 @@ def test_lead_waiting_at_the_end_is_accounted_for() -> None:
         "2026-01-05 16:50",
     ]
     leads = simulate(scenario(data), seed=3).leads
-    # two reps take the first two; the third waits overnight and the run ends at midnight
-    assert leads.outcome.tolist() == [TOUCHED, TOUCHED, WAITING]
+    # two reps take the first two (their touches run into the next morning); the third waits
+    # overnight, and the run ends at midnight with all three still in the funnel
+    assert leads.outcome.tolist() == [WAITING, WAITING, WAITING]
+    assert (~np.isnan(leads.touch_start_h)).tolist() == [True, True, False]
+    assert np.isnan(leads.touch_end_h).all()
     assert not leads.sla_met[2]

@@ -82,7 +82,7 @@ def run_replications(
     batch = Batch(scenario, root)
     for replication in range(replications):
         records = simulate(scenario, root, replication)
-        batch.metrics.append(metrics.compute(records))
+        batch.metrics.append(metrics.compute(records, scenario))
         if keep_records:
             batch.records.append(records)
         if on_done is not None:

@@ -1,17 +1,27 @@
-"""Per-replication KPIs, derived from the records of one run.
+"""Per-replication KPIs, derived from the records of one run and the scenario's prices.
 
-Leads are measured when they arrive inside the measured period (after the warm-up); rep time and
-queue length are measured over that period. Each metric has a unit and a definition, shown in
-tables and reports.
+Two ways of counting, as a budget review reads them:
+
+* **Handoff quality** (first-touch waits, SLA attainment, expiry) follows the cohort of leads
+  handed off in the measured period, so every lead is judged on its own clock.
+* **Funnel volumes, money and costs** count what happened in the measured period: MQLs made,
+  SQLs qualified, deals won and revenue booked between its start and end, against the spend
+  and people cost of the same period.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from funnelsim.records import EXPIRED, TOUCHED, RunRecords
+from funnelsim.model.population import INBOUND, OUTBOUND, month_bounds
+from funnelsim.records import OUTCOMES, TASK_KINDS, RunRecords
+from funnelsim.scenario.schema import InboundSource, OutboundSource, Scenario
+from funnelsim.staffing import Seat
+
+HOURS_PER_YEAR = 8766.0
 
 
 @dataclass(frozen=True)
@@ -20,76 +30,225 @@ class MetricInfo:
     description: str
 
 
+def _m(unit: str, description: str) -> MetricInfo:
+    return MetricInfo(unit, description)
+
+
 METRICS: dict[str, MetricInfo] = {
-    "leads": MetricInfo("leads", "Leads that arrived in the measured period."),
-    "first_touch_waited_share": MetricInfo(
-        "share", "Share of leads that waited at all before a first touch (expired included)."
+    "leads": _m("leads", "Leads and outbound contacts that entered in the measured period."),
+    "leads_inbound": _m("leads", "Inbound leads that arrived."),
+    "leads_outbound": _m("leads", "Outbound contacts loaded from target lists."),
+    "mqls": _m("leads", "Leads that became marketing qualified (MQL)."),
+    "sals": _m("leads", "MQLs accepted by sales at first touch (SAL)."),
+    "sqls": _m("leads", "Sales-qualified leads (SQL): qualified inbound, meetings outbound."),
+    "sqls_inbound": _m("leads", "SQLs from inbound."),
+    "sqls_outbound": _m("leads", "SQLs from outbound (meetings booked)."),
+    "opportunities": _m("opportunities", "Opportunities opened by AEs."),
+    "deals_won": _m("deals", "Opportunities won."),
+    "deals_won_inbound": _m("deals", "Deals won from inbound."),
+    "deals_won_outbound": _m("deals", "Deals won from outbound."),
+    "revenue": _m("money", "First-purchase value of deals won."),
+    "revenue_inbound": _m("money", "Revenue from inbound deals."),
+    "revenue_outbound": _m("money", "Revenue from outbound deals."),
+    "pipeline_value": _m("money", "Deal value at stake in opportunities opened."),
+    "ltv": _m("money", "Lifetime value of deals won (with repeat purchases)."),
+    "mql_to_sql_rate": _m("share", "Inbound SQLs per MQL."),
+    "sql_to_win_rate": _m("share", "Deals won per SQL."),
+    "first_touch_waited_share": _m(
+        "share", "Handed-off leads that waited at all for a first touch (expired included)."
     ),
-    "first_touch_wait_mean_h": MetricInfo(
-        "hours", "Mean calendar time from arrival to first touch, over touched leads."
+    "first_touch_wait_mean_h": _m(
+        "hours", "Mean calendar time from handoff to first touch, over touched leads."
     ),
-    "first_touch_wait_p90_h": MetricInfo(
-        "hours", "90th percentile of the time to first touch, over touched leads."
-    ),
-    "sla_first_touch_attainment": MetricInfo(
+    "first_touch_wait_p90_h": _m("hours", "90th percentile of the time to first touch."),
+    "sla_first_touch_attainment": _m(
         "share",
-        "Share of leads first touched within the SLA; expired leads, and leads still waiting "
-        "past their deadline at the end, are misses; leads whose deadline is after the end "
-        "are left out.",
+        "Handed-off leads first touched within the SLA; expired leads, and leads still "
+        "waiting past their deadline at the end, are misses; leads whose deadline is after "
+        "the end are left out.",
     ),
-    "expired_share": MetricInfo("share", "Share of leads lost untouched when patience ran out."),
-    "decay_at_first_touch_mean": MetricInfo(
-        "multiplier", "Mean odds multiplier of touched leads at their first touch (1: no decay)."
+    "sla_batch_qualified_by_deadline": _m(
+        "share", "Batch leads with a sales decision by the batch deadline."
     ),
-    "sdr_utilization": MetricInfo(
-        "share", "Share of SDR working hours spent on first touches in the measured period."
+    "batch_fit_promise_met_share": _m(
+        "share", "Batches whose share of good-fit leads met the promise."
     ),
-    "queue_length_mean": MetricInfo(
-        "leads", "Time-average number of leads waiting for a first touch."
+    "expired_share": _m("share", "Handed-off leads lost untouched when patience ran out."),
+    "leads_lost_untouched": _m("leads", "Leads lost untouched (expired)."),
+    "leads_unreachable": _m("leads", "Leads and contacts never reached after every attempt."),
+    "decay_at_first_touch_mean": _m(
+        "multiplier", "Mean odds multiplier of leads at their first touch (1: no decay)."
     ),
-    "first_touches_per_sdr_week": MetricInfo(
-        "touches", "First touches started per SDR per week of the measured period."
+    "sdr_utilization": _m("share", "Share of SDR working hours spent working."),
+    "ae_utilization": _m("share", "Share of AE working hours spent working."),
+    "queue_length_mean": _m("leads", "Time-average number of leads waiting for a first touch."),
+    "first_touches_per_sdr_week": _m("touches", "First touches started per SDR per week."),
+    "sdr_hours_per_sql_inbound": _m("hours", "SDR working hours on inbound per inbound SQL."),
+    "sdr_hours_per_sql_outbound": _m("hours", "SDR working hours on outbound per outbound SQL."),
+    "spend_marketing": _m("money", "Channel spend and channel costs."),
+    "cost_people": _m("money", "Fully loaded cost of SDRs, AEs and marketing people."),
+    "total_cost": _m("money", "Spend, people and outbound program costs."),
+    "cost_per_lead": _m("money", "Cost of generating leads (spend, marketing people, outbound "
+                        "programs and SDR prospecting time) per lead."),
+    "cost_per_lead_inbound": _m("money", "Channel spend and marketing people per inbound lead."),
+    "cost_per_lead_outbound": _m(
+        "money", "Outbound program cost and SDR prospecting time per contact."
     ),
-}
+    "cost_per_sql": _m("money", "Total cost per SQL."),
+    "cost_per_sql_inbound": _m("money", "Inbound share of cost per inbound SQL."),
+    "cost_per_sql_outbound": _m("money", "Outbound share of cost per outbound SQL."),
+    "cac": _m("money", "Customer acquisition cost: total cost per deal won."),
+    "roi": _m("ratio", "(Revenue - total cost) / total cost."),
+}  # fmt: skip
 
 
 def _share(mask: np.ndarray, of: np.ndarray) -> float:
-    return float(np.count_nonzero(mask & of) / np.count_nonzero(of)) if of.any() else float("nan")
+    return float(np.count_nonzero(mask & of) / np.count_nonzero(of)) if of.any() else math.nan
 
 
-def compute(records: RunRecords) -> dict[str, float]:
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else math.nan
+
+
+def _in(times: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    return (times >= t0) & (times < t1)
+
+
+def _prorate(start: float, end: float, t0: float, t1: float) -> float:
+    """Share of [start, end) that lies in the window [t0, t1)."""
+    return max(0.0, min(end, t1) - max(start, t0)) / (end - start) if end > start else 0.0
+
+
+def _seat_business_hours(seat_b: np.ndarray, b0: float, b1: float) -> float:
+    """Working hours seats were on the team in the window: the time they could work."""
+    if not len(seat_b):
+        return 0.0
+    return float(
+        np.sum(np.clip(np.minimum(seat_b[:, 1], b1) - np.maximum(seat_b[:, 0], b0), 0, None))
+    )
+
+
+def _seat_hours(seats: list[Seat], t0: float, t1: float) -> float:
+    return sum(max(0.0, min(s.left_h, t1) - max(s.joined_h, t0)) for s in seats)
+
+
+def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     """All KPIs of one replication, in the order of ``METRICS``."""
-    leads = records.leads
+    leads, tasks = records.leads, records.tasks
     t0, t1 = records.window
     b0, b1 = records.window_b
-    measured = (leads.arrival_h >= t0) & (leads.arrival_h < t1)
-    outcome = leads.outcome
-    touched = measured & (outcome == TOUCHED)
+    inbound = leads.kind == INBOUND
+    outbound = leads.kind == OUTBOUND
+    out: dict[str, float] = {}
+
+    # -- volumes in the period
+    arrived = _in(leads.arrival_h, t0, t1)
+    sql = _in(leads.sql_h, t0, t1)
+    won = leads.won & _in(leads.closed_h, t0, t1)
+    out["leads"] = float(np.count_nonzero(arrived))
+    out["leads_inbound"] = float(np.count_nonzero(arrived & inbound))
+    out["leads_outbound"] = float(np.count_nonzero(arrived & outbound))
+    out["mqls"] = float(np.count_nonzero(_in(leads.mql_h, t0, t1)))
+    out["sals"] = float(np.count_nonzero((leads.accepted == 1) & _in(leads.touch_end_h, t0, t1)
+                                         & inbound))  # fmt: skip
+    out["sqls"] = float(np.count_nonzero(sql))
+    out["sqls_inbound"] = float(np.count_nonzero(sql & inbound))
+    out["sqls_outbound"] = float(np.count_nonzero(sql & outbound))
+    out["opportunities"] = float(np.count_nonzero(_in(leads.opp_h, t0, t1)))
+    out["deals_won"] = float(np.count_nonzero(won))
+    out["deals_won_inbound"] = float(np.count_nonzero(won & inbound))
+    out["deals_won_outbound"] = float(np.count_nonzero(won & outbound))
+    out["revenue"] = float(np.nansum(leads.deal_value[won]))
+    out["revenue_inbound"] = float(np.nansum(leads.deal_value[won & inbound]))
+    out["revenue_outbound"] = float(np.nansum(leads.deal_value[won & outbound]))
+    out["pipeline_value"] = float(np.nansum(leads.pipeline_value[_in(leads.opp_h, t0, t1)]))
+    out["ltv"] = float(np.nansum(leads.ltv[won]))
+    out["mql_to_sql_rate"] = _ratio(out["sqls_inbound"], out["mqls"])
+    out["sql_to_win_rate"] = _ratio(out["deals_won"], out["sqls"])
+
+    # -- the handoff, on the cohort handed off in the period
+    handed = _in(leads.handoff_h, t0, t1) & inbound
+    touched = handed & ~np.isnan(leads.touch_start_h)
+    expired = ~np.isnan(leads.expired_h)
     wait = leads.wait_h
-    waited = (outcome != TOUCHED) | (wait > 0)
-    still_waiting_undecided = (outcome == 2) & (leads.sla_deadline_h > records.end_h)
-    sla_counted = measured & ~still_waiting_undecided
-    touch_waits = wait[touched]
-    # Busy time in the window on the business clock: a touch only advances in working hours.
-    busy = np.clip(leads.touch_end_b, b0, b1) - np.clip(leads.touch_start_b, b0, b1)
-    available = records.sdr_headcount * (b1 - b0)
-    in_window_starts = (leads.touch_start_h >= t0) & (leads.touch_start_h < t1)
+    waited = handed & (~touched | (wait > 0))
+    undecided = np.isnan(leads.touch_start_h) & ~expired & (leads.sla_deadline_h > records.end_h)
+    waits = wait[touched]
+    out["first_touch_waited_share"] = _share(waited, handed)
+    out["first_touch_wait_mean_h"] = float(waits.mean()) if waits.size else math.nan
+    out["first_touch_wait_p90_h"] = float(np.quantile(waits, 0.9)) if waits.size else math.nan
+    out["sla_first_touch_attainment"] = _share(leads.sla_met, handed & ~undecided)
+    batch = handed & (leads.batch >= 0)
+    decided = leads.decision_h <= leads.qualify_by_h
+    pending = np.isnan(leads.decision_h) & (leads.qualify_by_h > records.end_h)
+    out["sla_batch_qualified_by_deadline"] = _share(decided, batch & ~pending)
+    released = records.batches["release_h"]
+    sizes = records.batches["size"]
+    in_period = _in(released, t0, t1) & (sizes > 0)
+    met = records.batches["good_fit"] >= records.batches["promised_share"] * sizes - 1e-9
+    out["batch_fit_promise_met_share"] = _share(met, in_period)
+    out["expired_share"] = _share(expired, handed)
+    out["leads_lost_untouched"] = float(np.count_nonzero(_in(leads.expired_h, t0, t1)))
+    unreachable = leads.outcome == OUTCOMES.index("unreachable")
+    out["leads_unreachable"] = float(np.count_nonzero(unreachable & _in(leads.decision_h, t0, t1)))
+    out["decay_at_first_touch_mean"] = (
+        float(leads.decay[touched].mean()) if touched.any() else math.nan
+    )
+
+    # -- rep time
+    sdr_available = _seat_business_hours(records.sdr_seat_b, b0, b1)
+    sdr_busy = tasks.busy_hours(0, b0, b1)
+    out["sdr_utilization"] = _ratio(sdr_busy, sdr_available)
+    ae_available = _seat_business_hours(records.ae_seat_b, b0, b1)
+    out["ae_utilization"] = _ratio(tasks.busy_hours(1, b0, b1), ae_available)
+    out["queue_length_mean"] = records.queue.time_average(t0, t1)
     weeks = (t1 - t0) / 168.0
-    return {
-        "leads": float(np.count_nonzero(measured)),
-        "first_touch_waited_share": _share(waited, measured),
-        "first_touch_wait_mean_h": float(touch_waits.mean()) if touch_waits.size else float("nan"),
-        "first_touch_wait_p90_h": (
-            float(np.quantile(touch_waits, 0.9)) if touch_waits.size else float("nan")
-        ),
-        "sla_first_touch_attainment": _share(leads.sla_met, sla_counted),
-        "expired_share": _share(outcome == EXPIRED, measured),
-        "decay_at_first_touch_mean": (
-            float(leads.decay[touched].mean()) if touched.any() else float("nan")
-        ),
-        "sdr_utilization": float(np.nansum(busy) / available) if available > 0 else float("nan"),
-        "queue_length_mean": records.queue.time_average(t0, t1),
-        "first_touches_per_sdr_week": float(
-            np.count_nonzero(in_window_starts) / records.sdr_headcount / weeks
-        ),
-    }
+    first_touches = float(np.count_nonzero(_in(leads.touch_start_h, t0, t1) & inbound))
+    out["first_touches_per_sdr_week"] = _ratio(first_touches, weeks * len(records.sdr_seats))
+    prospect = tasks.kind == TASK_KINDS.index("prospect")
+    sdr_in = tasks.busy_hours(0, b0, b1, ~prospect)
+    sdr_out = tasks.busy_hours(0, b0, b1, prospect)
+    out["sdr_hours_per_sql_inbound"] = _ratio(sdr_in, out["sqls_inbound"])
+    out["sdr_hours_per_sql_outbound"] = _ratio(sdr_out, out["sqls_outbound"])
+
+    # -- money
+    origin_months, month_ends = month_bounds(scenario.origin, records.end_h)
+    spend = 0.0
+    program = 0.0
+    for name, source in scenario.sources.items():
+        index = records.source_names.index(name)
+        for m, (start, end) in enumerate(zip(origin_months, month_ends, strict=True)):
+            share = _prorate(start, end, t0, t1)
+            if isinstance(source, InboundSource):
+                monthly = source.spend.for_month(m) if source.spend is not None else 0.0
+                spend += share * (monthly + source.monthly_cost)
+            else:
+                program += share * source.monthly_cost
+        if isinstance(source, OutboundSource):
+            loaded = arrived & (leads.source == index)
+            program += source.cost_per_contact * float(np.count_nonzero(loaded))
+    sdr, ae, mkt = scenario.teams.sdr, scenario.teams.ae, scenario.marketing
+    sdr_cost = sdr.annual_cost * _seat_hours(records.sdr_seats, t0, t1) / HOURS_PER_YEAR
+    ae_cost = ae.annual_cost * _seat_hours(records.ae_seats, t0, t1) / HOURS_PER_YEAR if ae else 0.0
+    marketing_cost = (
+        mkt.headcount * mkt.annual_cost_per_head * (t1 - t0) / HOURS_PER_YEAR if mkt else 0.0
+    )
+    out["spend_marketing"] = spend
+    out["cost_people"] = sdr_cost + ae_cost + marketing_cost
+    out["total_cost"] = spend + program + out["cost_people"]
+    # SDR cost splits by where SDR time went; AE cost by where the SQLs came from
+    sdr_out_share = _ratio(sdr_out, sdr_in + sdr_out) if sdr_in + sdr_out > 0 else 0.0
+    ae_out_share = _ratio(out["sqls_outbound"], out["sqls"]) if out["sqls"] > 0 else 0.0
+    gen_in = spend + marketing_cost
+    gen_out = program + sdr_cost * sdr_out_share
+    cost_in = gen_in + sdr_cost * (1 - sdr_out_share) + ae_cost * (1 - ae_out_share)
+    cost_out = gen_out + ae_cost * ae_out_share
+    out["cost_per_lead"] = _ratio(gen_in + gen_out, out["leads"])
+    out["cost_per_lead_inbound"] = _ratio(gen_in, out["leads_inbound"])
+    out["cost_per_lead_outbound"] = _ratio(gen_out, out["leads_outbound"])
+    out["cost_per_sql"] = _ratio(out["total_cost"], out["sqls"])
+    out["cost_per_sql_inbound"] = _ratio(cost_in, out["sqls_inbound"])
+    out["cost_per_sql_outbound"] = _ratio(cost_out, out["sqls_outbound"])
+    out["cac"] = _ratio(out["total_cost"], out["deals_won"])
+    out["roi"] = _ratio(out["revenue"] - out["total_cost"], out["total_cost"])
+    return {name: out[name] for name in METRICS}

@@ -1,25 +1,47 @@
 """What a simulation leaves behind: flat, typed records, and nothing else.
 
-Every lead leaves one row (when it arrived, when it was first touched and by whom, whether it
-expired, its SLA deadline and whether the deadline was met, its decay at first touch), and the
-queue leaves a step series of its length. Metrics, tables and charts are all derived from these
-records after the run, never counted inside the simulation's processes.
+Every lead leaves one row (when it arrived, became an MQL, was handed off, first touched and by
+whom, its SLA deadline and whether it was met, its decay, the SDR's decision, the opportunity
+and the deal), every piece of rep work one task row, every weekly batch one row, and a few
+stage levels (leads waiting for a first touch, in SDR work, opportunities open) leave step
+series. Metrics, tables and charts are all derived from these records after the run.
 """
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
+
+from funnelsim.calendar import Calendar
+from funnelsim.staffing import Seat
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 # Where a lead is when the run ends; every lead is in exactly one of these.
-TOUCHED, EXPIRED, WAITING = 0, 1, 2
-OUTCOMES = ("touched", "expired", "waiting")
+OUTCOMES = (
+    "waiting",  # in the funnel: waiting for marketing's batch, a first touch or an attempt
+    "touched",  # first touched (or reached) and the scenario's funnel ends there
+    "expired",  # lost untouched when its patience ran out
+    "nurtured",  # below the MQL bar, in nurture
+    "rejected",  # rejected by sales at first touch, in nurture
+    "unreachable",  # every attempt failed
+    "disqualified",  # reached, not qualified (inbound: back to nurture)
+    "sql",  # sales qualified, no AE team to take it further
+    "opportunity",  # open opportunity
+    "won",
+    "lost",
+)
+_CODE = {name: i for i, name in enumerate(OUTCOMES)}
+WAITING, TOUCHED, EXPIRED = _CODE["waiting"], _CODE["touched"], _CODE["expired"]
+
+
+def outcome_code(name: str) -> int:
+    return _CODE[name]
 
 
 @dataclass(frozen=True)
@@ -27,11 +49,18 @@ class LeadRecords:
     """One row per lead, times in simulation hours (``nan`` where something did not happen)."""
 
     lead: IntArray
+    kind: IntArray  # 0 inbound, 1 outbound
     source: IntArray  # index into RunRecords.source_names
+    segment: IntArray  # index into RunRecords.segment_names
     arrival_h: FloatArray
+    fit: FloatArray
+    intent: FloatArray
     score: FloatArray
     work_h: FloatArray  # working time the first touch needs
-    patience_h: FloatArray  # time until the lead expires untouched (inf: never)
+    patience_h: FloatArray  # time until an untouched handed-off lead expires (inf: never)
+    mql_h: FloatArray
+    handoff_h: FloatArray  # reached sales (the SLA and decay clocks start)
+    batch: IntArray  # batch index (-1: continuous handoff)
     touch_start_h: FloatArray
     touch_end_h: FloatArray
     rep: IntArray  # the SDR who made the first touch (-1: none)
@@ -39,27 +68,109 @@ class LeadRecords:
     sla_deadline_h: FloatArray
     sla_met: BoolArray  # first touched by the deadline
     decay: FloatArray  # odds multiplier at first touch (1 without decay, nan if untouched)
-    touch_start_b: FloatArray  # the same instants on the business clock (working hours)
-    touch_end_b: FloatArray
+    accepted: IntArray  # SAL: 1 accepted, 0 rejected, -1 not decided
+    attempts: IntArray
+    connected_h: FloatArray
+    decision_h: FloatArray  # sales decided: rejected, unreachable, disqualified or SQL
+    qualify_by_h: FloatArray  # batch deadline for that decision
+    sql_h: FloatArray
+    opp_h: FloatArray
+    closed_h: FloatArray
+    won: BoolArray
+    deal_value: FloatArray  # first purchase (money)
+    ltv: FloatArray  # lifetime value with repeat purchases (money)
+    pipeline_value: FloatArray  # deal value at stake when the opportunity opened (money)
+    cycles: IntArray  # times the lead came back from nurture
+    outcome: IntArray  # index into OUTCOMES
 
     def __len__(self) -> int:
         return len(self.lead)
 
     @property
-    def outcome(self) -> IntArray:
-        """TOUCHED, EXPIRED or WAITING (still untouched when the run ended) for each lead."""
-        out = np.full(len(self), WAITING, dtype=np.int64)
-        out[~np.isnan(self.touch_start_h)] = TOUCHED
-        out[~np.isnan(self.expired_h)] = EXPIRED
-        return out
-
-    @property
     def wait_h(self) -> FloatArray:
-        """Calendar hours from arrival to first touch (nan if never touched)."""
-        return self.touch_start_h - self.arrival_h
+        """Calendar hours from handoff to first touch (nan if never touched)."""
+        return self.touch_start_h - self.handoff_h
 
     def columns(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+TASK_KINDS = ("first_touch", "attempt", "qualification", "prospect", "ae_stage")
+
+
+class TaskLog:
+    """Flat columns filled during a run, one row per task started: who did what, when."""
+
+    def __init__(self) -> None:
+        self.rep = array("q")
+        self.lead = array("q")
+        self.kind = array("q")
+        self.start_h = array("d")
+        self.end_h = array("d")
+
+
+@dataclass(frozen=True)
+class TaskRecords:
+    """One row per piece of rep work: team (0 SDR, 1 AE), rep, lead, kind, start, end."""
+
+    team: IntArray
+    rep: IntArray
+    lead: IntArray
+    kind: IntArray  # index into TASK_KINDS
+    start_h: FloatArray
+    end_h: FloatArray
+    start_b: FloatArray  # the same instants on the business clock (working hours)
+    end_b: FloatArray
+
+    @classmethod
+    def from_logs(cls, calendar: Calendar, *logs: TaskLog | None) -> TaskRecords:
+        cols: dict[str, list[np.ndarray]] = {f.name: [] for f in fields(cls)}
+        for team, log in enumerate(logs):
+            if log is None:
+                continue
+            start, end = np.array(log.start_h, dtype=float), np.array(log.end_h, dtype=float)
+            cols["team"].append(np.full(len(start), team, dtype=np.int64))
+            cols["rep"].append(np.array(log.rep, dtype=np.int64))
+            cols["lead"].append(np.array(log.lead, dtype=np.int64))
+            cols["kind"].append(np.array(log.kind, dtype=np.int64))
+            cols["start_h"].append(start)
+            cols["end_h"].append(end)
+            cols["start_b"].append(calendar.business_time_array(start))
+            cols["end_b"].append(calendar.business_time_array(end))
+        return cls(**{k: np.concatenate(v) for k, v in cols.items()})
+
+    def busy_hours(self, team: int, b0: float, b1: float, mask: BoolArray | None = None) -> float:
+        """Working hours of ``team`` spent on tasks within [b0, b1) of the business clock."""
+        sel = self.team == team if mask is None else (self.team == team) & mask
+        return float(np.sum(np.clip(self.end_b[sel], b0, b1) - np.clip(self.start_b[sel], b0, b1)))
+
+
+class BatchRecords:
+    """One row per weekly batch release (filled during the run, then frozen)."""
+
+    def __init__(self) -> None:
+        self.release_h: list[float] = []
+        self.deadline_h: list[float] = []
+        self.size: list[int] = []
+        self.good_fit: list[int] = []
+        self.promised_share: list[float] = []
+
+    def add(self, release: float, deadline: float, size: int, good: int, share: float) -> int:
+        self.release_h.append(release)
+        self.deadline_h.append(deadline)
+        self.size.append(size)
+        self.good_fit.append(good)
+        self.promised_share.append(share)
+        return len(self.size) - 1
+
+    def freeze(self) -> dict[str, np.ndarray]:
+        return {
+            "release_h": np.array(self.release_h, dtype=float),
+            "deadline_h": np.array(self.deadline_h, dtype=float),
+            "size": np.array(self.size, dtype=np.int64),
+            "good_fit": np.array(self.good_fit, dtype=np.int64),
+            "promised_share": np.array(self.promised_share, dtype=float),
+        }
 
 
 @dataclass(frozen=True)
@@ -77,16 +188,45 @@ class LevelSeries:
         return float(np.sum(self.levels * np.diff(edges)) / (t1 - t0))
 
 
+class LevelMonitor:
+    """Records a level each time it changes (the model's only running tally)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = [0.0]
+        self.levels: list[int] = [0]
+
+    def change(self, now: float, delta: int) -> None:
+        if now == self.times[-1]:  # several changes at one instant make one step
+            self.levels[-1] += delta
+            return
+        self.times.append(now)
+        self.levels.append(self.levels[-1] + delta)
+
+    def series(self) -> LevelSeries:
+        return LevelSeries(np.array(self.times), np.array(self.levels, dtype=float))
+
+
 @dataclass(frozen=True)
 class RunRecords:
     """Everything one replication produced, with the facts needed to read it."""
 
     leads: LeadRecords
-    queue: LevelSeries  # leads waiting for a first touch
+    tasks: TaskRecords
+    batches: dict[str, np.ndarray]
+    queue: LevelSeries  # leads handed off, waiting for a first touch
+    open_opportunities: LevelSeries
     source_names: tuple[str, ...]
+    segment_names: tuple[str, ...]
     window: tuple[float, float]  # measured period [start, end) in simulation hours
     window_b: tuple[float, float]  # the same on the business clock
     end_h: float  # when the simulation stopped
-    sdr_headcount: int
+    sdr_seats: list[Seat]
+    ae_seats: list[Seat]
+    sdr_seat_b: FloatArray  # (seats, 2): each seat's join and leave on the business clock
+    ae_seat_b: FloatArray
     seed: int
     replication: int
+
+    @property
+    def sdr_headcount(self) -> int:
+        return len(self.sdr_seats)

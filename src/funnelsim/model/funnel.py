@@ -1,22 +1,76 @@
 """One replication of a funnel: build it from a scenario, run it, return its records.
 
-Build and run are separate steps: ``FunnelModel(scenario, seed, replication)`` draws every lead
-of the replication up front (arrival time, score, work time, patience, each from the stream
-named after its source), wires the handoff into a SimPy environment, and ``run()`` simulates
-the warm-up and the horizon and hands back flat records.
+The story of a lead, as the model tells it:
+
+1. An **inbound** lead arrives from a channel. Marketing scores it (fit and intent, seen through
+   a noisy scoring model); at or above the MQL bar it is an MQL, below it goes to nurture,
+   from which it may come back later.
+2. The MQL is **handed off** to sales: at once (continuous) or in the next weekly batch. The
+   SLA clock and the lead's decay start at handoff; a lead nobody touches before its patience
+   runs out is lost.
+3. An **SDR** makes the first touch, where sales accepts or rejects the lead (SAL), then
+   attempts contact until it connects or the attempts run out (unreachable). Each attempt's
+   odds are multiplied by the lead's decay, its wait since handoff. Reached leads get a
+   qualification call: SQL, or disqualified back to nurture.
+4. **Outbound** contacts come from monthly target lists; SDRs work them in sequences of
+   touches, competing with inbound follow-up for the same hours. A conversation may book a
+   meeting: an SQL.
+5. An **AE** works each SQL as an opportunity through its stages (AE time, then the buyer's
+   delay); after the last stage it is won (a deal, and repeat purchases) or lost.
+
+Build and run are separate: ``FunnelModel(scenario, seed, replication)`` draws every lead up
+front and wires the SimPy environment; ``run()`` simulates and returns flat records.
 """
 
 from __future__ import annotations
 
+import math
+from array import array
+
 import numpy as np
 import simpy
+from simpy.events import Timeout
 
-from funnelsim.calendar import Calendar
-from funnelsim.model.handoff import ContinuousHandoff
-from funnelsim.model.sources import arrival_times
-from funnelsim.records import LeadRecords, LevelSeries, RunRecords
+from funnelsim.calendar import Calendar, hours_between
+from funnelsim.model import population as pop
+from funnelsim.model.pool import (
+    AE_STAGE,
+    ATTEMPT,
+    FIRST_TOUCH,
+    INBOUND,
+    OUTBOUND,
+    PROSPECT,
+    QUALIFICATION,
+    URGENT,
+    RepPool,
+    Task,
+)
+from funnelsim.records import (
+    BatchRecords,
+    LeadRecords,
+    LevelMonitor,
+    RunRecords,
+    TaskRecords,
+    outcome_code,
+)
 from funnelsim.rng import Streams
-from funnelsim.scenario.schema import Scenario
+from funnelsim.scenario.schema import (
+    HiringChange,
+    InboundSource,
+    OutboundSource,
+    Scenario,
+    parse_weekly_time,
+)
+from funnelsim.staffing import Ramp, Seat, seats_from_plan
+from funnelsim.units import Duration
+
+NAN = math.nan
+_WAITING, _TOUCHED = outcome_code("waiting"), outcome_code("touched")
+
+
+def _column(n: int) -> array[float]:
+    """A per-lead column of times or amounts: compact, and cheap to hand to numpy."""
+    return array("d", [NAN]) * n
 
 
 def build_calendar(scenario: Scenario) -> Calendar:
@@ -31,99 +85,510 @@ def build_calendar(scenario: Scenario) -> Calendar:
     )
 
 
+def _ramp(spec_ramp: object) -> Ramp | None:
+    if spec_ramp is None:
+        return None
+    return Ramp(start=spec_ramp.start, hours=spec_ramp.over.hours)  # type: ignore[attr-defined]
+
+
 class FunnelModel:
-    """A built replication: leads drawn, handoff wired, ready to run."""
+    """A built replication: leads drawn, teams seated, processes wired, ready to run."""
 
     def __init__(self, scenario: Scenario, seed: int, replication: int = 0) -> None:
         self.scenario = scenario
         self.seed = seed
         self.replication = replication
-        self.calendar = build_calendar(scenario)
+        self.calendar = cal = build_calendar(scenario)
         self.end_h = scenario.warmup_hours + scenario.horizon_hours
-        streams = Streams(seed, replication)
-        sdr = scenario.teams.sdr
-        patience = scenario.handoff.expire_after
-        parts: list[dict[str, np.ndarray]] = []
-        self.source_names = tuple(scenario.sources)
-        for index, (name, source) in enumerate(scenario.sources.items()):
-            times = arrival_times(
-                source.arrivals, scenario.origin, self.end_h, streams.generator(f"arrivals/{name}")
-            )
-            n = len(times)
-            parts.append(
-                {
-                    "source": np.full(n, index, dtype=np.int64),
-                    "arrival_h": times,
-                    "score": source.score.sample(streams.generator(f"score/{name}"), n),
-                    "work_h": sdr.first_touch_time.sample(streams.generator(f"work/sdr/{name}"), n),
-                    "patience_h": (
-                        np.full(n, np.inf)
-                        if patience is None
-                        else patience.sample(streams.generator(f"patience/{name}"), n)
-                    ),
-                }
-            )
-        merged = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-        order = np.argsort(merged["arrival_h"], kind="stable")
-        self.leads = {key: values[order] for key, values in merged.items()}
-        self.env = simpy.Environment()
-        self.handoff = ContinuousHandoff(
-            self.env,
-            self.calendar,
-            headcount=sdr.headcount,
-            arrival_h=self.leads["arrival_h"].tolist(),
-            score=self.leads["score"].tolist(),
-            work_h=self.leads["work_h"].tolist(),
-            patience_h=None if patience is None else self.leads["patience_h"].tolist(),
-            by_score=scenario.handoff.routing == "score",
+        self.streams = Streams(seed, replication)
+        self.people = pop.draw_population(scenario, self.streams, self.end_h)
+        self.env = env = simpy.Environment()
+        sdr, ae = scenario.teams.sdr, scenario.teams.ae
+        self.sdr_seats = seats_from_plan(sdr.headcount, self._changes(sdr.hiring), self.end_h)
+        score_first = sdr.priority == "score"
+        self.sdr = RepPool(
+            env,
+            cal,
+            self.sdr_seats,
+            ramp=_ramp(sdr.ramp),
+            priority=float(sdr.priority) if not isinstance(sdr.priority, str) else sdr.priority,
+            ordered=(False, score_first or scenario.handoff.routing == "score", score_first),
+            on_start=self._on_start,
         )
+        self.ae_seats = (
+            seats_from_plan(ae.headcount, self._changes(ae.hiring), self.end_h) if ae else []
+        )
+        self.ae = RepPool(env, cal, self.ae_seats, ramp=_ramp(ae.ramp)) if ae else None
+        self._init_state()
 
+    def _changes(self, hiring: list[HiringChange]) -> list[tuple[float, int]]:
+        return [(hours_between(self.scenario.origin, h.at), h.change) for h in hiring]
+
+    def _init_state(self) -> None:
+        n = len(self.people)
+        p = self.people
+        s = self.scenario
+        self.score = p.score.tolist() if s.marketing is None else [NAN] * n
+        self.fit = p.fit.tolist()
+        self.intent = p.intent.tolist()
+        self.outcome = array("q", [outcome_code("waiting")]) * n
+        self.cycles = array("q", [0]) * n
+        # per-lead columns, filled as the story unfolds (nan: did not happen)
+        self.mql_h = _column(n)
+        self.handoff_h = _column(n)
+        self.touch_start_h = _column(n)
+        self.touch_end_h = _column(n)
+        self.expired_h = _column(n)
+        self.connected_h = _column(n)
+        self.decision_h = _column(n)
+        self.sql_h = _column(n)
+        self.opp_h = _column(n)
+        self.closed_h = _column(n)
+        self.deal_value = _column(n)
+        self.deadline_h = _column(n)
+        self.decay = _column(n)
+        self.attempt_start_h = _column(n)
+        # hot-path copies as Python lists: indexing numpy arrays one item at a time is slow
+        self._arrival = p.arrival_h.tolist()
+        self._kind = p.kind.tolist()
+        self._work = p.work_h.tolist()
+        self._patience = None if s.handoff.expire_after is None else p.patience_h.tolist()
+        self._batched = s.handoff.batch is not None
+        self._ends_at_first_touch = (
+            s.teams.sdr.qualification is None and s.teams.sdr.attempts is None
+        )
+        self.rep = array("q", [-1]) * n
+        self.accepted = array("q", [-1]) * n
+        self.attempts = array("q", [0]) * n
+        self.batch = [-1] * n
+        self.won = [False] * n
+        self.waiting = LevelMonitor()  # MQLs handed off, waiting for a first touch
+        self.open_opps = LevelMonitor()  # opportunities open
+        self.mql_pool: list[int] = []  # MQLs waiting for a batch release
+        self.batches = BatchRecords()
+        self.rejections = 0
+        self._tasks: list[Task | None] = [None] * n
+        self._next = 0
+        self._sources = [self.scenario.sources[name] for name in p.source_names]
+        self._seq_rng = self.streams.generator("nurture/sequence")
+        m = s.marketing
+        if m is not None:
+            total = m.score_weights.fit + m.score_weights.intent
+            self._w_fit = m.score_weights.fit / total if total else 0.5
+            self._w_intent = 1 - self._w_fit
+        decay = s.handoff.decay
+        self._decay = None if decay is None else decay.multiplier
+
+    # -- running -----------------------------------------------------------------------------
     def run(self) -> RunRecords:
         """Simulate to the end of the horizon and return the replication's records."""
-        self.handoff.start()
+        self.sdr.start()
+        if self.ae is not None:
+            self.ae.start()
+        if len(self.people):
+            Timeout(self.env, float(self.people.arrival_h[0])).callbacks.append(self._on_arrival)
+        if self.scenario.handoff.batch is not None:
+            self._schedule_release()
         self.env.run(until=self.end_h)
         return self._records()
 
+    def _at(self, t: float, callback: object, value: object = None) -> None:
+        Timeout(self.env, max(t - self.env.now, 0.0), value).callbacks.append(callback)  # type: ignore[arg-type]
+
+    # -- arrivals and marketing --------------------------------------------------------------
+    def _on_arrival(self, event: simpy.Event) -> None:
+        lead = self._next
+        self._next += 1
+        arrivals = self._arrival
+        now = self.env.now
+        arrivals[lead] = now  # the drawn time, up to the clock's rounding: keeps waits exact
+        if self._next < len(arrivals):
+            Timeout(self.env, max(arrivals[self._next] - now, 0.0)).callbacks.append(
+                self._on_arrival
+            )
+        if self._kind[lead] == pop.OUTBOUND:
+            self._prospect(lead, 0, now)
+        else:
+            self._qualify_marketing(lead, now)
+
+    def _qualify_marketing(self, lead: int, now: float) -> None:
+        m = self.scenario.marketing
+        if m is None:
+            self._mql(lead, now)
+            return
+        noise = m.scoring_noise
+        if m.feedback_loop:
+            noise *= 0.5 ** (self.rejections / m.feedback_rejections)
+        z = (
+            float(self.people.uniforms["noise"][lead])
+            if self.cycles[lead] == 0
+            else float(self._seq_rng.standard_normal())
+        )
+        # marketing sees fit through a noisy scoring model, and intent as shown
+        seen_fit = self.fit[lead] + noise * z
+        score = self._w_fit * seen_fit + self._w_intent * self.intent[lead]
+        self.score[lead] = score
+        if score >= m.mql_threshold:
+            self._mql(lead, now)
+        else:
+            self._nurture(lead, now, "nurtured")
+
+    def _nurture(self, lead: int, now: float, outcome: str) -> None:
+        self.outcome[lead] = outcome_code(outcome)
+        m = self.scenario.marketing
+        if m is None or m.nurture is None or self.cycles[lead] >= m.nurture.max_cycles:
+            return
+        u = (
+            float(self.people.uniforms["nurture"][lead])
+            if self.cycles[lead] == 0
+            else float(self._seq_rng.random())
+        )
+        if u < m.nurture.reemerge_probability:
+            delay = float(m.nurture.after.sample(self._seq_rng, 1)[0])
+            self._at(now + delay, self._on_reemerge, lead)
+
+    def _on_reemerge(self, event: simpy.Event) -> None:
+        lead: int = event._value
+        self.cycles[lead] += 1
+        source = self._sources[self.people.source[lead]]
+        assert isinstance(source, InboundSource)
+        self.intent[lead] = float(source.intent.sample(self._seq_rng, 1)[0])
+        self.outcome[lead] = outcome_code("waiting")
+        self._qualify_marketing(lead, self.env.now)
+
+    def _mql(self, lead: int, now: float) -> None:
+        if math.isnan(self.mql_h[lead]):
+            self.mql_h[lead] = now
+        self.outcome[lead] = _WAITING
+        if not self._batched:
+            self._handoff(lead, now)
+        else:
+            self.mql_pool.append(lead)
+
+    # -- handoff -----------------------------------------------------------------------------
+    def _handoff(self, lead: int, now: float) -> None:
+        """The lead reaches sales: the SLA clock, the decay clock and patience start now."""
+        self.handoff_h[lead] = now
+        self.attempts[lead] = 0
+        task = Task(
+            lead, FIRST_TOUCH, INBOUND, self._work[lead], self._first_touch_done,
+            key=-self.score[lead],
+        )  # fmt: skip
+        self._tasks[lead] = task
+        self.waiting.change(now, +1)
+        if self._patience is not None:
+            Timeout(self.env, self._patience[lead], lead).callbacks.append(self._on_expiry)
+        self.sdr.submit(task)
+
+    def _on_expiry(self, event: simpy.Event) -> None:
+        lead: int = event._value
+        task = self._tasks[lead]
+        if task is not None and not task.cancelled and task.kind == FIRST_TOUCH:
+            task.cancelled = True
+            now = self.env.now
+            self.expired_h[lead] = now
+            self.outcome[lead] = outcome_code("expired")
+            self.waiting.change(now, -1)
+
+    def _schedule_release(self) -> None:
+        batch = self.scenario.handoff.batch
+        assert batch is not None
+        day, hour = parse_weekly_time(batch.release)
+        self._at(self._next_weekly(0.0, day, hour), self._on_release)
+
+    def _next_weekly(self, t: float, day: int, hour: float) -> float:
+        """The first instant at or after ``t`` that falls on weekday ``day`` at ``hour``."""
+        now = self.calendar.datetime_at(t)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        days = (day - midnight.weekday()) % 7
+        candidate = t + (midnight - now).total_seconds() / 3600 + 24 * days + hour
+        return candidate if candidate >= t - 1e-9 else candidate + 168.0
+
+    def _on_release(self, event: simpy.Event) -> None:
+        """Marketing releases its best-scored MQLs, up to the batch size."""
+        batch = self.scenario.handoff.batch
+        assert batch is not None
+        now = self.env.now
+        pool = sorted(self.mql_pool, key=lambda i: (-self.score[i], i))
+        released, self.mql_pool = pool[: batch.size], pool[batch.size :]
+        day, hour = parse_weekly_time(batch.qualify_by)
+        deadline = self._next_weekly(now, day, hour)
+        good = sum(self.fit[i] >= batch.good_fit_threshold for i in released)
+        index = self.batches.add(now, deadline, len(released), good, batch.good_fit_share)
+        for lead in released:
+            self.batch[lead] = index
+            self.deadline_h[lead] = deadline
+            self._handoff(lead, now)
+        day, hour = parse_weekly_time(batch.release)
+        self._at(self._next_weekly(now + 1e-6, day, hour), self._on_release)
+
+    # -- SDR work ----------------------------------------------------------------------------
+    def _on_start(self, task: Task, rep: int, now: float) -> None:
+        lead = task.lead
+        self.attempt_start_h[lead] = now
+        if task.kind in (FIRST_TOUCH, PROSPECT) and math.isnan(self.touch_start_h[lead]):
+            self.touch_start_h[lead] = now
+            self.rep[lead] = rep
+        if task.kind == FIRST_TOUCH:
+            self._tasks[lead] = None  # touched: patience no longer matters
+            self.waiting.change(now, -1)
+            if self._decay is not None:
+                self.decay[lead] = float(self._decay(np.array(now - self.handoff_h[lead])))
+            else:
+                self.decay[lead] = 1.0
+
+    def _odds(self, lead: int) -> float:
+        """The lead's decay multiplier at the start of the current attempt."""
+        if self._decay is None:
+            return 1.0
+        wait = self.attempt_start_h[lead] - self.handoff_h[lead]
+        return float(self._decay(np.array(wait)))
+
+    def _first_touch_done(self, task: Task, rep: int, now: float) -> None:
+        lead = task.lead
+        if math.isnan(self.touch_end_h[lead]):
+            self.touch_end_h[lead] = now
+        acceptance = self.scenario.handoff.acceptance
+        if acceptance is not None and self.fit[lead] < acceptance.fit_threshold:
+            self.accepted[lead] = 0
+            self.rejections += 1
+            self._decide(lead, now)
+            self._nurture(lead, now, "rejected")
+            return
+        self.accepted[lead] = 1
+        if self._ends_at_first_touch:
+            self.outcome[lead] = _TOUCHED  # the funnel ends at first touch
+            self._decide(lead, now)
+            return
+        self._attempt_done(lead, now)
+
+    def _attempt_done(self, lead: int, now: float) -> None:
+        sdr = self.scenario.teams.sdr
+        k = self.attempts[lead]
+        self.attempts[lead] = k + 1
+        p = (sdr.attempts.connect_probability if sdr.attempts else 1.0) * self._odds(lead)
+        connect = self.people.uniforms.get("connect")
+        if connect is None or connect[lead, k] < p:
+            self.connected_h[lead] = now
+            if sdr.qualification is None:
+                self.outcome[lead] = outcome_code("touched")
+                self._decide(lead, now)
+                return
+            call = float(self.people.draws["qualification"][lead])
+            self.sdr.submit(Task(lead, QUALIFICATION, URGENT, call, self._qualification_done))
+            return
+        attempts = sdr.attempts.max if sdr.attempts else 1
+        if k + 1 >= attempts:
+            self.outcome[lead] = outcome_code("unreachable")
+            self._decide(lead, now)
+            return
+        spacing = sdr.attempts.spacing if sdr.attempts else Duration(0, "h")
+        self._at(self.calendar.deadline(now, spacing), self._on_retry, lead)
+
+    def _on_retry(self, event: simpy.Event) -> None:
+        lead: int = event._value
+        work = float(self.people.draws["touch"][lead, self.attempts[lead]])
+        task = Task(lead, ATTEMPT, INBOUND, work, self._retry_done, key=-self.score[lead])
+        self.sdr.submit(task)
+
+    def _retry_done(self, task: Task, rep: int, now: float) -> None:
+        self._attempt_done(task.lead, now)
+
+    def _qualification_done(self, task: Task, rep: int, now: float) -> None:
+        lead = task.lead
+        q = self.scenario.teams.sdr.qualification
+        assert q is not None
+        p = min(1.0, q.probability * (0.5 + self.fit[lead]) * self._odds(lead))
+        if self.people.uniforms["qualify"][lead] < p:
+            self._decide(lead, now)
+            self._sql(lead, now)
+        else:
+            self._decide(lead, now)
+            self._nurture(lead, now, "disqualified")
+
+    def _decide(self, lead: int, now: float) -> None:
+        """Sales has reached a decision on a handed-off lead."""
+        self.decision_h[lead] = now
+
+    # -- outbound ----------------------------------------------------------------------------
+    def _prospect(self, lead: int, k: int, now: float) -> None:
+        work = float(self.people.work_h[lead] if k == 0 else self.people.draws["touch"][lead, k])
+        self.sdr.submit(Task(lead, PROSPECT, OUTBOUND, work, self._touch_done, key=-self.fit[lead]))
+
+    def _touch_done(self, task: Task, rep: int, now: float) -> None:
+        lead = task.lead
+        source = self._sources[self.people.source[lead]]
+        assert isinstance(source, OutboundSource)
+        seq = source.sequence
+        k = self.attempts[lead]
+        self.attempts[lead] = k + 1
+        if math.isnan(self.touch_end_h[lead]):
+            self.touch_end_h[lead] = now
+        if self.people.uniforms["connect"][lead, k] < seq.connect_probability:
+            self.connected_h[lead] = now
+            p = min(1.0, seq.meeting_probability * (0.5 + self.fit[lead]))
+            self.decision_h[lead] = now
+            if self.people.uniforms["qualify"][lead] < p:
+                self._sql(lead, now)
+            else:
+                self.outcome[lead] = outcome_code("disqualified")
+            return
+        if k + 1 >= seq.touches:
+            self.decision_h[lead] = now
+            self.outcome[lead] = outcome_code("unreachable")
+            return
+        self._at(self.calendar.deadline(now, seq.spacing), self._on_next_touch, lead)
+
+    def _on_next_touch(self, event: simpy.Event) -> None:
+        lead: int = event._value
+        self._prospect(lead, self.attempts[lead], self.env.now)
+
+    # -- opportunities -----------------------------------------------------------------------
+    def _sql(self, lead: int, now: float) -> None:
+        if math.isnan(self.sql_h[lead]):
+            self.sql_h[lead] = now
+        if self.ae is None:
+            self.outcome[lead] = outcome_code("sql")
+            return
+        self.opp_h[lead] = now
+        self.outcome[lead] = outcome_code("opportunity")
+        self.open_opps.change(now, +1)
+        self._stage(lead, 0)
+
+    def _stage(self, lead: int, s: int) -> None:
+        assert self.ae is not None
+        work = float(self.people.draws["stage"][lead, s])
+        self.ae.submit(Task(lead, AE_STAGE, INBOUND, work, self._stage_done, key=float(s)))
+
+    def _stage_done(self, task: Task, rep: int, now: float) -> None:
+        ae = self.scenario.teams.ae
+        assert ae is not None
+        lead = task.lead
+        s = int(task.key)
+        stage = ae.stages[s]
+        if self.people.uniforms["advance"][lead, s] >= stage.advance:
+            self._close(lead, now, won=False)
+            return
+        if s + 1 < len(ae.stages):
+            self._at(now + stage.delay.hours, self._on_next_stage, (lead, s + 1))
+            return
+        self._at(now + stage.delay.hours, self._on_decision, lead)
+
+    def _on_next_stage(self, event: simpy.Event) -> None:
+        lead, s = event._value
+        self._stage(lead, s)
+
+    def _on_decision(self, event: simpy.Event) -> None:
+        lead: int = event._value
+        self._close(lead, self.env.now, won=self.people.uniforms["win"][lead] < self.win_p(lead))
+
+    def win_p(self, lead: int) -> float:
+        """Segment win rate x source kind x fit x collateral, capped at 1."""
+        ae = self.scenario.teams.ae
+        assert ae is not None
+        assert self.scenario.segments is not None
+        win = ae.win
+        segment = list(self.scenario.segments.values())[self.people.segment[lead]]
+        kind = pop.KINDS[self.people.kind[lead]]
+        p = (
+            segment.win_rate
+            * getattr(win.by_kind, kind)
+            * max(0.0, 1 + win.fit_effect * (self.fit[lead] - 0.5))
+            * (1 + win.collateral_lift * (win.collateral - 0.25) / 0.75)
+        )
+        return float(min(1.0, p))
+
+    def _close(self, lead: int, now: float, *, won: bool) -> None:
+        self.closed_h[lead] = now
+        self.won[lead] = won
+        self.outcome[lead] = outcome_code("won" if won else "lost")
+        if won:
+            self.deal_value[lead] = float(self.people.draws["deal"][lead])
+        self.open_opps.change(now, -1)
+
+    # -- records -----------------------------------------------------------------------------
     def _records(self) -> RunRecords:
-        h, leads, cal, handoff = self.handoff, self.leads, self.calendar, self.scenario.handoff
-        arrival = leads["arrival_h"]
-        touch_start = np.array(h.touch_start_h)
-        touch_end = np.array(h.touch_end_h)
-        deadline = cal.deadline_array(arrival, handoff.first_touch_sla)
-        touched = ~np.isnan(touch_start)
-        sla_met = np.zeros(len(arrival), dtype=bool)
-        sla_met[touched] = touch_start[touched] <= deadline[touched] + 1e-9
-        decay = np.where(touched, 1.0, np.nan)
-        if handoff.decay is not None:
-            decay[touched] = handoff.decay.multiplier(touch_start[touched] - arrival[touched])
+        p, cal, handoff = self.people, self.calendar, self.scenario.handoff
+        handoff_h = np.array(self.handoff_h)
+        touch_start = np.array(self.touch_start_h)
+        deadline = cal.deadline_array(handoff_h, handoff.first_touch_sla)
+        met = ~np.isnan(touch_start) & (touch_start <= deadline + 1e-9)
+        repeat = (
+            np.where(
+                p.kind == pop.INBOUND,
+                self.scenario.teams.ae.win.repeat_probability.inbound,
+                self.scenario.teams.ae.win.repeat_probability.outbound,
+            )
+            if self.scenario.teams.ae
+            else np.zeros(len(p))
+        )
+        deal = np.array(self.deal_value)
         t0, t1 = self.scenario.warmup_hours, self.end_h
+        sdr_log = self.sdr.log
+        ae_log = self.ae.log if self.ae is not None else None
         return RunRecords(
             leads=LeadRecords(
-                lead=np.arange(len(arrival), dtype=np.int64),
-                source=leads["source"],
-                arrival_h=arrival,
-                score=leads["score"],
-                work_h=leads["work_h"],
-                patience_h=leads["patience_h"],
+                lead=np.arange(len(p), dtype=np.int64),
+                kind=p.kind,
+                source=p.source,
+                segment=p.segment,
+                arrival_h=np.array(self._arrival),
+                fit=p.fit,
+                intent=np.array(self.intent),
+                score=np.array(self.score),
+                work_h=p.work_h,
+                patience_h=p.patience_h,
+                mql_h=np.array(self.mql_h),
+                handoff_h=handoff_h,
+                batch=np.array(self.batch, dtype=np.int64),
                 touch_start_h=touch_start,
-                touch_end_h=touch_end,
-                rep=np.array(h.rep, dtype=np.int64),
-                expired_h=np.array(h.expired_h),
+                touch_end_h=np.array(self.touch_end_h),
+                rep=np.array(self.rep, dtype=np.int64),
+                expired_h=np.array(self.expired_h),
                 sla_deadline_h=deadline,
-                sla_met=sla_met,
-                decay=decay,
-                touch_start_b=cal.business_time_array(touch_start),
-                touch_end_b=cal.business_time_array(touch_end),
+                sla_met=met,
+                decay=np.array(self.decay),
+                accepted=np.array(self.accepted, dtype=np.int64),
+                attempts=np.array(self.attempts, dtype=np.int64),
+                connected_h=np.array(self.connected_h),
+                decision_h=np.array(self.decision_h),
+                qualify_by_h=np.array(self.deadline_h),
+                sql_h=np.array(self.sql_h),
+                opp_h=np.array(self.opp_h),
+                closed_h=np.array(self.closed_h),
+                won=np.array(self.won, dtype=bool),
+                deal_value=deal,
+                ltv=np.where(np.isnan(deal), np.nan, deal / (1 - repeat)),
+                pipeline_value=np.where(
+                    np.isnan(np.array(self.opp_h)),
+                    np.nan,
+                    p.draws.get("deal", np.full(len(p), np.nan)),
+                ),
+                cycles=np.array(self.cycles, dtype=np.int64),
+                outcome=np.array(self.outcome, dtype=np.int64),
             ),
-            queue=LevelSeries(np.array(h.queue_times), np.array(h.queue_levels, dtype=float)),
-            source_names=self.source_names,
+            tasks=TaskRecords.from_logs(cal, sdr_log, ae_log),
+            batches=self.batches.freeze(),
+            queue=self.waiting.series(),
+            open_opportunities=self.open_opps.series(),
+            source_names=p.source_names,
+            segment_names=p.segment_names,
             window=(t0, t1),
             window_b=(cal.business_time(t0), cal.business_time(t1)),
             end_h=t1,
-            sdr_headcount=self.scenario.teams.sdr.headcount,
+            sdr_seats=self.sdr_seats,
+            ae_seats=self.ae_seats,
+            sdr_seat_b=self._seat_b(self.sdr_seats),
+            ae_seat_b=self._seat_b(self.ae_seats),
             seed=self.seed,
             replication=self.replication,
         )
+
+    def _seat_b(self, seats: list[Seat]) -> np.ndarray:
+        if not seats:
+            return np.zeros((0, 2))
+        times = np.array([[s.joined_h, min(s.left_h, 1e12)] for s in seats])
+        return self.calendar.business_time_array(np.minimum(times, self.end_h + 1.0))
 
 
 def simulate(scenario: Scenario, seed: int, replication: int = 0) -> RunRecords:
@@ -132,19 +597,29 @@ def simulate(scenario: Scenario, seed: int, replication: int = 0) -> RunRecords:
 
 
 def offered_load(scenario: Scenario) -> tuple[float, float]:
-    """Mean first-touch work offered per working hour, and the SDR hours available per hour.
+    """Mean SDR work offered per hour by first touches, and SDR hours available per hour.
 
     Arrivals come around the clock while reps work only in working hours, so both are taken
-    per hour of the whole week; a scripted list of arrivals counts over the simulated span.
+    per hour of the whole simulated span; follow-up work is not counted (a lower bound).
     """
     calendar = build_calendar(scenario)
     span = scenario.warmup_hours + scenario.horizon_hours
-    rate = 0.0
+    work = 0.0
     for source in scenario.sources.values():
+        if isinstance(source, OutboundSource):
+            rate = source.contacts_per_month * 12 / 8766
+            work += rate * source.sequence.touch_time.mean_hours
+            continue
         if source.arrivals.rate is not None:
-            rate += source.arrivals.rate.per_hour
+            rate = source.arrivals.rate.per_hour
         elif source.arrivals.at is not None:
-            rate += len(source.arrivals.at) / span
-    work = rate * scenario.teams.sdr.first_touch_time.mean_hours
+            rate = len(source.arrivals.at) / span
+        else:
+            leads = pop.expected_monthly_leads(source, scenario.origin, span)
+            rate = float(leads.mean()) * 12 / 8766
+        work += rate * scenario.teams.sdr.first_touch_time.mean_hours
     capacity = scenario.teams.sdr.headcount * calendar.working_hours_between(0.0, span) / span
     return work, capacity
+
+
+__all__ = ["FunnelModel", "Scenario", "build_calendar", "offered_load", "simulate"]

@@ -33,14 +33,14 @@ def _poisson_points(rng: np.random.Generator, total: float) -> FloatArray:
 
 
 def hourly_intensity(
-    spec: Arrivals, origin: dt.datetime, span_h: float
+    spec: Arrivals, origin: dt.datetime, span_h: float, rate_per_hour: float | None = None
 ) -> tuple[FloatArray, FloatArray]:
-    """Breakpoints and leads-per-hour on each piece of a weekly-shaped arrival process.
+    """Breakpoints and leads-per-hour on each clock-hour piece of a weekly-shaped process.
 
-    The written rate is the mean over a week; the weekday and hour weights shape it (their
-    product is normalised to mean one over the week).
+    The rate (``spec.rate`` unless ``rate_per_hour`` is given) is the mean over a week; the
+    weekday and hour weights shape it (their product is normalised to mean one over the week).
     """
-    assert spec.rate is not None
+    rate = rate_per_hour if rate_per_hour is not None else spec.rate.per_hour  # type: ignore[union-attr]
     day_w = np.array(
         [1.0] * 7 if spec.weekdays is None else [spec.weekdays.get(d, 0.0) for d in WEEKDAY_NAMES]  # type: ignore[call-overload]
     )
@@ -52,7 +52,24 @@ def hourly_intensity(
     n_hours = math.ceil(span_h - offset) + 1
     starts = offset + np.arange(n_hours, dtype=float)
     slot = (first_hour.weekday() * 24 + first_hour.hour + np.arange(n_hours)) % 168
-    return np.clip(starts, 0.0, None), spec.rate.per_hour * week[slot]
+    return np.clip(starts, 0.0, None), rate * week[slot]
+
+
+def invert_intensity(
+    starts: FloatArray, rates: FloatArray, span_h: float, rng: np.random.Generator
+) -> FloatArray:
+    """Arrival times in [0, span_h) of a Poisson process with piecewise-constant intensity.
+
+    Unit-rate Poisson points are mapped through the inverse of the cumulative intensity.
+    """
+    ends = np.append(starts[1:], span_h)
+    lengths = np.clip(np.minimum(ends, span_h) - starts, 0.0, None)
+    cumulative = np.concatenate([[0.0], np.cumsum(rates * lengths)])
+    points = _poisson_points(rng, float(cumulative[-1]))
+    piece = np.searchsorted(cumulative, points, side="right") - 1
+    safe = np.where(rates[piece] > 0, rates[piece], 1.0)
+    times: FloatArray = starts[piece] + (points - cumulative[piece]) / safe
+    return times[times < span_h]
 
 
 def arrival_times(
@@ -66,11 +83,4 @@ def arrival_times(
     if spec.weekdays is None and spec.hours is None:
         return _poisson_points(rng, spec.rate.per_hour * span_h) / spec.rate.per_hour
     starts, rates = hourly_intensity(spec, origin, span_h)
-    ends = np.append(starts[1:], span_h)
-    lengths = np.clip(ends - starts, 0.0, None)
-    cumulative = np.concatenate([[0.0], np.cumsum(rates * lengths)])
-    points = _poisson_points(rng, float(cumulative[-1]))
-    # Invert the cumulative intensity: find the piece each point falls in, then interpolate.
-    piece = np.searchsorted(cumulative, points, side="right") - 1
-    shaped: FloatArray = starts[piece] + (points - cumulative[piece]) / rates[piece]
-    return shaped[shaped < span_h]
+    return invert_intensity(starts, rates, span_h, rng)

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from funnelsim.scenario.schema import Scenario, did_you_mean
+from funnelsim.scenario.schema import CrossReferenceError, Scenario, did_you_mean
 
 PathKey = tuple[str | int, ...]
 
@@ -293,6 +293,13 @@ def validate_document(document: Document, model: type[BaseModel] = Scenario) -> 
         return model.model_validate(document.data)
     except ValidationError as exc:
         raise ScenarioError(problems_from(exc, document)) from None
+    except CrossReferenceError as exc:
+        raise ScenarioError(
+            [
+                Problem(document.where(path), _dotted(path), message)
+                for path, message in exc.problems
+            ]
+        ) from None
 
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:

@@ -40,6 +40,14 @@ def did_you_mean(word: str, options: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+class CrossReferenceError(Exception):
+    """Names that do not resolve across sections; each problem has its own dotted path."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(message for _, message in problems))
+
+
 class Section(BaseModel):
     """Base of every scenario section: frozen, strict, and helpful about misspelled keys."""
 
@@ -345,7 +353,7 @@ class Arrivals(Section):
 
     @model_validator(mode="after")
     def _one_way(self) -> Arrivals:
-        if (self.rate is None) == (self.at is None):
+        if self.rate is not None and self.at is not None:
             raise ValueError("give either 'rate' (a Poisson process) or 'at' (a list of times)")
         if self.at is not None and (self.weekdays is not None or self.hours is not None):
             raise ValueError("'weekdays' and 'hours' shape a rate; they do not apply to 'at'")
@@ -356,18 +364,181 @@ class Arrivals(Section):
         return self
 
 
+Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+PositiveMoney = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+
+class Spend(Section):
+    """Money put into a channel, per calendar month (month 1 is the month the simulation starts)."""
+
+    monthly: Money | None = Field(default=None, description="The same spend every month (money).")
+    by_month: list[Money] | None = Field(
+        default=None,
+        min_length=1,
+        description="Spend of month 1, 2, ... (money); the last value holds for later months.",
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Spend:
+        if (self.monthly is None) == (self.by_month is None):
+            raise ValueError("give either 'monthly' or 'by_month'")
+        return self
+
+    def for_month(self, index: int) -> float:
+        """Spend in month ``index`` (0: the first month of the simulation)."""
+        if self.monthly is not None:
+            return self.monthly
+        assert self.by_month is not None
+        return self.by_month[min(index, len(self.by_month) - 1)]
+
+
+class Response(Section):
+    """Spend -> leads per month, as media-mix models fit it: beta * f(adstock(spend)).
+
+    With ``curve: hill``, f(x) = x^shape / (x^shape + half_saturation^shape); with
+    ``curve: logistic``, f(x) = (1 - e^(-steepness x)) / (1 + e^(-steepness x)). Adstock
+    carries a share of each month's spend into the next (geometric, ``adstock`` = theta).
+    """
+
+    curve: Literal["hill", "logistic"] = Field(description="Saturation curve.")
+    leads_at_saturation: PositiveMoney = Field(
+        description="Leads per month the channel yields at full saturation (beta)."
+    )
+    half_saturation: PositiveMoney | None = Field(
+        default=None, description="Hill: monthly spend (money) that yields half of saturation."
+    )
+    shape: float = Field(default=1.0, gt=0, description="Hill: shape s (unitless; >1: S-curve).")
+    steepness: float | None = Field(
+        default=None, gt=0, description="Logistic: lambda, per unit of money per month."
+    )
+    adstock: float = Field(
+        default=0.0, ge=0.0, lt=1.0, description="Share of a month's effect carried to the next."
+    )
+
+    @model_validator(mode="after")
+    def _curve_parameters(self) -> Response:
+        if self.curve == "hill" and self.half_saturation is None:
+            raise ValueError("curve 'hill' needs half_saturation")
+        if self.curve == "logistic" and self.steepness is None:
+            raise ValueError("curve 'logistic' needs steepness")
+        return self
+
+
 class InboundSource(Section):
-    """Leads that come to the company (forms, demo requests, chat)."""
+    """Leads that come to the company: a channel (search, content, events, paid programs)."""
 
     kind: Literal["inbound"] = Field(description="Inbound: leads arrive by themselves.")
-    arrivals: Arrivals = Field(description="When leads of this source arrive.")
+    arrivals: Arrivals = Field(
+        default_factory=lambda: Arrivals(),
+        description="When leads arrive: a rate, a list of times, or (with spend) only the "
+        "weekly shape of the arrivals.",
+    )
+    spend: Spend | None = Field(default=None, description="Monthly spend on the channel.")
+    response: Response | None = Field(
+        default=None, description="How spend turns into leads per month (needs spend)."
+    )
+    segment_mix: dict[str, Weight] | None = Field(
+        default=None, description="Relative share of leads by segment (default: equal)."
+    )
+    fit: ScoreDist = Field(
+        default=BetaScore(dist="beta", a=2.0, b=2.0),
+        description="Fit to the ideal customer profile, in [0, 1].",
+    )
+    intent: ScoreDist = Field(
+        default=BetaScore(dist="beta", a=2.0, b=2.0),
+        description="Buying intent shown (pages, requests), in [0, 1].",
+    )
     score: ScoreDist = Field(
         default=ConstantScore(dist="constant", value=0.5),
-        description="Lead score in [0, 1], used when handoff.routing is 'score'.",
+        description="Lead score in [0, 1] when there is no marketing section to compute it; "
+        "used when handoff.routing is 'score'.",
+    )
+    monthly_cost: Money = Field(
+        default=0.0, description="Fixed cost of running the channel per month (money)."
+    )
+
+    @model_validator(mode="after")
+    def _arrivals_or_spend(self) -> InboundSource:
+        given = self.arrivals.rate is not None or self.arrivals.at is not None
+        if (self.spend is None) != (self.response is None):
+            raise ValueError("'spend' and 'response' go together")
+        if given == (self.spend is not None):
+            raise ValueError(
+                "give arrivals a 'rate' or 'at', or give 'spend' and 'response' (not both)"
+            )
+        return self
+
+
+class Sequence(Section):
+    """An outbound cadence: up to N touches (calls, emails) per contact, spaced out."""
+
+    touches: int = Field(ge=1, le=50, description="Most touches per contact.")
+    spacing: PositiveDuration = Field(description="Time between touches, e.g. '2bd'.")
+    touch_time: DurationDist = Field(description="SDR working time per touch.")
+    connect_probability: Probability = Field(description="Chance a touch reaches the contact.")
+    meeting_probability: Probability = Field(
+        description="Chance a conversation books a meeting, for a contact of fit 0.5 "
+        "(scaled by 0.5 + fit)."
     )
 
 
-Source = Annotated[InboundSource, Field(discriminator="kind")]
+class OutboundSource(Section):
+    """Contacts that SDRs prospect from a target list: every touch costs SDR time."""
+
+    kind: Literal["outbound"] = Field(description="Outbound: SDRs prospect a target list.")
+    contacts_per_month: float = Field(gt=0, description="New contacts loaded per month.")
+    targeting: Probability = Field(
+        default=0.5,
+        description="How well the list is segmented, in [0, 1]: fit ~ Beta(2 + 6q, 2 + 6(1-q)).",
+    )
+    segment_mix: dict[str, Weight] | None = Field(
+        default=None, description="Relative share of contacts by segment (default: equal)."
+    )
+    sequence: Sequence = Field(description="The touch cadence.")
+    cost_per_contact: Money = Field(default=0.0, description="Data cost per contact (money).")
+    monthly_cost: Money = Field(default=0.0, description="Tools cost per month (money).")
+
+    def fit_distribution(self) -> BetaScore:
+        q = self.targeting
+        return BetaScore(dist="beta", a=2 + 6 * q, b=2 + 6 * (1 - q))
+
+
+Source = Annotated[InboundSource | OutboundSource, Field(discriminator="kind")]
+
+
+# -- marketing ---------------------------------------------------------------------------------
+class ScoreWeights(Section):
+    """Lead score = fit weight * fit + intent weight * intent (weights normalised)."""
+
+    fit: Weight = Field(default=0.5, description="Weight of fit (unitless).")
+    intent: Weight = Field(default=0.5, description="Weight of intent (unitless).")
+
+
+class Nurture(Section):
+    """Leads below the MQL bar, or sent back by sales, are nurtured and may come back."""
+
+    reemerge_probability: Probability = Field(description="Chance a nurtured lead comes back.")
+    after: DurationDist = Field(description="Time in nurture before it comes back.")
+    max_cycles: int = Field(default=2, ge=1, description="Most times a lead can come back.")
+
+
+class Marketing(Section):
+    """Marketing qualification: scoring, the MQL bar, nurture, and the feedback loop."""
+
+    mql_threshold: Probability = Field(default=0.5, description="Score at or above: MQL.")
+    score_weights: ScoreWeights = Field(default_factory=lambda: ScoreWeights())
+    scoring_noise: float = Field(
+        default=0.15, ge=0, description="Error of the score's view of fit (sd, in score units)."
+    )
+    feedback_loop: bool = Field(
+        default=False,
+        description="Sales rejections teach scoring: the scoring noise halves with every "
+        "'feedback_rejections' rejected MQLs, so fewer poor-fit MQLs pass over time.",
+    )
+    feedback_rejections: int = Field(default=100, ge=1, description="Rejections per halving.")
+    nurture: Nurture | None = Field(default=None, description="Nurture and re-emergence.")
+    headcount: int = Field(default=0, ge=0, description="Marketing people (cost only).")
+    annual_cost_per_head: Money = Field(default=0.0, description="Fully loaded (money/year).")
 
 
 # -- handoff -----------------------------------------------------------------------------------
@@ -407,11 +578,57 @@ class TableDecay(Section):
 Decay = Annotated[ExponentialDecay | TableDecay, Field(discriminator="kind")]
 
 
+_WEEKLY_RE = re.compile(r"^\s*(mon|tue|wed|thu|fri|sat|sun)\s+(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_weekly_time(text: str) -> tuple[int, float]:
+    """``'mon 09:00'`` -> (0, 9.0): weekday index and hours after midnight."""
+    match = _WEEKLY_RE.match(text.lower())
+    if match is None or int(match.group(3)) >= 60 or int(match.group(2)) >= 24:
+        raise ValueError(f"cannot read '{text}': expected a weekday and a time, e.g. 'mon 09:00'")
+    return WEEKDAY_NAMES.index(match.group(1)), int(match.group(2)) + int(match.group(3)) / 60
+
+
+WeeklyTime = Annotated[str, AfterValidator(lambda v: (parse_weekly_time(v), v)[1])]
+
+
+class Batch(Section):
+    """A batch agreement: marketing releases MQLs on a schedule, sales decides by a deadline.
+
+    E.g. "50 leads every Monday at 09:00, at least 60% good fit, qualified by Wednesday 17:00".
+    Marketing releases its best-scored MQLs first.
+    """
+
+    release: WeeklyTime = Field(description="Weekly release time, e.g. 'mon 09:00'.")
+    size: int = Field(gt=0, description="Most MQLs released per batch.")
+    good_fit_share: Probability = Field(
+        default=0.0, description="Promised minimum share of good-fit leads in each batch."
+    )
+    good_fit_threshold: Probability = Field(
+        default=0.6, description="Fit at or above which a lead counts as good fit."
+    )
+    qualify_by: WeeklyTime = Field(
+        description="Weekly deadline for sales' decision on the batch, e.g. 'wed 17:00'."
+    )
+
+
+class Acceptance(Section):
+    """Sales accepts (SAL) or rejects each MQL at the first touch, by its real fit."""
+
+    fit_threshold: Probability = Field(description="MQLs with fit below this are rejected.")
+
+
 class Handoff(Section):
     """How leads reach the reps, and the first-touch agreement sales makes to marketing."""
 
-    policy: Literal["continuous"] = Field(
-        default="continuous", description="'continuous': each lead goes to the queue on arrival."
+    policy: Literal["continuous", "batch"] = Field(
+        default="continuous",
+        description="'continuous': each MQL goes to the SDR queue at once; 'batch': MQLs are "
+        "released on a weekly schedule (see 'batch').",
+    )
+    batch: Batch | None = Field(default=None, description="The batch agreement (policy batch).")
+    acceptance: Acceptance | None = Field(
+        default=None, description="Sales acceptance of MQLs (default: all accepted)."
     )
     routing: Literal["fifo", "score"] = Field(
         default="fifo",
@@ -428,24 +645,193 @@ class Handoff(Section):
     )
     decay: Decay | None = Field(
         default=None,
-        description="How a lead's odds fall with its wait before first touch; recorded per lead.",
+        description="How a lead's odds fall with its wait since handoff; recorded per lead and "
+        "applied to connect and qualification odds.",
     )
+
+    @model_validator(mode="after")
+    def _batch_given(self) -> Handoff:
+        if (self.policy == "batch") != (self.batch is not None):
+            raise ValueError("policy 'batch' needs a 'batch' section, and only it")
+        return self
 
 
 # -- teams -------------------------------------------------------------------------------------
-class SdrTeam(Section):
-    """Sales development reps: they make the first touch on every lead."""
+class HiringChange(Section):
+    """A change to a team on a date: hires (positive) or departures (negative)."""
 
-    headcount: int = Field(gt=0, description="Number of SDRs (people).")
-    first_touch_time: DurationDist = Field(
-        description="Working time one first touch takes, e.g. {dist: exponential, mean: 1h}."
+    at: dt.datetime = Field(description="When, e.g. 2026-03-02 09:00.")
+    change: int = Field(description="People hired (+) or leaving (-).")
+
+    @model_validator(mode="after")
+    def _non_zero(self) -> HiringChange:
+        if self.change == 0:
+            raise ValueError("change must not be zero")
+        return self
+
+
+class Ramp(Section):
+    """New hires ramp up: productivity rises linearly from ``start`` to 1 over ``over``."""
+
+    start: Probability = Field(default=0.3, description="Productivity on day one, in [0, 1].")
+    over: PositiveCalendarDuration = Field(description="Time to full productivity, e.g. '12w'.")
+
+
+class _Team(Section):
+    headcount: int = Field(gt=0, description="People on the team at the start.")
+    annual_cost: Money = Field(default=0.0, description="Fully loaded cost per head (money/year).")
+    hiring: list[HiringChange] = Field(default=[], description="Hires and departures by date.")
+    ramp: Ramp | None = Field(default=None, description="Ramp-up of new hires (default: none).")
+
+
+class Attempts(Section):
+    """Contact attempts on an inbound lead: the first touch is attempt 1."""
+
+    max: int = Field(default=1, ge=1, le=50, description="Most attempts per lead.")
+    spacing: PositiveDuration = Field(
+        default=Duration(4, "bh"), description="Time between attempts, e.g. '4bh'."
     )
+    connect_probability: Probability = Field(
+        default=1.0, description="Chance an attempt reaches the lead (times the lead's decay)."
+    )
+
+
+class Qualification(Section):
+    """The qualification call once a lead is reached."""
+
+    time: DurationDist = Field(description="SDR working time of the call.")
+    probability: Probability = Field(
+        description="Chance a reached lead of fit 0.5 qualifies as SQL (scaled by 0.5 + fit, "
+        "times the lead's decay)."
+    )
+
+
+OutboundShare = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class SdrTeam(_Team):
+    """Sales development reps: first touches, follow-up attempts, qualification, prospecting."""
+
+    first_touch_time: DurationDist = Field(
+        description="Working time of one contact attempt on an inbound lead (the first touch "
+        "is attempt 1), e.g. {dist: exponential, mean: 1h}."
+    )
+    attempts: Attempts | None = Field(default=None, description="Follow-up attempts.")
+    qualification: Qualification | None = Field(
+        default=None, description="Qualification call (default: the funnel ends at first touch)."
+    )
+    priority: Literal["inbound_first", "outbound_first", "score"] | OutboundShare = Field(
+        default="inbound_first",
+        description="Which work an SDR takes next: inbound first, outbound first, by score "
+        "(lead score, or fit for outbound contacts), or a number: the share of SDR time kept "
+        "for outbound when both are waiting.",
+    )
+
+
+class Stage(Section):
+    """One opportunity stage: AE work, then a calendar delay (the buyer's side)."""
+
+    name: str = Field(min_length=1, description="Stage name, e.g. 'discovery'.")
+    work: DurationDist = Field(description="AE working time in this stage.")
+    delay: NonNegativeCalendarDuration = Field(
+        default=Duration(0, "d"), description="Calendar time until the next step, e.g. '5d'."
+    )
+    advance: Probability = Field(default=1.0, description="Chance to move past this stage.")
+
+
+class KindNumbers(Section):
+    """A number each for inbound and outbound leads."""
+
+    inbound: float = Field(default=1.0, ge=0, description="For inbound leads.")
+    outbound: float = Field(default=1.0, ge=0, description="For outbound leads.")
+
+
+class Win(Section):
+    """Win probability after the last stage: segment win rate x source x fit x collateral."""
+
+    by_kind: KindNumbers = Field(
+        default_factory=lambda: KindNumbers(), description="Multiplier by source kind."
+    )
+    fit_effect: float = Field(
+        default=1.0, ge=0, description="Win odds scale by (1 + fit_effect * (fit - 0.5))."
+    )
+    collateral: Probability = Field(
+        default=0.25, description="Share of sellers with the collateral they need (article: 25%)."
+    )
+    collateral_lift: float = Field(
+        default=0.4, ge=0, description="Win-rate lift when every seller has collateral."
+    )
+    repeat_probability: KindNumbers = Field(
+        default_factory=lambda: KindNumbers(inbound=0.3, outbound=0.15),
+        description="Chance a customer buys again, per purchase (lifetime value).",
+    )
+
+    @model_validator(mode="after")
+    def _repeat_below_one(self) -> Win:
+        for kind in ("inbound", "outbound"):
+            if not getattr(self.repeat_probability, kind) < 1:
+                raise ValueError(f"repeat_probability.{kind} must be below 1")
+        return self
+
+
+class AeTeam(_Team):
+    """Account executives: they work opportunities through stages to a decision."""
+
+    stages: list[Stage] = Field(min_length=1, description="Opportunity stages, in order.")
+    win: Win = Field(default_factory=lambda: Win(), description="Win probability.")
 
 
 class Teams(Section):
     """The people who work the leads."""
 
     sdr: SdrTeam = Field(description="The SDR team.")
+    ae: AeTeam | None = Field(default=None, description="The AE team (default: none).")
+
+
+# -- segments and starting state ---------------------------------------------------------------
+class DealSize(Section):
+    """Deal value of a won customer (first purchase), lognormal by mean and sd."""
+
+    mean: PositiveMoney = Field(description="Mean deal value (money).")
+    sd: Money = Field(default=0.0, description="Standard deviation (money); 0: constant.")
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        if self.sd == 0:
+            return np.full(size, self.mean)
+        sigma2 = math.log1p((self.sd / self.mean) ** 2)
+        return rng.lognormal(math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2), size)
+
+
+class Segment(Section):
+    """A market segment (e.g. sector x company size)."""
+
+    deal_size: DealSize = Field(description="Deal value.")
+    win_rate: Probability = Field(description="Base win probability of an opportunity.")
+
+
+class OpenMqls(Section):
+    """MQLs already waiting for sales when the simulation starts."""
+
+    source: str = Field(description="Source they came from.")
+    count: int = Field(gt=0, description="How many.")
+    age: NonNegativeCalendarDuration = Field(
+        default=Duration(0, "d"), description="How long they have waited already."
+    )
+
+
+class OpenOpportunities(Section):
+    """Opportunities already open when the simulation starts."""
+
+    source: str = Field(description="Source they came from.")
+    count: int = Field(gt=0, description="How many.")
+    stage: str = Field(description="Stage they are in (a name from teams.ae.stages).")
+
+
+class Initial(Section):
+    """The funnel at the start of the simulation (default: empty)."""
+
+    open_mqls: list[OpenMqls] = Field(default=[], description="Open MQLs.")
+    open_opportunities: list[OpenOpportunities] = Field(default=[], description="Open opps.")
 
 
 # -- the scenario ------------------------------------------------------------------------------
@@ -471,9 +857,66 @@ class Scenario(Section):
     calendar: Literal["always"] | WorkingCalendar = Field(
         default="always", description="'always' (24/7) or workdays, working hours and holidays."
     )
+    currency: str = Field(default="USD", description="Currency of every money amount.")
+    segments: dict[str, Segment] | None = Field(
+        default=None, description="Market segments (needed with an AE team)."
+    )
     sources: dict[str, Source] = Field(min_length=1, description="Named lead sources.")
+    marketing: Marketing | None = Field(
+        default=None,
+        description="Marketing qualification (default: every inbound lead is an MQL).",
+    )
     handoff: Handoff = Field(description="Handoff policy and SLAs.")
     teams: Teams = Field(description="Teams and their work.")
+    initial: Initial | None = Field(default=None, description="Starting state (default: empty).")
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        """Names used in one section must exist in another."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        segments = list(self.segments or {})
+        for name, source in self.sources.items():
+            for segment in source.segment_mix or {}:
+                if segment not in segments:
+                    problems.append(
+                        (
+                            ("sources", name, "segment_mix", segment),
+                            f"unknown segment '{segment}'{did_you_mean(segment, segments)}"
+                            f"; segments: {', '.join(segments) or 'none defined'}",
+                        )
+                    )
+            if source.segment_mix is not None and sum(source.segment_mix.values()) <= 0:
+                problems.append((("sources", name, "segment_mix"), "weights must not all be 0"))
+        if self.teams.ae is not None and not segments:
+            problems.append((("teams", "ae"), "an AE team needs 'segments' (deal size, win rate)"))
+        stages = [s.name for s in self.teams.ae.stages] if self.teams.ae else []
+        initial = self.initial or Initial()
+        named: list[tuple[str, int, OpenMqls | OpenOpportunities]] = [
+            ("open_mqls", i, item) for i, item in enumerate(initial.open_mqls)
+        ] + [("open_opportunities", i, item) for i, item in enumerate(initial.open_opportunities)]
+        for group, i, item in named:
+            if item.source not in self.sources:
+                problems.append(
+                    (
+                        ("initial", group, i, "source"),
+                        f"unknown source '{item.source}'"
+                        f"{did_you_mean(item.source, list(self.sources))}",
+                    )
+                )
+            if isinstance(item, OpenOpportunities) and item.stage not in stages:
+                problems.append(
+                    (
+                        ("initial", group, i, "stage"),
+                        f"unknown stage '{item.stage}'{did_you_mean(item.stage, stages)}"
+                        f"; stages: {', '.join(stages) or 'no AE team'}",
+                    )
+                )
+        if problems:
+            raise CrossReferenceError(problems)
+        return self
+
+    def sources_of(self, kind: str) -> dict[str, InboundSource | OutboundSource]:
+        return {n: s for n, s in self.sources.items() if s.kind == kind}
 
     @property
     def warmup_hours(self) -> float:

@@ -1,0 +1,246 @@
+"""Who enters the funnel in one replication: every lead and contact, drawn up front.
+
+Inbound channels turn monthly spend into expected leads through their response curve, and
+leads arrive as a Poisson process shaped by the week; outbound programs load a target list each
+month. Each lead gets its segment, fit, intent and the random numbers that will decide its fate
+(work times, connects, qualification, win, deal size), all drawn in vectorised blocks from
+streams named after the source, so a change to one source never moves another's numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from funnelsim.calendar import FloatArray, hours_between
+from funnelsim.curves import SpendResponse
+from funnelsim.model.sources import arrival_times, hourly_intensity, invert_intensity
+from funnelsim.rng import Streams
+from funnelsim.scenario.schema import InboundSource, OutboundSource, Scenario, Spend
+
+INBOUND, OUTBOUND = 0, 1
+KINDS = ("inbound", "outbound")
+
+
+def month_starts(origin: dt.datetime, span_h: float) -> FloatArray:
+    """Simulation hours at which each calendar month begins (the first: 0, the origin)."""
+    starts = [0.0]
+    month = dt.datetime(origin.year, origin.month, 1)
+    while True:
+        month = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1)
+        t = hours_between(origin, month)
+        if t >= span_h:
+            return np.array(starts)
+        starts.append(t)
+
+
+def month_bounds(origin: dt.datetime, span_h: float) -> tuple[FloatArray, FloatArray]:
+    """Start and end (simulation hours) of each calendar month the simulation touches."""
+    starts = month_starts(origin, span_h)
+    ends = np.array([hours_between(origin, _next_month(origin, m)) for m in range(len(starts))])
+    return starts, ends
+
+
+def spend_by_month(spend: Spend, months: int) -> FloatArray:
+    return np.array([spend.for_month(m) for m in range(months)], dtype=float)
+
+
+def response_of(source: InboundSource) -> SpendResponse:
+    r = source.response
+    assert r is not None
+    if r.curve == "hill":
+        return SpendResponse(
+            "hill", r.leads_at_saturation, k=r.half_saturation, s=r.shape, adstock=r.adstock
+        )
+    return SpendResponse("logistic", r.leads_at_saturation, lam=r.steepness, adstock=r.adstock)
+
+
+def expected_monthly_leads(source: InboundSource, origin: dt.datetime, span_h: float) -> FloatArray:
+    """Expected leads in each calendar month of the simulation, from spend and response."""
+    assert source.spend is not None
+    months = month_starts(origin, span_h)
+    return response_of(source).leads(spend_by_month(source.spend, len(months)))
+
+
+def _next_month(origin: dt.datetime, index: int) -> dt.datetime:
+    """The first instant of the calendar month after month ``index`` (0: the origin's)."""
+    month = origin.month + index + 1
+    return dt.datetime(origin.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def _spend_arrivals(
+    source: InboundSource, origin: dt.datetime, span_h: float, rng: np.random.Generator
+) -> FloatArray:
+    """NHPP arrivals: each month's expected leads spread over its hours by the weekly shape."""
+    months = month_starts(origin, span_h)
+    leads = expected_monthly_leads(source, origin, span_h)
+    # weigh whole months, also the last one that the span cuts short
+    full_span = hours_between(origin, _next_month(origin, len(months) - 1))
+    starts, weights = hourly_intensity(source.arrivals, origin, full_span, rate_per_hour=1.0)
+    month_of = np.searchsorted(months, starts, side="right") - 1
+    lengths = np.diff(np.append(starts, full_span)).clip(min=0.0)
+    mass = np.bincount(month_of, weights=weights * lengths, minlength=len(months))
+    rates = weights * (leads / np.where(mass > 0, mass, 1.0))[month_of]
+    return invert_intensity(starts, rates, span_h, rng)
+
+
+@dataclass
+class Population:
+    """Every lead of a replication, sorted by arrival; columns are parallel arrays."""
+
+    kind: np.ndarray  # INBOUND / OUTBOUND
+    source: np.ndarray  # index into source_names
+    segment: np.ndarray  # index into segment_names
+    arrival_h: FloatArray
+    fit: FloatArray
+    intent: FloatArray
+    score: FloatArray  # the source's own score (used without a marketing section)
+    work_h: FloatArray  # first touch (inbound) or first prospecting touch (outbound)
+    patience_h: FloatArray
+    uniforms: dict[str, FloatArray]  # named per-lead random numbers, shape (n,) or (n, k)
+    draws: dict[str, FloatArray]  # other per-lead random quantities (work times, deal sizes)
+    source_names: tuple[str, ...]
+    segment_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.arrival_h)
+
+
+def _segments(
+    mix: dict[str, float] | None, names: tuple[str, ...], rng: np.random.Generator, n: int
+) -> np.ndarray:
+    weights = np.array([1.0 if mix is None else mix.get(s, 0.0) for s in names])
+    return rng.choice(len(names), size=n, p=weights / weights.sum())
+
+
+def _outbound_arrivals(
+    source: OutboundSource, origin: dt.datetime, span_h: float, rng: np.random.Generator
+) -> FloatArray:
+    """Each month's list is loaded across the month: contacts become workable at random times."""
+    months = month_starts(origin, span_h)
+    times: list[FloatArray] = []
+    for m, start in enumerate(months):
+        end = min(hours_between(origin, _next_month(origin, m)), span_h)
+        full = hours_between(origin, _next_month(origin, m)) - start
+        expected = source.contacts_per_month * (end - start) / full
+        count = int(expected) + int(rng.random() < expected - int(expected))
+        times.append(np.sort(rng.uniform(start, end, count)))
+    return np.concatenate(times) if times else np.array([])
+
+
+def _stack(columns: list[np.ndarray | None], parts: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """Concatenate one column over sources; a source without it gets nan (never read)."""
+    width = max((c.shape[1] for c in columns if c is not None and c.ndim == 2), default=0)
+    out = []
+    for column, part in zip(columns, parts, strict=True):
+        n = len(part["arrival_h"])
+        if column is None:
+            column = np.full((n, width) if width else n, np.nan)
+        elif width and column.shape[1] < width:
+            column = np.pad(column, ((0, 0), (0, width - column.shape[1])), constant_values=np.nan)
+        out.append(column)
+    return np.concatenate(out)
+
+
+def draw_population(scenario: Scenario, streams: Streams, span_h: float) -> Population:
+    """All leads and contacts of one replication, with their attributes and random numbers."""
+    origin = scenario.origin
+    sdr = scenario.teams.sdr
+    segment_names = tuple(scenario.segments or {"all": None})
+    source_names = tuple(scenario.sources)
+    attempts = sdr.attempts.max if sdr.attempts else 1
+    ae = scenario.teams.ae
+    stages = len(ae.stages) if ae else 0
+    parts: list[dict[str, np.ndarray]] = []
+    for index, (name, source) in enumerate(scenario.sources.items()):
+        gen = streams.generator
+        if isinstance(source, InboundSource):
+            if source.spend is not None:
+                times = _spend_arrivals(source, origin, span_h, gen(f"arrivals/{name}"))
+            else:
+                times = arrival_times(source.arrivals, origin, span_h, gen(f"arrivals/{name}"))
+            n = len(times)
+            kind = INBOUND
+            fit = source.fit.sample(gen(f"fit/{name}"), n)
+            intent = source.intent.sample(gen(f"intent/{name}"), n)
+            work = sdr.first_touch_time.sample(gen(f"work/sdr/{name}"), n)
+            touches = attempts
+            touch_dist = sdr.first_touch_time
+        else:
+            times = _outbound_arrivals(source, origin, span_h, gen(f"arrivals/{name}"))
+            n = len(times)
+            kind = OUTBOUND
+            fit = source.fit_distribution().sample(gen(f"fit/{name}"), n)
+            intent = np.zeros(n)
+            touch_dist = source.sequence.touch_time
+            work = touch_dist.sample(gen(f"work/sdr/{name}"), n)
+            touches = source.sequence.touches
+        patience = scenario.handoff.expire_after
+        part: dict[str, np.ndarray] = {
+            "kind": np.full(n, kind),
+            "source": np.full(n, index),
+            "segment": _segments(source.segment_mix, segment_names, gen(f"segment/{name}"), n),
+            "arrival_h": times,
+            "fit": fit,
+            "intent": intent,
+            "score": (
+                source.score.sample(gen(f"score/{name}"), n)
+                if isinstance(source, InboundSource)
+                else fit
+            ),
+            "work_h": work,
+            "patience_h": (
+                np.full(n, np.inf)
+                if patience is None or kind == OUTBOUND
+                else patience.sample(gen(f"patience/{name}"), n)
+            ),
+        }
+        if touches > 1:
+            part["u/connect"] = gen(f"connect/{name}").random((n, touches))
+            part["d/touch"] = touch_dist.sample(gen(f"touches/{name}"), n * touches).reshape(
+                n, touches
+            )
+        elif kind == OUTBOUND or (sdr.attempts and sdr.attempts.connect_probability < 1):
+            part["u/connect"] = gen(f"connect/{name}").random((n, 1))
+        if sdr.qualification is not None or kind == OUTBOUND:
+            part["u/qualify"] = gen(f"qualify/{name}").random(n)
+        if sdr.qualification is not None and kind == INBOUND:
+            part["d/qualification"] = sdr.qualification.time.sample(gen(f"call/{name}"), n)
+        if scenario.marketing is not None and kind == INBOUND:
+            part["u/noise"] = gen(f"scoring/{name}").standard_normal(n)
+            part["u/nurture"] = gen(f"nurture/{name}").random(n)
+        if ae is not None:
+            part["u/advance"] = gen(f"advance/{name}").random((n, stages))
+            part["u/win"] = gen(f"win/{name}").random(n)
+            part["d/stage"] = np.stack(
+                [st.work.sample(gen(f"ae/{name}/{st.name}"), n) for st in ae.stages], axis=1
+            )
+            assert scenario.segments is not None
+            deal = np.zeros(n)
+            seg_gen = gen(f"deal/{name}")
+            segs = part["segment"]
+            for s, segment in enumerate(scenario.segments.values()):
+                mask = segs == s
+                deal[mask] = segment.deal_size.sample(seg_gen, int(mask.sum()))
+            part["d/deal"] = deal
+        parts.append(part)
+    merged = {key: _stack([p.get(key) for p in parts], parts) for key in set().union(*parts)}
+    order = np.argsort(merged["arrival_h"], kind="stable")
+    cols = {k: v[order] for k, v in merged.items()}
+    return Population(
+        kind=cols.pop("kind").astype(np.int64),
+        source=cols.pop("source").astype(np.int64),
+        segment=cols.pop("segment").astype(np.int64),
+        arrival_h=cols.pop("arrival_h"),
+        fit=cols.pop("fit"),
+        intent=cols.pop("intent"),
+        score=cols.pop("score"),
+        work_h=cols.pop("work_h"),
+        patience_h=cols.pop("patience_h"),
+        uniforms={k[2:]: v for k, v in cols.items() if k.startswith("u/")},
+        draws={k[2:]: v for k, v in cols.items() if k.startswith("d/")},
+        source_names=source_names,
+        segment_names=segment_names,
+    )

@@ -1,0 +1,70 @@
+"""Teams over time: who is on the team when, and how productive they are.
+
+A team starts with its headcount, fully ramped. A hiring plan adds people on given dates (each
+ramping up: a new SDR does not work at full speed in week one) and removes people (the most
+recently hired leave first). A rep's productivity at a moment scales the working time a task
+takes: at 50% productivity a 30-minute touch takes an hour. The fully loaded cost of a head
+accrues per calendar hour on the team, ramping or not.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Seat:
+    """One person on a team: on the team during [joined_h, left_h), ramping from joined_h."""
+
+    joined_h: float
+    left_h: float = math.inf
+    ramped: bool = True  # False: ramps up from joined_h
+
+    def active(self, t: float) -> bool:
+        return self.joined_h <= t < self.left_h
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """Productivity of a new hire: linear from ``start`` to 1 over ``hours`` (calendar)."""
+
+    start: float = 1.0
+    hours: float = 0.0
+
+    def productivity(self, seat: Seat, t: float) -> float:
+        if seat.ramped or self.hours <= 0:
+            return 1.0
+        progress = (t - seat.joined_h) / self.hours
+        return min(1.0, self.start + (1.0 - self.start) * max(progress, 0.0))
+
+
+def seats_from_plan(
+    headcount: int, changes: list[tuple[float, int]], horizon_end_h: float
+) -> list[Seat]:
+    """The seats of a team given its starting headcount and (time, +hires / -departures).
+
+    Departures remove the most recently joined people still on the team; a change after the
+    end of the simulation is ignored. Raises ValueError if more people leave than are there.
+    """
+    seats: list[Seat] = [Seat(0.0) for _ in range(headcount)]
+    for at_h, change in sorted(changes):
+        if at_h >= horizon_end_h:
+            continue
+        if change > 0:
+            seats += [Seat(at_h, ramped=False) for _ in range(change)]
+            continue
+        present = [i for i, s in enumerate(seats) if s.active(at_h)]
+        if -change > len(present):
+            raise ValueError(
+                f"{-change} departure(s) at hour {at_h:g} but only {len(present)} on the team"
+            )
+        for i in sorted(present, key=lambda i: seats[i].joined_h)[len(present) + change :]:
+            old = seats[i]
+            seats[i] = Seat(old.joined_h, at_h, old.ramped)
+    return seats
+
+
+def seat_hours(seats: list[Seat], t0: float, t1: float) -> float:
+    """Calendar hours that seats were on the team within [t0, t1): the basis of people cost."""
+    return sum(max(0.0, min(s.left_h, t1) - max(s.joined_h, t0)) for s in seats)
