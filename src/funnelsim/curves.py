@@ -81,11 +81,14 @@ def geometric_adstock(
         raise ValueError("spend must be finite")
     if x.size == 0:
         return x.copy()
-    # IIR filter y_t = x_t + theta * y_{t-1}; the state zi = theta * a_{-1} seeds the first period.
-    from scipy.signal import lfilter  # imported here: scipy.signal takes ~1 s to import
-
-    out = lfilter([1.0], [1.0, -theta], x, zi=[theta * initial])[0]
-    return np.asarray(out, dtype=np.float64)
+    # The recursion itself: plans run to tens of periods, and scipy.signal.lfilter, which
+    # computes the same, costs about a second of import in every process that plans spend.
+    out = np.empty_like(x, dtype=np.float64)
+    carried = initial
+    for t, value in enumerate(x):
+        carried = float(value) + theta * carried
+        out[t] = carried
+    return out
 
 
 def adstock_half_life(theta: float) -> float:

@@ -35,9 +35,11 @@ def _m(unit: str, description: str) -> MetricInfo:
 
 
 METRICS: dict[str, MetricInfo] = {
-    "leads": _m("leads", "Leads and outbound contacts that entered in the measured period."),
+    "leads": _m("leads", "Inbound leads that arrived and outbound leads engaged."),
     "leads_inbound": _m("leads", "Inbound leads that arrived."),
-    "leads_outbound": _m("leads", "Outbound contacts loaded from target lists."),
+    "leads_outbound": _m("leads", "Outbound contacts reached in a conversation: the outbound "
+                         "counterpart of a lead that came in."),
+    "contacts_outbound": _m("contacts", "Outbound contacts loaded from target lists."),
     "mqls": _m("leads", "Leads that became marketing qualified (MQL)."),
     "sals": _m("leads", "MQLs accepted by sales at first touch (SAL)."),
     "sqls": _m("leads", "Sales-qualified leads (SQL): qualified inbound, meetings outbound."),
@@ -145,9 +147,11 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     arrived = _in(leads.arrival_h, t0, t1)
     sql = _in(leads.sql_h, t0, t1)
     won = leads.won & _in(leads.closed_h, t0, t1)
-    out["leads"] = float(np.count_nonzero(arrived))
+    engaged = outbound & _in(leads.connected_h, t0, t1)
     out["leads_inbound"] = float(np.count_nonzero(arrived & inbound))
-    out["leads_outbound"] = float(np.count_nonzero(arrived & outbound))
+    out["leads_outbound"] = float(np.count_nonzero(engaged))
+    out["leads"] = out["leads_inbound"] + out["leads_outbound"]
+    out["contacts_outbound"] = float(np.count_nonzero(arrived & outbound))
     out["mqls"] = float(np.count_nonzero(_in(leads.mql_h, t0, t1)))
     out["sals"] = float(np.count_nonzero((leads.accepted == 1) & _in(leads.touch_end_h, t0, t1)
                                          & inbound))  # fmt: skip

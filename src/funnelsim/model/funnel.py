@@ -148,6 +148,7 @@ class FunnelModel:
         self.deadline_h = _column(n)
         self.decay = _column(n)
         self.attempt_start_h = _column(n)
+        self.ready_h = _column(n)  # latest time it became an MQL
         # hot-path copies as Python lists: indexing numpy arrays one item at a time is slow
         self._arrival = p.arrival_h.tolist()
         self._kind = p.kind.tolist()
@@ -165,6 +166,7 @@ class FunnelModel:
         self.waiting = LevelMonitor()  # MQLs handed off, waiting for a first touch
         self.open_opps = LevelMonitor()  # opportunities open
         self.mql_pool: list[int] = []  # MQLs waiting for a batch release
+        self._pooled = [False] * n
         self.batches = BatchRecords()
         self.rejections = 0
         self._tasks: list[Task | None] = [None] * n
@@ -257,38 +259,55 @@ class FunnelModel:
         self._qualify_marketing(lead, self.env.now)
 
     def _mql(self, lead: int, now: float) -> None:
+        """The lead is ready for sales: its patience and decay clocks start now."""
         if math.isnan(self.mql_h[lead]):
             self.mql_h[lead] = now
+        self.ready_h[lead] = now
         self.outcome[lead] = _WAITING
+        if self._patience is not None:
+            Timeout(self.env, self._patience[lead], (lead, self.cycles[lead])).callbacks.append(
+                self._on_expiry
+            )
         if not self._batched:
             self._handoff(lead, now)
         else:
+            self._pooled[lead] = True
             self.mql_pool.append(lead)
 
     # -- handoff -----------------------------------------------------------------------------
     def _handoff(self, lead: int, now: float) -> None:
-        """The lead reaches sales: the SLA clock, the decay clock and patience start now."""
+        """The lead reaches sales: the first-touch SLA clock starts now."""
         self.handoff_h[lead] = now
         self.attempts[lead] = 0
+        if self.cycles[lead]:  # back from nurture: the records follow its latest handoff
+            self.touch_start_h[lead] = self.touch_end_h[lead] = self.decay[lead] = NAN
+            self.connected_h[lead] = self.decision_h[lead] = NAN
+            self.accepted[lead] = self.rep[lead] = -1
         task = Task(
             lead, FIRST_TOUCH, INBOUND, self._work[lead], self._first_touch_done,
             key=-self.score[lead],
         )  # fmt: skip
         self._tasks[lead] = task
         self.waiting.change(now, +1)
-        if self._patience is not None:
-            Timeout(self.env, self._patience[lead], lead).callbacks.append(self._on_expiry)
         self.sdr.submit(task)
 
     def _on_expiry(self, event: simpy.Event) -> None:
-        lead: int = event._value
+        """Patience ran out: lost, unless someone touched it (or it has moved on)."""
+        lead, cycle = event._value
+        if cycle != self.cycles[lead]:
+            return
+        now = self.env.now
         task = self._tasks[lead]
-        if task is not None and not task.cancelled and task.kind == FIRST_TOUCH:
+        if self._pooled[lead]:  # never released by marketing
+            self._pooled[lead] = False
+        elif task is not None and not task.cancelled:
             task.cancelled = True
-            now = self.env.now
-            self.expired_h[lead] = now
-            self.outcome[lead] = outcome_code("expired")
+            self._tasks[lead] = None
             self.waiting.change(now, -1)
+        else:
+            return
+        self.expired_h[lead] = now
+        self.outcome[lead] = outcome_code("expired")
 
     def _schedule_release(self) -> None:
         batch = self.scenario.handoff.batch
@@ -309,13 +328,16 @@ class FunnelModel:
         batch = self.scenario.handoff.batch
         assert batch is not None
         now = self.env.now
-        pool = sorted(self.mql_pool, key=lambda i: (-self.score[i], i))
+        pool = sorted(
+            (i for i in self.mql_pool if self._pooled[i]), key=lambda i: (-self.score[i], i)
+        )
         released, self.mql_pool = pool[: batch.size], pool[batch.size :]
         day, hour = parse_weekly_time(batch.qualify_by)
         deadline = self._next_weekly(now, day, hour)
         good = sum(self.fit[i] >= batch.good_fit_threshold for i in released)
         index = self.batches.add(now, deadline, len(released), good, batch.good_fit_share)
         for lead in released:
+            self._pooled[lead] = False
             self.batch[lead] = index
             self.deadline_h[lead] = deadline
             self._handoff(lead, now)
@@ -333,7 +355,7 @@ class FunnelModel:
             self._tasks[lead] = None  # touched: patience no longer matters
             self.waiting.change(now, -1)
             if self._decay is not None:
-                self.decay[lead] = float(self._decay(np.array(now - self.handoff_h[lead])))
+                self.decay[lead] = float(self._decay(np.array(now - self.ready_h[lead])))
             else:
                 self.decay[lead] = 1.0
 
@@ -341,7 +363,7 @@ class FunnelModel:
         """The lead's decay multiplier at the start of the current attempt."""
         if self._decay is None:
             return 1.0
-        wait = self.attempt_start_h[lead] - self.handoff_h[lead]
+        wait = self.attempt_start_h[lead] - self.ready_h[lead]
         return float(self._decay(np.array(wait)))
 
     def _first_touch_done(self, task: Task, rep: int, now: float) -> None:
