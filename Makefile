@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: run the bundled Erlang C example and write its results to reports/demo
+## demo: inbound-heavy against outbound-heavy at the same budget, side by side; results in reports/demo
 demo: install
-	$(BIN)/funnelsim validate scenarios/validation/erlang-c.yaml
-	$(BIN)/funnelsim run scenarios/validation/erlang-c.yaml --replications 10 --out $(REPORT)
-	@echo "results written to $(REPORT)/"
+	$(BIN)/funnelsim validate scenarios/inbound-heavy.yaml
+	$(BIN)/funnelsim validate scenarios/outbound-heavy.yaml
+	$(BIN)/funnelsim run scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml \
+	  --replications 10 --out $(REPORT)
+	@echo "results (metrics, per-lead records, weekly series) written to $(REPORT)/"
 
 ## test: the whole suite, slow theory checks and notebooks included
 test: install notebooks

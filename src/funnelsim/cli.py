@@ -7,6 +7,8 @@ Tables go to stdout, progress and warnings to stderr, so ``--json`` output can b
 from __future__ import annotations
 
 import json
+import math
+import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -15,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from funnelsim.analysis import Summary
 from funnelsim.experiment import Batch, run_replications
 from funnelsim.metrics import METRICS
 from funnelsim.model.funnel import offered_load
@@ -28,7 +31,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 140)  # piped tables stay unwrapped
 err = Console(stderr=True)
 
 SetOption = Annotated[
@@ -83,27 +86,50 @@ def validate(
     _warn_overload(scenario)
 
 
-def _metrics_table(batch: Batch) -> Table:
+def _number(x: float, digits: int) -> str:
+    """Readable in a budget review: 12,345 rather than 1.234e+04."""
+    if abs(x) >= 10 ** (digits - 1):
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def _cell(summary: Summary) -> str:
+    if not math.isfinite(summary.mean):
+        return "n/a"
+    if summary.n > 1 and math.isfinite(summary.half_width):
+        return f"{_number(summary.mean, 4)} ± {_number(summary.half_width, 2)}"
+    return _number(summary.mean, 4)
+
+
+def _metrics_table(batches: list[Batch]) -> Table:
+    """Metrics by scenario, side by side: mean and 95% CI."""
+    first = batches[0]
+    title = (
+        f"{first.scenario.name}: {first.replications} replication(s), seed {first.seed}"
+        if len(batches) == 1
+        else f"{len(batches)} scenarios, {first.replications} replication(s) each, "
+        f"seed {first.seed}"
+    )
     table = Table(
-        title=f"{batch.scenario.name}: {batch.replications} replication(s), seed {batch.seed}"
+        title=title,
+        caption="mean ± half-width of the 95% CI; metrics undefined in every run omitted",
     )
     table.add_column("metric")
     table.add_column("unit")
-    table.add_column("mean", justify="right")
-    table.add_column("95% CI", justify="right")
-    for name, summary in batch.summary().items():
-        ci = (
-            f"{summary.ci_low:,.4g} .. {summary.ci_high:,.4g}"
-            if summary.n > 1 and summary.half_width == summary.half_width
-            else "n/a"
-        )
-        table.add_row(name, METRICS[name].unit, f"{summary.mean:,.4g}", ci)
+    for batch in batches:
+        table.add_column(batch.scenario.name, justify="right")
+    summaries = [batch.summary() for batch in batches]
+    for name, info in METRICS.items():
+        cells = [s[name] for s in summaries]
+        if all(c.n == 0 for c in cells):
+            continue
+        table.add_row(name, info.unit, *(_cell(c) for c in cells))
     return table
 
 
 @app.command()
 def run(
-    file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    files: Annotated[list[Path], typer.Argument(help="Scenario YAML file(s).")],
     replications: Annotated[
         int, typer.Option("--replications", "-n", min=1, help="Independent replications.")
     ] = 10,
@@ -112,19 +138,31 @@ def run(
     ] = None,
     set_: SetOption = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object to stdout instead of a table (with several files: "
+            '{"scenarios": [one object per file]}).',
+        ),
     ] = False,
     out_dir: Annotated[
         Path | None,
         typer.Option(
             "--out",
-            help="Folder for the resolved scenario, per-replication metrics and per-lead records.",
+            help="Folder for the resolved scenario, metrics, records and weekly series "
+            "(one subfolder per file when there are several).",
         ),
     ] = None,
 ) -> None:
-    """Simulate a scenario and print its metrics with 95% confidence intervals."""
-    scenario = _load(file, set_)
-    _warn_overload(scenario)
+    """Simulate scenarios and print their metrics with 95% confidence intervals.
+
+    Several files are shown side by side; with one seed they share random numbers stream by
+    stream (arrivals of a source, work times, ...), so their differences are sharper.
+    """
+    scenarios = _load_all(files, set_)
+    for scenario in scenarios:
+        _warn_overload(scenario)
+    batches = []
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -133,23 +171,42 @@ def run(
         console=err,
         transient=True,
     ) as progress:
-        task = progress.add_task(f"simulating {scenario.name}", total=replications)
-        batch = run_replications(
-            scenario,
-            replications,
-            seed,
-            keep_records=out_dir is not None,
-            on_done=lambda _: progress.advance(task),
-        )
+        for scenario in scenarios:
+            task = progress.add_task(f"simulating {scenario.name}", total=replications)
+            batches.append(
+                run_replications(
+                    scenario,
+                    replications,
+                    seed,
+                    keep_records=out_dir is not None,
+                    on_done=lambda _, task=task: progress.advance(task),  # type: ignore[misc]
+                )
+            )
     if out_dir is not None:
         from funnelsim.store import write_run  # pandas and pyarrow only when writing
 
-        written = write_run(out_dir, batch)
-        err.print(f"wrote {len(written)} files to {out_dir}", highlight=False)
+        for file, batch in zip(files, batches, strict=True):
+            folder = out_dir if len(files) == 1 else out_dir / file.stem
+            written = write_run(folder, batch)
+            err.print(f"wrote {len(written)} files to {folder}", highlight=False)
     if as_json:
-        print(json.dumps(batch.as_json()))
+        objects = [batch.as_json() for batch in batches]
+        print(json.dumps(objects[0] if len(objects) == 1 else {"scenarios": objects}))
     else:
-        out.print(_metrics_table(batch))
+        out.print(_metrics_table(batches))
+
+
+def _load_all(files: list[Path], overrides: list[str] | None) -> list[Scenario]:
+    """Every file validated before anything runs; all problems of all files reported."""
+    scenarios, problems = [], []
+    for file in files:
+        try:
+            scenarios.append(load_scenario(file, overrides))
+        except ScenarioError as error:
+            problems += error.problems
+    if problems:
+        _fail(ScenarioError(problems))
+    return scenarios
 
 
 @app.command()

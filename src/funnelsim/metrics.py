@@ -11,6 +11,7 @@ Two ways of counting, as a budget review reads them:
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -256,3 +257,43 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["cac"] = _ratio(out["total_cost"], out["deals_won"])
     out["roi"] = _ratio(out["revenue"] - out["total_cost"], out["total_cost"])
     return {name: out[name] for name in METRICS}
+
+
+def weekly(records: RunRecords) -> dict[str, np.ndarray]:
+    """Week-by-week series over the measured period: stage counts, queue and utilisation."""
+    leads, tasks = records.leads, records.tasks
+    edges, edges_b = records.weeks_h, records.weeks_b
+
+    def count(times: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        selected = times if mask is None else times[mask]
+        return np.histogram(selected[~np.isnan(selected)], bins=edges)[0].astype(float)
+
+    inbound = leads.kind == INBOUND
+    series: dict[str, np.ndarray] = {
+        "week_start_h": edges[:-1],
+        "leads_inbound": count(leads.arrival_h, inbound),
+        "contacts_outbound": count(leads.arrival_h, ~inbound),
+        "mqls": count(leads.mql_h),
+        "sqls": count(leads.sql_h),
+        "opportunities": count(leads.opp_h),
+        "deals_won": count(leads.closed_h, leads.won),
+        "revenue": np.histogram(
+            leads.closed_h[leads.won], bins=edges, weights=leads.deal_value[leads.won]
+        )[0],
+        "leads_lost_untouched": count(leads.expired_h),
+        "queue_length_mean": np.array(
+            [records.queue.time_average(a, b) for a, b in itertools.pairwise(edges)]
+        ),
+        "open_opportunities_mean": np.array(
+            [records.open_opportunities.time_average(a, b) for a, b in itertools.pairwise(edges)]
+        ),
+    }
+    for team, name, seat_b in ((0, "sdr", records.sdr_seat_b), (1, "ae", records.ae_seat_b)):
+        busy, available = [], []
+        for ba, bb in itertools.pairwise(edges_b):
+            busy.append(tasks.busy_hours(team, ba, bb))
+            available.append(_seat_business_hours(seat_b, ba, bb))
+        series[f"{name}_utilization"] = np.array(
+            [_ratio(x, y) for x, y in zip(busy, available, strict=True)]
+        )
+    return series

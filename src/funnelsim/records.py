@@ -96,6 +96,7 @@ class LeadRecords:
 
 
 TASK_KINDS = ("first_touch", "attempt", "qualification", "prospect", "ae_stage")
+TEAMS = ("sdr", "ae")
 
 
 class TaskLog:
@@ -219,6 +220,8 @@ class RunRecords:
     segment_names: tuple[str, ...]
     window: tuple[float, float]  # measured period [start, end) in simulation hours
     window_b: tuple[float, float]  # the same on the business clock
+    weeks_h: FloatArray  # edges of the measured weeks (the last may be short)
+    weeks_b: FloatArray  # the same on the business clock
     end_h: float  # when the simulation stopped
     sdr_seats: list[Seat]
     ae_seats: list[Seat]

@@ -1,7 +1,7 @@
-"""Results on disk: the resolved scenario, per-replication metrics and per-lead records.
+"""Results on disk: the resolved scenario, metrics, per-lead and per-task records, weekly series.
 
 Files are written to a temporary name and renamed into place, so a reader never sees half a
-file. Tables are Parquet (per-lead records, queue series) and CSV (per-replication metrics).
+file. Tables are Parquet (records, series) and CSV (per-replication metrics).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import pandas as pd
 import yaml
 
 from funnelsim.experiment import Batch
-from funnelsim.records import OUTCOMES, RunRecords
+from funnelsim.metrics import weekly
+from funnelsim.model.population import KINDS
+from funnelsim.records import OUTCOMES, TASK_KINDS, TEAMS, RunRecords
 
 
 def lead_frame(records: RunRecords) -> pd.DataFrame:
@@ -29,9 +31,33 @@ def lead_frame(records: RunRecords) -> pd.DataFrame:
     frame["outcome"] = pd.Categorical.from_codes(
         records.leads.outcome, categories=pd.Index(OUTCOMES)
     )
+    frame["kind"] = pd.Categorical.from_codes(records.leads.kind, categories=pd.Index(KINDS))
+    frame["segment"] = pd.Categorical.from_codes(
+        records.leads.segment, categories=pd.Index(records.segment_names)
+    )
     frame["measured"] = (frame["arrival_h"] >= records.window[0]) & (
         frame["arrival_h"] < records.window[1]
     )
+    return frame
+
+
+def task_frame(records: RunRecords) -> pd.DataFrame:
+    """Every piece of rep work of one replication."""
+    tasks = records.tasks
+    frame = pd.DataFrame(
+        {f: getattr(tasks, f) for f in ("rep", "lead", "start_h", "end_h", "start_b", "end_b")}
+    )
+    frame.insert(0, "replication", records.replication)
+    frame["team"] = pd.Categorical.from_codes(tasks.team, categories=pd.Index(TEAMS))
+    frame["kind"] = pd.Categorical.from_codes(tasks.kind, categories=pd.Index(TASK_KINDS))
+    return frame
+
+
+def weekly_frame(records: RunRecords) -> pd.DataFrame:
+    """Week-by-week stage counts, queue length and utilisation of one replication."""
+    frame = pd.DataFrame(weekly(records))
+    frame.insert(0, "replication", records.replication)
+    frame.insert(1, "week", range(1, len(frame) + 1))
     return frame
 
 
@@ -92,6 +118,18 @@ def write_run(folder: Path, batch: Batch) -> list[Path]:
             (
                 "queue.parquet",
                 lambda p: pd.concat([queue_frame(r) for r in batch.records]).to_parquet(
+                    p, index=False
+                ),
+            ),
+            (
+                "tasks.parquet",
+                lambda p: pd.concat([task_frame(r) for r in batch.records]).to_parquet(
+                    p, index=False
+                ),
+            ),
+            (
+                "weekly.parquet",
+                lambda p: pd.concat([weekly_frame(r) for r in batch.records]).to_parquet(
                     p, index=False
                 ),
             ),

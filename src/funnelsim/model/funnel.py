@@ -152,6 +152,7 @@ class FunnelModel:
         # hot-path copies as Python lists: indexing numpy arrays one item at a time is slow
         self._arrival = p.arrival_h.tolist()
         self._kind = p.kind.tolist()
+        self._entry = p.entry.tolist()
         self._work = p.work_h.tolist()
         self._patience = None if s.handoff.expire_after is None else p.patience_h.tolist()
         self._batched = s.handoff.batch is not None
@@ -208,7 +209,15 @@ class FunnelModel:
             Timeout(self.env, max(arrivals[self._next] - now, 0.0)).callbacks.append(
                 self._on_arrival
             )
-        if self._kind[lead] == pop.OUTBOUND:
+        entry = self._entry[lead]
+        if entry >= pop.OPEN_OPPORTUNITY:  # starting state: an opportunity already open
+            self.opp_h[lead] = now
+            self.outcome[lead] = outcome_code("opportunity")
+            self.open_opps.change(now, +1)
+            self._stage(lead, entry - pop.OPEN_OPPORTUNITY)
+        elif entry == pop.OPEN_MQL:  # starting state: an MQL that has waited already
+            self._mql(lead, now, ready=now - float(self.people.age_h[lead]))
+        elif self._kind[lead] == pop.OUTBOUND:
             self._prospect(lead, 0, now)
         else:
             self._qualify_marketing(lead, now)
@@ -258,16 +267,16 @@ class FunnelModel:
         self.outcome[lead] = outcome_code("waiting")
         self._qualify_marketing(lead, self.env.now)
 
-    def _mql(self, lead: int, now: float) -> None:
-        """The lead is ready for sales: its patience and decay clocks start now."""
+    def _mql(self, lead: int, now: float, ready: float | None = None) -> None:
+        """The lead is ready for sales (since ``ready``): its patience and decay clocks run."""
+        ready = now if ready is None else ready
         if math.isnan(self.mql_h[lead]):
-            self.mql_h[lead] = now
-        self.ready_h[lead] = now
+            self.mql_h[lead] = ready
+        self.ready_h[lead] = ready
         self.outcome[lead] = _WAITING
         if self._patience is not None:
-            Timeout(self.env, self._patience[lead], (lead, self.cycles[lead])).callbacks.append(
-                self._on_expiry
-            )
+            left = max(ready + self._patience[lead] - now, 0.0)
+            Timeout(self.env, left, (lead, self.cycles[lead])).callbacks.append(self._on_expiry)
         if not self._batched:
             self._handoff(lead, now)
         else:
@@ -597,6 +606,8 @@ class FunnelModel:
             segment_names=p.segment_names,
             window=(t0, t1),
             window_b=(cal.business_time(t0), cal.business_time(t1)),
+            weeks_h=(weeks := np.append(np.arange(t0, t1, 168.0), t1)),
+            weeks_b=cal.business_time_array(weeks),
             end_h=t1,
             sdr_seats=self.sdr_seats,
             ae_seats=self.ae_seats,

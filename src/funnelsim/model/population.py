@@ -18,10 +18,20 @@ from funnelsim.calendar import FloatArray, hours_between
 from funnelsim.curves import SpendResponse
 from funnelsim.model.sources import arrival_times, hourly_intensity, invert_intensity
 from funnelsim.rng import Streams
-from funnelsim.scenario.schema import InboundSource, OutboundSource, Scenario, Spend
+from funnelsim.scenario.schema import (
+    InboundSource,
+    OpenMqls,
+    OpenOpportunities,
+    OutboundSource,
+    Scenario,
+    Spend,
+)
 
 INBOUND, OUTBOUND = 0, 1
 KINDS = ("inbound", "outbound")
+# where a lead enters: new, an open MQL of the starting state, or an open opportunity
+# (OPEN_OPPORTUNITY + stage index)
+NEW, OPEN_MQL, OPEN_OPPORTUNITY = -1, 0, 1
 
 
 def month_starts(origin: dt.datetime, span_h: float) -> FloatArray:
@@ -99,6 +109,8 @@ class Population:
     score: FloatArray  # the source's own score (used without a marketing section)
     work_h: FloatArray  # first touch (inbound) or first prospecting touch (outbound)
     patience_h: FloatArray
+    entry: np.ndarray  # NEW, OPEN_MQL, or OPEN_OPPORTUNITY + stage
+    age_h: FloatArray  # for open MQLs: how long they have waited already
     uniforms: dict[str, FloatArray]  # named per-lead random numbers, shape (n,) or (n, k)
     draws: dict[str, FloatArray]  # other per-lead random quantities (work times, deal sizes)
     source_names: tuple[str, ...]
@@ -144,87 +156,126 @@ def _stack(columns: list[np.ndarray | None], parts: list[dict[str, np.ndarray]])
     return np.concatenate(out)
 
 
-def draw_population(scenario: Scenario, streams: Streams, span_h: float) -> Population:
-    """All leads and contacts of one replication, with their attributes and random numbers."""
-    origin = scenario.origin
-    sdr = scenario.teams.sdr
+def _draw_part(
+    scenario: Scenario,
+    streams: Streams,
+    index: int,
+    name: str,
+    times: FloatArray,
+    prefix: str = "",
+) -> dict[str, np.ndarray]:
+    """Attributes and random numbers of ``len(times)`` leads of one source.
+
+    Stream names start with ``prefix`` so that leads of the starting state draw apart from
+    the source's new leads.
+    """
+    source = scenario.sources[name]
+    sdr, ae = scenario.teams.sdr, scenario.teams.ae
     segment_names = tuple(scenario.segments or {"all": None})
+    n = len(times)
+
+    def gen(stream: str) -> np.random.Generator:
+        return streams.generator(f"{prefix}{stream}/{name}")
+
+    if isinstance(source, InboundSource):
+        kind, touches, touch_dist = INBOUND, (sdr.attempts.max if sdr.attempts else 1), None
+        fit = source.fit.sample(gen("fit"), n)
+        intent = source.intent.sample(gen("intent"), n)
+        score = source.score.sample(gen("score"), n)
+        touch_dist = sdr.first_touch_time
+    else:
+        kind, touches = OUTBOUND, source.sequence.touches
+        fit = source.fit_distribution().sample(gen("fit"), n)
+        intent, score = np.zeros(n), fit
+        touch_dist = source.sequence.touch_time
+    patience = scenario.handoff.expire_after
+    part: dict[str, np.ndarray] = {
+        "kind": np.full(n, kind),
+        "source": np.full(n, index),
+        "segment": _segments(source.segment_mix, segment_names, gen("segment"), n),
+        "arrival_h": times,
+        "fit": fit,
+        "intent": intent,
+        "score": score,
+        "work_h": touch_dist.sample(streams.generator(f"{prefix}work/sdr/{name}"), n),
+        "patience_h": (
+            np.full(n, np.inf)
+            if patience is None or kind == OUTBOUND
+            else patience.sample(gen("patience"), n)
+        ),
+    }
+    if touches > 1:
+        part["u/connect"] = gen("connect").random((n, touches))
+        part["d/touch"] = touch_dist.sample(gen("touches"), n * touches).reshape(n, touches)
+    elif kind == OUTBOUND or (sdr.attempts and sdr.attempts.connect_probability < 1):
+        part["u/connect"] = gen("connect").random((n, 1))
+    if sdr.qualification is not None or kind == OUTBOUND:
+        part["u/qualify"] = gen("qualify").random(n)
+    if sdr.qualification is not None and kind == INBOUND:
+        part["d/qualification"] = sdr.qualification.time.sample(gen("call"), n)
+    if scenario.marketing is not None and kind == INBOUND:
+        part["u/noise"] = gen("scoring").standard_normal(n)
+        part["u/nurture"] = gen("nurture").random(n)
+    if ae is not None:
+        assert scenario.segments is not None
+        part["u/advance"] = gen("advance").random((n, len(ae.stages)))
+        part["u/win"] = gen("win").random(n)
+        part["d/stage"] = np.stack(
+            [
+                st.work.sample(streams.generator(f"{prefix}ae/{name}/{st.name}"), n)
+                for st in ae.stages
+            ],
+            axis=1,
+        )
+        deal = np.zeros(n)
+        deal_gen = gen("deal")
+        for s, segment in enumerate(scenario.segments.values()):
+            mask = part["segment"] == s
+            deal[mask] = segment.deal_size.sample(deal_gen, int(mask.sum()))
+        part["d/deal"] = deal
+    return part
+
+
+def draw_population(scenario: Scenario, streams: Streams, span_h: float) -> Population:
+    """All leads and contacts of one replication, with their attributes and random numbers.
+
+    Leads of the starting state (open MQLs, open opportunities) enter at hour 0; their
+    ``entry`` says where (0: an MQL aged ``age_h``, s + 1: an opportunity in stage s).
+    """
+    origin = scenario.origin
     source_names = tuple(scenario.sources)
-    attempts = sdr.attempts.max if sdr.attempts else 1
-    ae = scenario.teams.ae
-    stages = len(ae.stages) if ae else 0
     parts: list[dict[str, np.ndarray]] = []
     for index, (name, source) in enumerate(scenario.sources.items()):
-        gen = streams.generator
-        if isinstance(source, InboundSource):
-            if source.spend is not None:
-                times = _spend_arrivals(source, origin, span_h, gen(f"arrivals/{name}"))
-            else:
-                times = arrival_times(source.arrivals, origin, span_h, gen(f"arrivals/{name}"))
-            n = len(times)
-            kind = INBOUND
-            fit = source.fit.sample(gen(f"fit/{name}"), n)
-            intent = source.intent.sample(gen(f"intent/{name}"), n)
-            work = sdr.first_touch_time.sample(gen(f"work/sdr/{name}"), n)
-            touches = attempts
-            touch_dist = sdr.first_touch_time
+        arrivals = streams.generator(f"arrivals/{name}")
+        if isinstance(source, OutboundSource):
+            times = _outbound_arrivals(source, origin, span_h, arrivals)
+        elif source.spend is not None:
+            times = _spend_arrivals(source, origin, span_h, arrivals)
         else:
-            times = _outbound_arrivals(source, origin, span_h, gen(f"arrivals/{name}"))
-            n = len(times)
-            kind = OUTBOUND
-            fit = source.fit_distribution().sample(gen(f"fit/{name}"), n)
-            intent = np.zeros(n)
-            touch_dist = source.sequence.touch_time
-            work = touch_dist.sample(gen(f"work/sdr/{name}"), n)
-            touches = source.sequence.touches
-        patience = scenario.handoff.expire_after
-        part: dict[str, np.ndarray] = {
-            "kind": np.full(n, kind),
-            "source": np.full(n, index),
-            "segment": _segments(source.segment_mix, segment_names, gen(f"segment/{name}"), n),
-            "arrival_h": times,
-            "fit": fit,
-            "intent": intent,
-            "score": (
-                source.score.sample(gen(f"score/{name}"), n)
-                if isinstance(source, InboundSource)
-                else fit
-            ),
-            "work_h": work,
-            "patience_h": (
-                np.full(n, np.inf)
-                if patience is None or kind == OUTBOUND
-                else patience.sample(gen(f"patience/{name}"), n)
-            ),
-        }
-        if touches > 1:
-            part["u/connect"] = gen(f"connect/{name}").random((n, touches))
-            part["d/touch"] = touch_dist.sample(gen(f"touches/{name}"), n * touches).reshape(
-                n, touches
-            )
-        elif kind == OUTBOUND or (sdr.attempts and sdr.attempts.connect_probability < 1):
-            part["u/connect"] = gen(f"connect/{name}").random((n, 1))
-        if sdr.qualification is not None or kind == OUTBOUND:
-            part["u/qualify"] = gen(f"qualify/{name}").random(n)
-        if sdr.qualification is not None and kind == INBOUND:
-            part["d/qualification"] = sdr.qualification.time.sample(gen(f"call/{name}"), n)
-        if scenario.marketing is not None and kind == INBOUND:
-            part["u/noise"] = gen(f"scoring/{name}").standard_normal(n)
-            part["u/nurture"] = gen(f"nurture/{name}").random(n)
-        if ae is not None:
-            part["u/advance"] = gen(f"advance/{name}").random((n, stages))
-            part["u/win"] = gen(f"win/{name}").random(n)
-            part["d/stage"] = np.stack(
-                [st.work.sample(gen(f"ae/{name}/{st.name}"), n) for st in ae.stages], axis=1
-            )
-            assert scenario.segments is not None
-            deal = np.zeros(n)
-            seg_gen = gen(f"deal/{name}")
-            segs = part["segment"]
-            for s, segment in enumerate(scenario.segments.values()):
-                mask = segs == s
-                deal[mask] = segment.deal_size.sample(seg_gen, int(mask.sum()))
-            part["d/deal"] = deal
+            times = arrival_times(source.arrivals, origin, span_h, arrivals)
+        part = _draw_part(scenario, streams, index, name, times)
+        part["entry"] = np.full(len(times), NEW)
+        part["age_h"] = np.zeros(len(times))
+        parts.append(part)
+    initial = scenario.initial
+    stages = [st.name for st in scenario.teams.ae.stages] if scenario.teams.ae else []
+    entries: list[tuple[str, int, OpenMqls | OpenOpportunities]] = [
+        ("mqls", i, item) for i, item in enumerate(initial.open_mqls if initial else [])
+    ] + [
+        ("opportunities", i, item)
+        for i, item in enumerate(initial.open_opportunities if initial else [])
+    ]
+    for group, i, item in entries:
+        index = source_names.index(item.source)
+        part = _draw_part(
+            scenario, streams, index, item.source, np.zeros(item.count), f"initial/{group}/{i}/"
+        )
+        if isinstance(item, OpenMqls):
+            part["entry"] = np.full(item.count, OPEN_MQL)
+            part["age_h"] = np.full(item.count, item.age.hours)
+        else:
+            part["entry"] = np.full(item.count, OPEN_OPPORTUNITY + stages.index(item.stage))
+            part["age_h"] = np.zeros(item.count)
         parts.append(part)
     merged = {key: _stack([p.get(key) for p in parts], parts) for key in set().union(*parts)}
     order = np.argsort(merged["arrival_h"], kind="stable")
@@ -239,8 +290,10 @@ def draw_population(scenario: Scenario, streams: Streams, span_h: float) -> Popu
         score=cols.pop("score"),
         work_h=cols.pop("work_h"),
         patience_h=cols.pop("patience_h"),
+        entry=cols.pop("entry").astype(np.int64),
+        age_h=cols.pop("age_h"),
         uniforms={k[2:]: v for k, v in cols.items() if k.startswith("u/")},
         draws={k[2:]: v for k, v in cols.items() if k.startswith("d/")},
         source_names=source_names,
-        segment_names=segment_names,
+        segment_names=tuple(scenario.segments or {"all": None}),
     )

@@ -903,6 +903,10 @@ class Scenario(Section):
                         f"{did_you_mean(item.source, list(self.sources))}",
                     )
                 )
+            elif isinstance(item, OpenMqls) and self.sources[item.source].kind != "inbound":
+                problems.append(
+                    (("initial", group, i, "source"), "open MQLs come from an inbound source")
+                )
             if isinstance(item, OpenOpportunities) and item.stage not in stages:
                 problems.append(
                     (
