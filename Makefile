@@ -47,6 +47,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_core.py --write-docs
+	$(BIN)/python benchmarks/bench_funnel.py --write-docs
 
 clean:
 	rm -rf $(VENV) build reports .pytest_cache .mypy_cache .ruff_cache

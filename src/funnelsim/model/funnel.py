@@ -180,7 +180,7 @@ class FunnelModel:
             self._w_fit = m.score_weights.fit / total if total else 0.5
             self._w_intent = 1 - self._w_fit
         decay = s.handoff.decay
-        self._decay = None if decay is None else decay.multiplier
+        self._decay = None if decay is None else decay.scalar()
 
     # -- running -----------------------------------------------------------------------------
     def run(self) -> RunRecords:
@@ -364,7 +364,7 @@ class FunnelModel:
             self._tasks[lead] = None  # touched: patience no longer matters
             self.waiting.change(now, -1)
             if self._decay is not None:
-                self.decay[lead] = float(self._decay(np.array(now - self.ready_h[lead])))
+                self.decay[lead] = self._decay(now - self.ready_h[lead])
             else:
                 self.decay[lead] = 1.0
 
@@ -373,7 +373,7 @@ class FunnelModel:
         if self._decay is None:
             return 1.0
         wait = self.attempt_start_h[lead] - self.ready_h[lead]
-        return float(self._decay(np.array(wait)))
+        return self._decay(wait)
 
     def _first_touch_done(self, task: Task, rep: int, now: float) -> None:
         lead = task.lead

@@ -1,0 +1,106 @@
+"""Full-funnel benchmark (``make bench``): cost per simulated lead, baseline against Erlang C.
+
+One replication of ``scenarios/baseline.yaml`` and one of the foundation's Erlang C scenario
+run interleaved in this one process, several rounds; each run is timed from building the model
+to the metrics (imports excluded: both pay them alike). The figure is the ratio of the seconds
+per simulated lead (a lead or an outbound contact) of the baseline to that of Erlang C; seconds
+per SimPy event are shown too, since a full-funnel lead lives through many more events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import statistics
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from funnelsim import metrics
+from funnelsim.model.funnel import FunnelModel
+from funnelsim.scenario.load import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- bench-funnel:start -->", "<!-- bench-funnel:end -->"
+TARGET = 4.0  # the baseline may cost at most this many times Erlang C per simulated lead
+CASES = {
+    "erlang-c": ("scenarios/validation/erlang-c.yaml", ["horizon=230d", "warmup=0d"]),
+    "baseline": ("scenarios/baseline.yaml", []),
+}
+
+
+def one_run(path: str, overrides: list[str], seed: int) -> tuple[float, int, int]:
+    """Seconds, leads and SimPy events of one replication, build to metrics."""
+    scenario = load_scenario(ROOT / path, overrides)
+    start = time.perf_counter()
+    model = FunnelModel(scenario, seed, 0)
+    records = model.run()
+    metrics.compute(records, scenario)
+    seconds = time.perf_counter() - start
+    return seconds, len(records.leads), next(model.env._eid)  # events scheduled
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    per_lead: dict[str, list[float]] = {name: [] for name in CASES}
+    per_event: dict[str, list[float]] = {name: [] for name in CASES}
+    sizes: dict[str, tuple[int, int]] = {}
+    for round_ in range(args.rounds):
+        for name, (path, overrides) in CASES.items():
+            seconds, leads, events = one_run(path, overrides, seed=round_ + 1)
+            per_lead[name].append(seconds / leads * 1e6)
+            per_event[name].append(seconds / events * 1e6)
+            sizes[name] = (leads, events)
+    lead_ratio = statistics.median(per_lead["baseline"]) / statistics.median(per_lead["erlang-c"])
+    event_ratio = statistics.median(per_event["baseline"]) / statistics.median(
+        per_event["erlang-c"]
+    )
+    table = Table(title=f"cost per simulated lead, {args.rounds} interleaved rounds")
+    for column in ("case", "leads", "events", "µs per lead", "µs per event"):
+        table.add_column(column, justify="right")
+    for name in CASES:
+        table.add_row(
+            name,
+            f"{sizes[name][0]:,}",
+            f"{sizes[name][1]:,}",
+            f"{statistics.median(per_lead[name]):.1f}",
+            f"{statistics.median(per_event[name]):.2f}",
+        )
+    console = Console()
+    console.print(table)
+    verdict = "met" if lead_ratio <= TARGET else "NOT met"
+    console.print(
+        f"baseline / erlang-c per lead: {lead_ratio:.1f}x (target at most {TARGET:g}x: {verdict}); "
+        f"per event: {event_ratio:.2f}x"
+    )
+    if args.write_docs:
+        rows = "\n".join(
+            f"| {name} | {sizes[name][0]:,} | {sizes[name][1]:,} | "
+            f"{statistics.median(per_lead[name]):.1f} | {statistics.median(per_event[name]):.2f} |"
+            for name in CASES
+        )
+        section = (
+            f"{START}\nMeasured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with `make bench` "
+            f"({args.rounds} interleaved rounds, one replication each, in one process; "
+            f"Python {platform.python_version()}).\n\n"
+            "| case | leads | SimPy events | µs per lead | µs per event |\n"
+            "|---|---:|---:|---:|---:|\n"
+            f"{rows}\n\n"
+            f"Baseline against Erlang C: **{lead_ratio:.1f}x per simulated lead** (target: at "
+            f"most {TARGET:g}x, {verdict}); {event_ratio:.2f}x per event.\n{END}"
+        )
+        text = DOCS.read_text()
+        head, rest = text.split(START)
+        _, tail = rest.split(END)
+        DOCS.write_text(head + section + tail)
+
+
+if __name__ == "__main__":
+    main()
