@@ -356,7 +356,8 @@ class FunnelModel:
     # -- SDR work ----------------------------------------------------------------------------
     def _on_start(self, task: Task, rep: int, now: float) -> None:
         lead = task.lead
-        self.attempt_start_h[lead] = now
+        if task.kind != QUALIFICATION:  # the call's odds are those of the attempt that reached
+            self.attempt_start_h[lead] = now
         if task.kind in (FIRST_TOUCH, PROSPECT) and math.isnan(self.touch_start_h[lead]):
             self.touch_start_h[lead] = now
             self.rep[lead] = rep

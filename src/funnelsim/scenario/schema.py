@@ -566,7 +566,8 @@ class TableDecay(Section):
     points: list[tuple[NonNegativeCalendarDuration, Probability]] = Field(
         min_length=1,
         description="[wait, multiplier] pairs with increasing waits, e.g. [[0m, 1], [1h, 0.15]]; "
-        "multipliers in [0, 1]; flat before the first and after the last point.",
+        "multipliers in [0, 1] and not increasing; flat before the first and after the last "
+        "point.",
     )
 
     @model_validator(mode="after")
@@ -574,6 +575,9 @@ class TableDecay(Section):
         waits = [w.hours for w, _ in self.points]
         if any(b <= a for a, b in itertools.pairwise(waits)):
             raise ValueError("points: waits must increase")
+        values = [m for _, m in self.points]
+        if any(b > a for a, b in itertools.pairwise(values)):
+            raise ValueError("points: a lead's odds cannot rise with its wait")
         return self
 
     def multiplier(self, wait_hours: np.ndarray) -> np.ndarray:
