@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import scenario
 
 from funnelsim.model.funnel import simulate
 from funnelsim.records import OUTCOMES
+from helpers import scenario
 
 
 def pipeline(initial: dict[str, Any], **handoff: Any) -> dict[str, Any]:
