@@ -20,7 +20,7 @@ import numpy as np
 from funnelsim.model.population import INBOUND, OUTBOUND, month_bounds
 from funnelsim.records import OUTCOMES, TASK_KINDS, RunRecords
 from funnelsim.scenario.schema import InboundSource, OutboundSource, Scenario
-from funnelsim.staffing import Seat
+from funnelsim.staffing import seat_hours
 
 HOURS_PER_YEAR = 8766.0
 
@@ -131,10 +131,6 @@ def _seat_business_hours(seat_b: np.ndarray, b0: float, b1: float) -> float:
     )
 
 
-def _seat_hours(seats: list[Seat], t0: float, t1: float) -> float:
-    return sum(max(0.0, min(s.left_h, t1) - max(s.joined_h, t0)) for s in seats)
-
-
 def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     """All KPIs of one replication, in the order of ``METRICS``."""
     leads, tasks = records.leads, records.tasks
@@ -233,8 +229,8 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
             loaded = arrived & (leads.source == index)
             program += source.cost_per_contact * float(np.count_nonzero(loaded))
     sdr, ae, mkt = scenario.teams.sdr, scenario.teams.ae, scenario.marketing
-    sdr_cost = sdr.annual_cost * _seat_hours(records.sdr_seats, t0, t1) / HOURS_PER_YEAR
-    ae_cost = ae.annual_cost * _seat_hours(records.ae_seats, t0, t1) / HOURS_PER_YEAR if ae else 0.0
+    sdr_cost = sdr.annual_cost * seat_hours(records.sdr_seats, t0, t1) / HOURS_PER_YEAR
+    ae_cost = ae.annual_cost * seat_hours(records.ae_seats, t0, t1) / HOURS_PER_YEAR if ae else 0.0
     marketing_cost = (
         mkt.headcount * mkt.annual_cost_per_head * (t1 - t0) / HOURS_PER_YEAR if mkt else 0.0
     )

@@ -71,6 +71,12 @@ def queue_frame(records: RunRecords) -> pd.DataFrame:
     )
 
 
+def _parquet(
+    path: Path, frame: Callable[[RunRecords], pd.DataFrame], records: list[RunRecords]
+) -> None:
+    pd.concat([frame(r) for r in records]).to_parquet(path, index=False)
+
+
 def _write_text(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
@@ -107,32 +113,16 @@ def write_run(folder: Path, batch: Batch) -> list[Path]:
             lambda p: pd.DataFrame(batch.metrics).rename_axis("replication").to_csv(p),
         ),
     ]
+    tables: dict[str, Callable[[RunRecords], pd.DataFrame]] = {
+        "leads.parquet": lead_frame,
+        "tasks.parquet": task_frame,
+        "queue.parquet": queue_frame,
+        "weekly.parquet": weekly_frame,
+    }
     if batch.records:
         written += [
-            (
-                "leads.parquet",
-                lambda p: pd.concat([lead_frame(r) for r in batch.records]).to_parquet(
-                    p, index=False
-                ),
-            ),
-            (
-                "queue.parquet",
-                lambda p: pd.concat([queue_frame(r) for r in batch.records]).to_parquet(
-                    p, index=False
-                ),
-            ),
-            (
-                "tasks.parquet",
-                lambda p: pd.concat([task_frame(r) for r in batch.records]).to_parquet(
-                    p, index=False
-                ),
-            ),
-            (
-                "weekly.parquet",
-                lambda p: pd.concat([weekly_frame(r) for r in batch.records]).to_parquet(
-                    p, index=False
-                ),
-            ),
+            (name, lambda p, frame=frame: _parquet(p, frame, batch.records))  # type: ignore[misc]
+            for name, frame in tables.items()
         ]
     paths = []
     for name, write in written:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from functools import partial
 
 import numpy as np
 import simpy
@@ -490,13 +491,12 @@ class FunnelModel:
     def _stage(self, lead: int, s: int) -> None:
         assert self.ae is not None
         work = float(self.people.draws["stage"][lead, s])
-        self.ae.submit(Task(lead, AE_STAGE, INBOUND, work, self._stage_done, key=float(s)))
+        self.ae.submit(Task(lead, AE_STAGE, INBOUND, work, partial(self._stage_done, s)))
 
-    def _stage_done(self, task: Task, rep: int, now: float) -> None:
+    def _stage_done(self, s: int, task: Task, rep: int, now: float) -> None:
         ae = self.scenario.teams.ae
         assert ae is not None
         lead = task.lead
-        s = int(task.key)
         stage = ae.stages[s]
         if self.people.uniforms["advance"][lead, s] >= stage.advance:
             self._close(lead, now, won=False)

@@ -946,9 +946,6 @@ class Scenario(Section):
             raise CrossReferenceError(problems)
         return self
 
-    def sources_of(self, kind: str) -> dict[str, InboundSource | OutboundSource]:
-        return {n: s for n, s in self.sources.items() if s.kind == kind}
-
     @property
     def warmup_hours(self) -> float:
         return self.warmup.hours
