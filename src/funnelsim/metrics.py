@@ -55,6 +55,7 @@ METRICS: dict[str, MetricInfo] = {
     "revenue_outbound": _m("money", "Revenue from outbound deals."),
     "pipeline_value": _m("money", "Deal value at stake in opportunities opened."),
     "ltv": _m("money", "Lifetime value of deals won (with repeat purchases)."),
+    "sales_cycle_days_mean": _m("days", "Mean time from opportunity to won deal."),
     "mql_to_sql_rate": _m("share", "Inbound SQLs per MQL."),
     "sql_to_win_rate": _m("share", "Deals won per SQL."),
     "first_touch_waited_share": _m(
@@ -164,6 +165,8 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["revenue_outbound"] = float(np.nansum(leads.deal_value[won & outbound]))
     out["pipeline_value"] = float(np.nansum(leads.pipeline_value[_in(leads.opp_h, t0, t1)]))
     out["ltv"] = float(np.nansum(leads.ltv[won]))
+    cycle = (leads.closed_h - leads.opp_h)[won] / 24.0
+    out["sales_cycle_days_mean"] = float(cycle.mean()) if cycle.size else math.nan
     out["mql_to_sql_rate"] = _ratio(out["sqls_inbound"], out["mqls"])
     out["sql_to_win_rate"] = _ratio(out["deals_won"], out["sqls"])
 
