@@ -262,6 +262,14 @@ class FunnelModel:
     def _on_reemerge(self, event: simpy.Event) -> None:
         lead: int = event._value
         self.cycles[lead] += 1
+        # back from nurture: the lead's records follow this new cycle (mql_h keeps the first)
+        for column in (
+            self.handoff_h, self.touch_start_h, self.touch_end_h, self.decay, self.connected_h,
+            self.decision_h, self.deadline_h,
+        ):  # fmt: skip
+            column[lead] = NAN
+        self.accepted[lead] = self.rep[lead] = self.batch[lead] = -1
+        self.attempts[lead] = 0
         source = self._sources[self.people.source[lead]]
         assert isinstance(source, InboundSource)
         self.intent[lead] = float(source.intent.sample(self._seq_rng, 1)[0])
@@ -289,10 +297,6 @@ class FunnelModel:
         """The lead reaches sales: the first-touch SLA clock starts now."""
         self.handoff_h[lead] = now
         self.attempts[lead] = 0
-        if self.cycles[lead]:  # back from nurture: the records follow its latest handoff
-            self.touch_start_h[lead] = self.touch_end_h[lead] = self.decay[lead] = NAN
-            self.connected_h[lead] = self.decision_h[lead] = NAN
-            self.accepted[lead] = self.rep[lead] = -1
         task = Task(
             lead, FIRST_TOUCH, INBOUND, self._work[lead], self._first_touch_done,
             key=-self.score[lead],
