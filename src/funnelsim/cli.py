@@ -31,8 +31,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(width=None if sys.stdout.isatty() else 140)  # piped tables stay unwrapped
-err = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 140, emoji=False)  # piped: unwrapped
+err = Console(stderr=True, emoji=False)  # ":100:" is a line number, not an emoji
 
 SetOption = Annotated[
     list[str] | None,
@@ -104,11 +104,11 @@ def _cell(summary: Summary) -> str:
 def _metrics_table(batches: list[Batch]) -> Table:
     """Metrics by scenario, side by side: mean and 95% CI."""
     first = batches[0]
+    seeds = ", ".join(str(s) for s in dict.fromkeys(b.seed for b in batches))
     title = (
-        f"{first.scenario.name}: {first.replications} replication(s), seed {first.seed}"
+        f"{first.scenario.name}: {first.replications} replication(s), seed {seeds}"
         if len(batches) == 1
-        else f"{len(batches)} scenarios, {first.replications} replication(s) each, "
-        f"seed {first.seed}"
+        else f"{len(batches)} scenarios, {first.replications} replication(s) each, seed {seeds}"
     )
     table = Table(
         title=title,
@@ -185,8 +185,14 @@ def run(
     if out_dir is not None:
         from funnelsim.store import write_run  # pandas and pyarrow only when writing
 
-        for file, batch in zip(files, batches, strict=True):
-            folder = out_dir if len(files) == 1 else out_dir / file.stem
+        stems = [file.stem for file in files]
+        for i, (file, batch) in enumerate(zip(files, batches, strict=True)):
+            unique = stems.count(file.stem) == 1
+            folder = (
+                out_dir
+                if len(files) == 1
+                else out_dir / (file.stem if unique else f"{i + 1}-{file.stem}")
+            )
             written = write_run(folder, batch)
             err.print(f"wrote {len(written)} files to {folder}", highlight=False)
     if as_json:

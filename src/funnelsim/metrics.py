@@ -77,7 +77,7 @@ METRICS: dict[str, MetricInfo] = {
     "batch_fit_promise_met_share": _m(
         "share", "Batches whose share of good-fit leads met the promise."
     ),
-    "expired_share": _m("share", "Handed-off leads lost untouched when patience ran out."),
+    "expired_share": _m("share", "MQLs lost untouched when patience ran out."),
     "leads_lost_untouched": _m("leads", "Leads lost untouched (expired)."),
     "leads_unreachable": _m("leads", "Leads and contacts never reached after every attempt."),
     "decay_at_first_touch_mean": _m(
@@ -96,7 +96,8 @@ METRICS: dict[str, MetricInfo] = {
                         "programs and SDR prospecting time) per lead."),
     "cost_per_lead_inbound": _m("money", "Channel spend and marketing people per inbound lead."),
     "cost_per_lead_outbound": _m(
-        "money", "Outbound program cost and SDR prospecting time per contact."
+        "money", "Outbound program cost and SDR prospecting time per outbound lead (contact "
+        "reached)."
     ),
     "cost_per_sql": _m("money", "Total cost per SQL."),
     "cost_per_sql_inbound": _m("money", "Inbound share of cost per inbound SQL."),
@@ -142,7 +143,9 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out: dict[str, float] = {}
 
     # -- volumes in the period
-    arrived = _in(leads.arrival_h, t0, t1)
+    new = leads.entry < 0  # the starting state arrived before the simulation
+    arrived = _in(leads.arrival_h, t0, t1) & new
+    opened = _in(leads.opp_h, t0, t1) & new
     sql = _in(leads.sql_h, t0, t1)
     won = leads.won & _in(leads.closed_h, t0, t1)
     engaged = outbound & _in(leads.connected_h, t0, t1)
@@ -156,14 +159,14 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["sqls"] = float(np.count_nonzero(sql))
     out["sqls_inbound"] = float(np.count_nonzero(sql & inbound))
     out["sqls_outbound"] = float(np.count_nonzero(sql & outbound))
-    out["opportunities"] = float(np.count_nonzero(_in(leads.opp_h, t0, t1)))
+    out["opportunities"] = float(np.count_nonzero(opened))
     out["deals_won"] = float(np.count_nonzero(won))
     out["deals_won_inbound"] = float(np.count_nonzero(won & inbound))
     out["deals_won_outbound"] = float(np.count_nonzero(won & outbound))
     out["revenue"] = float(np.nansum(leads.deal_value[won]))
     out["revenue_inbound"] = float(np.nansum(leads.deal_value[won & inbound]))
     out["revenue_outbound"] = float(np.nansum(leads.deal_value[won & outbound]))
-    out["pipeline_value"] = float(np.nansum(leads.pipeline_value[_in(leads.opp_h, t0, t1)]))
+    out["pipeline_value"] = float(np.nansum(leads.pipeline_value[opened]))
     out["ltv"] = float(np.nansum(leads.ltv[won]))
     cycle = (leads.closed_h - leads.opp_h)[won] / 24.0
     out["sales_cycle_days_mean"] = float(cycle.mean()) if cycle.size else math.nan
@@ -191,7 +194,8 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     in_period = _in(released, t0, t1) & (sizes > 0)
     met = records.batches["good_fit"] >= records.batches["promised_share"] * sizes - 1e-9
     out["batch_fit_promise_met_share"] = _share(met, in_period)
-    out["expired_share"] = _share(expired, handed)
+    # over MQLs: under a batch policy some expire in marketing's pool, never handed off
+    out["expired_share"] = _share(expired, _in(leads.mql_h, t0, t1) & inbound)
     out["leads_lost_untouched"] = float(np.count_nonzero(_in(leads.expired_h, t0, t1)))
     unreachable = leads.outcome == OUTCOMES.index("unreachable")
     out["leads_unreachable"] = float(np.count_nonzero(unreachable & _in(leads.decision_h, t0, t1)))
@@ -208,7 +212,8 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["queue_length_mean"] = records.queue.time_average(t0, t1)
     weeks = (t1 - t0) / 168.0
     first_touches = float(np.count_nonzero(_in(leads.touch_start_h, t0, t1) & inbound))
-    out["first_touches_per_sdr_week"] = _ratio(first_touches, weeks * len(records.sdr_seats))
+    headcount = seat_hours(records.sdr_seats, t0, t1) / (t1 - t0)  # average over the period
+    out["first_touches_per_sdr_week"] = _ratio(first_touches, weeks * headcount)
     prospect = tasks.kind == TASK_KINDS.index("prospect")
     sdr_in = tasks.busy_hours(0, b0, b1, ~prospect)
     sdr_out = tasks.busy_hours(0, b0, b1, prospect)

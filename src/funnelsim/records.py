@@ -2,9 +2,9 @@
 
 Every lead leaves one row (when it arrived, became an MQL, was handed off, first touched and by
 whom, its SLA deadline and whether it was met, its decay, the SDR's decision, the opportunity
-and the deal), every piece of rep work one task row, every weekly batch one row, and a few
-stage levels (leads waiting for a first touch, in SDR work, opportunities open) leave step
-series. Metrics, tables and charts are all derived from these records after the run.
+and the deal), every piece of rep work one task row, every weekly batch one row, and two
+stage levels (leads waiting for a first touch, opportunities open) leave step series.
+Metrics, tables and charts are all derived from these records after the run.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class LeadRecords:
     work_h: FloatArray  # working time the first touch needs
     patience_h: FloatArray  # time until an untouched handed-off lead expires (inf: never)
     mql_h: FloatArray
-    handoff_h: FloatArray  # reached sales (the SLA and decay clocks start)
+    handoff_h: FloatArray  # reached sales: the first-touch SLA clock starts
     batch: IntArray  # batch index (-1: continuous handoff)
     touch_start_h: FloatArray
     touch_end_h: FloatArray
@@ -81,6 +81,7 @@ class LeadRecords:
     ltv: FloatArray  # lifetime value with repeat purchases (money)
     pipeline_value: FloatArray  # deal value at stake when the opportunity opened (money)
     cycles: IntArray  # times the lead came back from nurture
+    entry: IntArray  # -1 new; 0 an open MQL of the starting state; 1 + s an open opportunity
     outcome: IntArray  # index into OUTCOMES
 
     def __len__(self) -> int:

@@ -6,11 +6,12 @@ The story of a lead, as the model tells it:
    a noisy scoring model); at or above the MQL bar it is an MQL, below it goes to nurture,
    from which it may come back later.
 2. The MQL is **handed off** to sales: at once (continuous) or in the next weekly batch. The
-   SLA clock and the lead's decay start at handoff; a lead nobody touches before its patience
-   runs out is lost.
+   SLA clock starts at handoff; the lead's patience and decay run from the moment it became
+   an MQL (waiting in marketing's batch is waiting too); a lead nobody touches before its
+   patience runs out is lost.
 3. An **SDR** makes the first touch, where sales accepts or rejects the lead (SAL), then
    attempts contact until it connects or the attempts run out (unreachable). Each attempt's
-   odds are multiplied by the lead's decay, its wait since handoff. Reached leads get a
+   odds are multiplied by the lead's decay, its wait since it became an MQL. Reached leads get a
    qualification call: SQL, or disqualified back to nurture.
 4. **Outbound** contacts come from monthly target lists; SDRs work them in sequences of
    touches, competing with inbound follow-up for the same hours. A conversation may book a
@@ -157,6 +158,7 @@ class FunnelModel:
         self._work = p.work_h.tolist()
         self._patience = None if s.handoff.expire_after is None else p.patience_h.tolist()
         self._batched = s.handoff.batch is not None
+        self._marketing = s.marketing
         self._ends_at_first_touch = (
             s.teams.sdr.qualification is None and s.teams.sdr.attempts is None
         )
@@ -211,34 +213,55 @@ class FunnelModel:
                 self._on_arrival
             )
         entry = self._entry[lead]
-        if entry >= pop.OPEN_OPPORTUNITY:  # starting state: an opportunity already open
+        if entry == pop.NEW:
+            if self._kind[lead] == pop.OUTBOUND:
+                self._prospect(lead, 0, now)
+            elif self._marketing is None:
+                self._mql(lead, now)
+            else:
+                self._qualify_marketing(lead, now)
+        elif entry >= pop.OPEN_OPPORTUNITY:  # starting state: an opportunity already open
             self.opp_h[lead] = now
             self.outcome[lead] = outcome_code("opportunity")
             self.open_opps.change(now, +1)
             self._stage(lead, entry - pop.OPEN_OPPORTUNITY)
-        elif entry == pop.OPEN_MQL:  # starting state: an MQL that has waited already
+        else:  # starting state: an MQL that has waited already
+            if self._marketing is not None:
+                self.score[lead] = self._marketing_score(lead, 0.0)
             self._mql(lead, now, ready=now - float(self.people.age_h[lead]))
-        elif self._kind[lead] == pop.OUTBOUND:
-            self._prospect(lead, 0, now)
-        else:
-            self._qualify_marketing(lead, now)
+
+    def _uniform(self, name: str, lead: int, k: int | None = None) -> float:
+        """The lead's pre-drawn random number for ``name``; a fresh one in a later cycle.
+
+        A lead back from nurture is a new conversation: its odds are drawn anew (from the
+        sequential stream), while its company's fit stays what it was.
+        """
+        if self.cycles[lead]:
+            return float(self._seq_rng.random())
+        values = self.people.uniforms[name]
+        return float(values[lead] if k is None else values[lead, k])
+
+    def _marketing_score(self, lead: int, z: float) -> float:
+        """Marketing sees fit through a noisy scoring model, and intent as shown."""
+        m = self._marketing
+        assert m is not None
+        noise = m.scoring_noise
+        if m.feedback_loop:
+            noise *= 0.5 ** (self.rejections / m.feedback_rejections)
+        seen_fit = self.fit[lead] + noise * z
+        return float(self._w_fit * seen_fit + self._w_intent * self.intent[lead])
 
     def _qualify_marketing(self, lead: int, now: float) -> None:
         m = self.scenario.marketing
         if m is None:
             self._mql(lead, now)
             return
-        noise = m.scoring_noise
-        if m.feedback_loop:
-            noise *= 0.5 ** (self.rejections / m.feedback_rejections)
         z = (
             float(self.people.uniforms["noise"][lead])
             if self.cycles[lead] == 0
             else float(self._seq_rng.standard_normal())
         )
-        # marketing sees fit through a noisy scoring model, and intent as shown
-        seen_fit = self.fit[lead] + noise * z
-        score = self._w_fit * seen_fit + self._w_intent * self.intent[lead]
+        score = self._marketing_score(lead, z)
         self.score[lead] = score
         if score >= m.mql_threshold:
             self._mql(lead, now)
@@ -250,12 +273,7 @@ class FunnelModel:
         m = self.scenario.marketing
         if m is None or m.nurture is None or self.cycles[lead] >= m.nurture.max_cycles:
             return
-        u = (
-            float(self.people.uniforms["nurture"][lead])
-            if self.cycles[lead] == 0
-            else float(self._seq_rng.random())
-        )
-        if u < m.nurture.reemerge_probability:
+        if self._uniform("nurture", lead) < m.nurture.reemerge_probability:
             delay = float(m.nurture.after.sample(self._seq_rng, 1)[0])
             self._at(now + delay, self._on_reemerge, lead)
 
@@ -404,8 +422,7 @@ class FunnelModel:
         k = self.attempts[lead]
         self.attempts[lead] = k + 1
         p = (sdr.attempts.connect_probability if sdr.attempts else 1.0) * self._odds(lead)
-        connect = self.people.uniforms.get("connect")
-        if connect is None or connect[lead, k] < p:
+        if self._uniform("connect", lead, k) < p:
             self.connected_h[lead] = now
             if sdr.qualification is None:
                 self.outcome[lead] = outcome_code("touched")
@@ -436,7 +453,7 @@ class FunnelModel:
         q = self.scenario.teams.sdr.qualification
         assert q is not None
         p = min(1.0, q.probability * (0.5 + self.fit[lead]) * self._odds(lead))
-        if self.people.uniforms["qualify"][lead] < p:
+        if self._uniform("qualify", lead) < p:
             self._decide(lead, now)
             self._sql(lead, now)
         else:
@@ -601,6 +618,7 @@ class FunnelModel:
                     p.draws.get("deal", np.full(len(p), np.nan)),
                 ),
                 cycles=np.array(self.cycles, dtype=np.int64),
+                entry=p.entry,
                 outcome=np.array(self.outcome, dtype=np.int64),
             ),
             tasks=TaskRecords.from_logs(cal, sdr_log, ae_log),

@@ -111,6 +111,15 @@ class RepPool:
         """Queue a task; it starts at once if a rep is free and the office is open."""
         self._seq += 1
         task.seq = self._seq
+        free = self._free
+        if free and not (self.waiting[0] or self.waiting[1] or self.waiting[2]):
+            # nothing queued ahead of it: start at once (the common case, kept cheap)
+            now = self.env.now
+            if self.calendar.always or self.calendar.is_working(now):
+                rep = heapq.heappop(free)
+                if not self._changing or self.seats[rep].active(now):
+                    self._begin(task, rep, now)
+                    return
         q = task.queue
         if self.ordered[q]:
             heapq.heappush(self.queues[q], task)

@@ -34,23 +34,19 @@ KINDS = ("inbound", "outbound")
 NEW, OPEN_MQL, OPEN_OPPORTUNITY = -1, 0, 1
 
 
-def month_starts(origin: dt.datetime, span_h: float) -> FloatArray:
-    """Simulation hours at which each calendar month begins (the first: 0, the origin)."""
-    starts = [0.0]
-    month = dt.datetime(origin.year, origin.month, 1)
-    while True:
-        month = dt.datetime(month.year + month.month // 12, month.month % 12 + 1, 1)
-        t = hours_between(origin, month)
-        if t >= span_h:
-            return np.array(starts)
-        starts.append(t)
-
-
 def month_bounds(origin: dt.datetime, span_h: float) -> tuple[FloatArray, FloatArray]:
-    """Start and end (simulation hours) of each calendar month the simulation touches."""
-    starts = month_starts(origin, span_h)
-    ends = np.array([hours_between(origin, _next_month(origin, m)) for m in range(len(starts))])
-    return starts, ends
+    """Start and end (simulation hours) of each calendar month the simulation touches.
+
+    Months are whole calendar months: the first starts on the 1st of the origin's month, so
+    at or before hour 0, and the last ends on or after ``span_h``.
+    """
+    starts = [hours_between(origin, dt.datetime(origin.year, origin.month, 1))]
+    ends: list[float] = []
+    while True:
+        ends.append(hours_between(origin, _next_month(origin, len(ends))))
+        if ends[-1] >= span_h:
+            return np.array(starts), np.array(ends)
+        starts.append(ends[-1])
 
 
 def spend_by_month(spend: Spend, months: int) -> FloatArray:
@@ -70,7 +66,7 @@ def response_of(source: InboundSource) -> SpendResponse:
 def expected_monthly_leads(source: InboundSource, origin: dt.datetime, span_h: float) -> FloatArray:
     """Expected leads in each calendar month of the simulation, from spend and response."""
     assert source.spend is not None
-    months = month_starts(origin, span_h)
+    months, _ = month_bounds(origin, span_h)
     return response_of(source).leads(spend_by_month(source.spend, len(months)))
 
 
@@ -83,17 +79,25 @@ def _next_month(origin: dt.datetime, index: int) -> dt.datetime:
 def _spend_arrivals(
     source: InboundSource, origin: dt.datetime, span_h: float, rng: np.random.Generator
 ) -> FloatArray:
-    """NHPP arrivals: each month's expected leads spread over its hours by the weekly shape."""
-    months = month_starts(origin, span_h)
+    """NHPP arrivals: each month's expected leads spread over its hours by the weekly shape.
+
+    The shape is weighed over whole calendar months, so a month the simulation only partly
+    covers gets its share of the month's leads, no more.
+    """
+    months, month_ends = month_bounds(origin, span_h)
     leads = expected_monthly_leads(source, origin, span_h)
-    # weigh whole months, also the last one that the span cuts short
-    full_span = hours_between(origin, _next_month(origin, len(months) - 1))
-    starts, weights = hourly_intensity(source.arrivals, origin, full_span, rate_per_hour=1.0)
+    first = dt.datetime(origin.year, origin.month, 1)
+    shift = -months[0]  # hours from the 1st of the month to the origin
+    starts, weights = hourly_intensity(
+        source.arrivals, first, shift + month_ends[-1], rate_per_hour=1.0
+    )
+    starts = starts - shift
     month_of = np.searchsorted(months, starts, side="right") - 1
-    lengths = np.diff(np.append(starts, full_span)).clip(min=0.0)
-    mass = np.bincount(month_of, weights=weights * lengths, minlength=len(months))
+    ends = np.append(starts[1:], month_ends[-1])
+    mass = np.bincount(month_of, weights=weights * (ends - starts), minlength=len(months))
     rates = weights * (leads / np.where(mass > 0, mass, 1.0))[month_of]
-    return invert_intensity(starts, rates, span_h, rng)
+    inside = ends > 0
+    return invert_intensity(np.clip(starts[inside], 0.0, None), rates[inside], span_h, rng)
 
 
 @dataclass
@@ -130,15 +134,16 @@ def _segments(
 def _outbound_arrivals(
     source: OutboundSource, origin: dt.datetime, span_h: float, rng: np.random.Generator
 ) -> FloatArray:
-    """Each month's list is loaded across the month: contacts become workable at random times."""
-    months = month_starts(origin, span_h)
+    """Each month's list is loaded across the month: contacts become workable at random times.
+
+    A month the simulation covers only in part gets that part of its list.
+    """
     times: list[FloatArray] = []
-    for m, start in enumerate(months):
-        end = min(hours_between(origin, _next_month(origin, m)), span_h)
-        full = hours_between(origin, _next_month(origin, m)) - start
-        expected = source.contacts_per_month * (end - start) / full
+    for start, end in zip(*month_bounds(origin, span_h), strict=True):
+        lo, hi = max(start, 0.0), min(end, span_h)
+        expected = source.contacts_per_month * (hi - lo) / (end - start)
         count = int(expected) + int(rng.random() < expected - int(expected))
-        times.append(np.sort(rng.uniform(start, end, count)))
+        times.append(np.sort(rng.uniform(lo, hi, count)))
     return np.concatenate(times) if times else np.array([])
 
 
@@ -204,11 +209,10 @@ def _draw_part(
             else patience.sample(gen("patience"), n)
         ),
     }
-    if touches > 1:
+    if kind == OUTBOUND or sdr.attempts is not None or sdr.qualification is not None:
         part["u/connect"] = gen("connect").random((n, touches))
+    if touches > 1:
         part["d/touch"] = touch_dist.sample(gen("touches"), n * touches).reshape(n, touches)
-    elif kind == OUTBOUND or (sdr.attempts and sdr.attempts.connect_probability < 1):
-        part["u/connect"] = gen("connect").random((n, 1))
     if sdr.qualification is not None or kind == OUTBOUND:
         part["u/qualify"] = gen("qualify").random(n)
     if sdr.qualification is not None and kind == INBOUND:

@@ -262,10 +262,12 @@ def _message(error: dict[str, Any]) -> tuple[str, PathKey]:
 def problems_from(exc: ValidationError, document: Document) -> list[Problem]:
     """Turn a pydantic ValidationError into located problems, one per distinct complaint."""
     found: list[tuple[PathKey, str, str]] = []  # (path, message, error type)
+    inputs: dict[PathKey, Any] = {}
     for error in exc.errors():
         data_path = _resolve(document.data, tuple(error["loc"]))
         message, extra = _message(dict(error))
         found.append(((*data_path, *extra), message, error["type"]))
+        inputs[found[-1][0]] = error.get("input")
     # A union (calendar: 'always' | {...}) reports a mismatch for every branch it did not take:
     # keep the complaints of the branch that matched the shape of the data.
     paths = {p for p, _, _ in found}
@@ -279,6 +281,12 @@ def problems_from(exc: ValidationError, document: Document) -> list[Problem]:
             p == path and k == "literal_error" for p, _, k in found
         ):
             continue
+        # a word-or-number union (priority: 'score' | 0.3): a word is judged as a word, a
+        # number as a number
+        if len([p for p, _, _ in found if p == path]) > 1:
+            word = isinstance(inputs.get(path), str)
+            if (kind == "literal_error") != word:
+                continue
         where = document.where(path)
         if kind == "unknown_key":
             where = document.key_marks.get(path, where)
@@ -296,8 +304,14 @@ def validate_document(document: Document, model: type[BaseModel] = Scenario) -> 
     except CrossReferenceError as exc:
         raise ScenarioError(
             [
-                Problem(document.where(path), _dotted(path), message)
-                for path, message in exc.problems
+                Problem(
+                    document.key_marks.get(path, document.where(path))
+                    if at_key
+                    else document.where(path),
+                    _dotted(path),
+                    message,
+                )
+                for path, message, at_key in exc.problems
             ]
         ) from None
 

@@ -45,9 +45,9 @@ def did_you_mean(word: str, options: list[str]) -> str:
 class CrossReferenceError(Exception):
     """Names that do not resolve across sections; each problem has its own dotted path."""
 
-    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(message for _, message in problems))
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str, bool]]) -> None:
+        self.problems = problems  # (path, message, whether the problem is the key itself)
+        super().__init__("; ".join(message for _, message, _ in problems))
 
 
 class Section(BaseModel):
@@ -668,12 +668,14 @@ class Handoff(Section):
     )
     expire_after: DurationDist | None = Field(
         default=None,
-        description="Patience: a lead not touched within this (calendar) time is lost.",
+        description="Patience: an MQL not touched within this (calendar) time after it became an "
+        "MQL is lost.",
     )
     decay: Decay | None = Field(
         default=None,
-        description="How a lead's odds fall with its wait since handoff; recorded per lead and "
-        "applied to connect and qualification odds.",
+        description="How a lead's odds fall with its wait since it became an MQL (its handoff, "
+        "under continuous routing); recorded per lead and applied to connect and "
+        "qualification odds.",
     )
 
     @model_validator(mode="after")
@@ -900,7 +902,7 @@ class Scenario(Section):
     @model_validator(mode="after")
     def _references(self) -> Scenario:
         """Names used in one section must exist in another."""
-        problems: list[tuple[tuple[str | int, ...], str]] = []
+        problems: list[tuple[tuple[str | int, ...], str, bool]] = []
         segments = list(self.segments or {})
         for name, source in self.sources.items():
             for segment in source.segment_mix or {}:
@@ -910,12 +912,17 @@ class Scenario(Section):
                             ("sources", name, "segment_mix", segment),
                             f"unknown segment '{segment}'{did_you_mean(segment, segments)}"
                             f"; segments: {', '.join(segments) or 'none defined'}",
+                            True,
                         )
                     )
             if source.segment_mix is not None and sum(source.segment_mix.values()) <= 0:
-                problems.append((("sources", name, "segment_mix"), "weights must not all be 0"))
+                problems.append(
+                    (("sources", name, "segment_mix"), "weights must not all be 0", False)
+                )
         if self.teams.ae is not None and not segments:
-            problems.append((("teams", "ae"), "an AE team needs 'segments' (deal size, win rate)"))
+            problems.append(
+                (("teams", "ae"), "an AE team needs 'segments' (deal size, win rate)", True)
+            )
         stages = [s.name for s in self.teams.ae.stages] if self.teams.ae else []
         initial = self.initial or Initial()
         named: list[tuple[str, int, OpenMqls | OpenOpportunities]] = [
@@ -928,11 +935,16 @@ class Scenario(Section):
                         ("initial", group, i, "source"),
                         f"unknown source '{item.source}'"
                         f"{did_you_mean(item.source, list(self.sources))}",
+                        False,
                     )
                 )
             elif isinstance(item, OpenMqls) and self.sources[item.source].kind != "inbound":
                 problems.append(
-                    (("initial", group, i, "source"), "open MQLs come from an inbound source")
+                    (
+                        ("initial", group, i, "source"),
+                        "open MQLs come from an inbound source",
+                        False,
+                    )
                 )
             if isinstance(item, OpenOpportunities) and item.stage not in stages:
                 problems.append(
@@ -940,6 +952,7 @@ class Scenario(Section):
                         ("initial", group, i, "stage"),
                         f"unknown stage '{item.stage}'{did_you_mean(item.stage, stages)}"
                         f"; stages: {', '.join(stages) or 'no AE team'}",
+                        False,
                     )
                 )
         if problems:
