@@ -378,19 +378,19 @@ class FunnelModel:
 
     # -- SDR work ----------------------------------------------------------------------------
     def _on_start(self, task: Task, rep: int, now: float) -> None:
-        lead = task.lead
-        if task.kind != QUALIFICATION:  # the call's odds are those of the attempt that reached
-            self.attempt_start_h[lead] = now
-        if task.kind in (FIRST_TOUCH, PROSPECT) and math.isnan(self.touch_start_h[lead]):
-            self.touch_start_h[lead] = now
+        lead, kind = task.lead, task.kind
+        if kind == FIRST_TOUCH:
+            self.attempt_start_h[lead] = self.touch_start_h[lead] = now
             self.rep[lead] = rep
-        if task.kind == FIRST_TOUCH:
             self._tasks[lead] = None  # touched: patience no longer matters
             self.waiting.change(now, -1)
-            if self._decay is not None:
-                self.decay[lead] = self._decay(now - self.ready_h[lead])
-            else:
-                self.decay[lead] = 1.0
+            decay = self._decay
+            self.decay[lead] = 1.0 if decay is None else decay(now - self.ready_h[lead])
+        elif kind != QUALIFICATION:  # the call's odds are those of the attempt that reached
+            self.attempt_start_h[lead] = now
+            if kind == PROSPECT and math.isnan(self.touch_start_h[lead]):
+                self.touch_start_h[lead] = now
+                self.rep[lead] = rep
 
     def _odds(self, lead: int) -> float:
         """The lead's decay multiplier at the start of the current attempt."""

@@ -87,6 +87,7 @@ class RepPool:
         self._seq = 0
         self._ramping = ramp is not None and any(not s.ramped for s in seats)
         self._changing = any(s.joined_h > 0 or s.left_h != float("inf") for s in seats)
+        self._share = not isinstance(priority, str)  # the share rule counts work started
 
     # -- wiring ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -178,7 +179,8 @@ class RepPool:
             assert self.ramp is not None
             work /= max(self.ramp.productivity(self.seats[rep], now), 1e-6)
         end = now + work if self.calendar.always else self.calendar.add_business(now, work)
-        self.busy_h[task.queue] += work
+        if self._share:
+            self.busy_h[task.queue] += work
         log = self.log
         log.rep.append(rep)
         log.lead.append(task.lead)
