@@ -39,7 +39,7 @@ def assert_theory_in_ci(
     s = summarise(values, level=level)
     report = (
         f"{label}: theory {theory:.5f}, simulated {s.mean:.5f} "
-        f"[{s.ci_low:.5f}, {s.ci_high:.5f}] ({level:.0%} CI, n={s.n}, "
+        f"[{s.ci_low:.5f}, {s.ci_high:.5f}] ({level:.1%} CI, n={s.n}, "
         f"half-width {s.half_width:.5f}, allowed {max_half_width:.5f})"
     )
     print(report)

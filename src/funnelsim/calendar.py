@@ -181,7 +181,7 @@ class Calendar:
         b = self.business_time_array(times) + self.business_hours(duration)
         if self.always:
             return b
-        if b.size:
+        if np.isfinite(b).any():
             self.at_business_time(float(np.nanmax(b)))  # extends the intervals far enough
         ends, opens, cum = (np.asarray(a) for a in (self._ends, self._opens, self._cum))
         k = np.searchsorted(ends, b, side="left")

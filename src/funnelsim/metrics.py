@@ -173,21 +173,23 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["mql_to_sql_rate"] = _ratio(out["sqls_inbound"], out["mqls"])
     out["sql_to_win_rate"] = _ratio(out["deals_won"], out["sqls"])
 
-    # -- the handoff, on the cohort handed off in the period
-    handed = _in(leads.handoff_h, t0, t1) & inbound
-    touched = handed & ~np.isnan(leads.touch_start_h)
-    expired = ~np.isnan(leads.expired_h)
-    wait = leads.wait_h
+    # -- the handoff, on the cohort of handoffs in the period (a lead back from nurture is
+    # handed off, and judged, again)
+    h = records.handoffs
+    handed = _in(h.handoff_h, t0, t1)
+    touched = handed & ~np.isnan(h.touch_start_h)
+    gone = ~np.isnan(h.expired_h)
+    wait = h.wait_h
     waited = handed & (~touched | (wait > 0))
-    undecided = np.isnan(leads.touch_start_h) & ~expired & (leads.sla_deadline_h > records.end_h)
+    undecided = np.isnan(h.touch_start_h) & ~gone & (h.sla_deadline_h > records.end_h)
     waits = wait[touched]
     out["first_touch_waited_share"] = _share(waited, handed)
     out["first_touch_wait_mean_h"] = float(waits.mean()) if waits.size else math.nan
     out["first_touch_wait_p90_h"] = float(np.quantile(waits, 0.9)) if waits.size else math.nan
-    out["sla_first_touch_attainment"] = _share(leads.sla_met, handed & ~undecided)
-    batch = handed & (leads.batch >= 0)
-    decided = leads.decision_h <= leads.qualify_by_h
-    pending = np.isnan(leads.decision_h) & (leads.qualify_by_h > records.end_h)
+    out["sla_first_touch_attainment"] = _share(h.sla_met, handed & ~undecided)
+    batch = handed & (h.batch >= 0)
+    decided = h.decision_h <= h.qualify_by_h
+    pending = np.isnan(h.decision_h) & (h.qualify_by_h > records.end_h)
     out["sla_batch_qualified_by_deadline"] = _share(decided, batch & ~pending)
     released = records.batches["release_h"]
     sizes = records.batches["size"]
@@ -195,13 +197,12 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     met = records.batches["good_fit"] >= records.batches["promised_share"] * sizes - 1e-9
     out["batch_fit_promise_met_share"] = _share(met, in_period)
     # over MQLs: under a batch policy some expire in marketing's pool, never handed off
+    expired = ~np.isnan(leads.expired_h)
     out["expired_share"] = _share(expired, _in(leads.mql_h, t0, t1) & inbound)
     out["leads_lost_untouched"] = float(np.count_nonzero(_in(leads.expired_h, t0, t1)))
     unreachable = leads.outcome == OUTCOMES.index("unreachable")
     out["leads_unreachable"] = float(np.count_nonzero(unreachable & _in(leads.decision_h, t0, t1)))
-    out["decay_at_first_touch_mean"] = (
-        float(leads.decay[touched].mean()) if touched.any() else math.nan
-    )
+    out["decay_at_first_touch_mean"] = float(h.decay[touched].mean()) if touched.any() else math.nan
 
     # -- rep time
     sdr_available = _seat_business_hours(records.sdr_seat_b, b0, b1)

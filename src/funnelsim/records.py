@@ -111,6 +111,57 @@ class TaskLog:
         self.end_h = array("d")
 
 
+class HandoffLog:
+    """One row per handoff to sales, filled during a run: a lead back from nurture is handed
+    off again, and each handoff is judged on its own first-touch SLA."""
+
+    def __init__(self) -> None:
+        self.lead = array("q")
+        self.handoff_h = array("d")
+        self.touch_start_h = array("d")
+        self.expired_h = array("d")
+        self.decision_h = array("d")
+        self.qualify_by_h = array("d")
+        self.batch = array("q")
+        self.decay = array("d")
+
+    def add(self, lead: int, now: float, batch: int, qualify_by: float) -> int:
+        nan = float("nan")
+        self.lead.append(lead)
+        self.handoff_h.append(now)
+        self.touch_start_h.append(nan)
+        self.expired_h.append(nan)
+        self.decision_h.append(nan)
+        self.qualify_by_h.append(qualify_by)
+        self.batch.append(batch)
+        self.decay.append(nan)
+        return len(self.lead) - 1
+
+
+@dataclass(frozen=True)
+class HandoffRecords:
+    """One row per handoff: when, the first touch or expiry that followed, the SLA outcome."""
+
+    lead: IntArray
+    handoff_h: FloatArray
+    touch_start_h: FloatArray
+    expired_h: FloatArray
+    decision_h: FloatArray  # sales decided: rejected, unreachable, disqualified or SQL
+    qualify_by_h: FloatArray  # batch deadline for that decision (nan: continuous)
+    batch: IntArray  # batch index (-1: continuous handoff)
+    decay: FloatArray  # odds multiplier at the first touch
+    sla_deadline_h: FloatArray
+    sla_met: BoolArray
+
+    @property
+    def wait_h(self) -> FloatArray:
+        """Calendar hours from handoff to first touch (nan if never touched)."""
+        return self.touch_start_h - self.handoff_h
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 @dataclass(frozen=True)
 class TaskRecords:
     """One row per piece of rep work: team (0 SDR, 1 AE), rep, lead, kind, start, end."""
@@ -213,6 +264,7 @@ class RunRecords:
     """Everything one replication produced, with the facts needed to read it."""
 
     leads: LeadRecords
+    handoffs: HandoffRecords
     tasks: TaskRecords
     batches: dict[str, np.ndarray]
     queue: LevelSeries  # leads handed off, waiting for a first touch

@@ -49,6 +49,8 @@ from funnelsim.model.pool import (
 )
 from funnelsim.records import (
     BatchRecords,
+    HandoffLog,
+    HandoffRecords,
     LeadRecords,
     LevelMonitor,
     RunRecords,
@@ -169,6 +171,8 @@ class FunnelModel:
         self.won = [False] * n
         self.waiting = LevelMonitor()  # MQLs handed off, waiting for a first touch
         self.open_opps = LevelMonitor()  # opportunities open
+        self.handoffs = HandoffLog()
+        self._row = [-1] * n  # each lead's current handoff row
         self.mql_pool: list[int] = []  # MQLs waiting for a batch release
         self._pooled = [False] * n
         self.batches = BatchRecords()
@@ -315,6 +319,7 @@ class FunnelModel:
         """The lead reaches sales: the first-touch SLA clock starts now."""
         self.handoff_h[lead] = now
         self.attempts[lead] = 0
+        self._row[lead] = self.handoffs.add(lead, now, self.batch[lead], self.deadline_h[lead])
         task = Task(
             lead, FIRST_TOUCH, INBOUND, self._work[lead], self._first_touch_done,
             key=-self.score[lead],
@@ -336,6 +341,7 @@ class FunnelModel:
             task.cancelled = True
             self._tasks[lead] = None
             self.waiting.change(now, -1)
+            self.handoffs.expired_h[self._row[lead]] = now
         else:
             return
         self.expired_h[lead] = now
@@ -386,6 +392,9 @@ class FunnelModel:
             self.waiting.change(now, -1)
             decay = self._decay
             self.decay[lead] = 1.0 if decay is None else decay(now - self.ready_h[lead])
+            row = self._row[lead]
+            self.handoffs.touch_start_h[row] = now
+            self.handoffs.decay[row] = self.decay[lead]
         elif kind != QUALIFICATION:  # the call's odds are those of the attempt that reached
             self.attempt_start_h[lead] = now
             if kind == PROSPECT and math.isnan(self.touch_start_h[lead]):
@@ -463,6 +472,7 @@ class FunnelModel:
     def _decide(self, lead: int, now: float) -> None:
         """Sales has reached a decision on a handed-off lead."""
         self.decision_h[lead] = now
+        self.handoffs.decision_h[self._row[lead]] = now
 
     # -- outbound ----------------------------------------------------------------------------
     def _prospect(self, lead: int, k: int, now: float) -> None:
@@ -621,6 +631,7 @@ class FunnelModel:
                 entry=p.entry,
                 outcome=np.array(self.outcome, dtype=np.int64),
             ),
+            handoffs=self._handoff_records(),
             tasks=TaskRecords.from_logs(cal, sdr_log, ae_log),
             batches=self.batches.freeze(),
             queue=self.waiting.series(),
@@ -638,6 +649,24 @@ class FunnelModel:
             ae_seat_b=self._seat_b(self.ae_seats),
             seed=self.seed,
             replication=self.replication,
+        )
+
+    def _handoff_records(self) -> HandoffRecords:
+        log, sla = self.handoffs, self.scenario.handoff.first_touch_sla
+        handoff = np.array(log.handoff_h)
+        touch = np.array(log.touch_start_h)
+        deadline = self.calendar.deadline_array(handoff, sla)
+        return HandoffRecords(
+            lead=np.array(log.lead, dtype=np.int64),
+            handoff_h=handoff,
+            touch_start_h=touch,
+            expired_h=np.array(log.expired_h),
+            decision_h=np.array(log.decision_h),
+            qualify_by_h=np.array(log.qualify_by_h),
+            batch=np.array(log.batch, dtype=np.int64),
+            decay=np.array(log.decay),
+            sla_deadline_h=deadline,
+            sla_met=~np.isnan(touch) & (touch <= deadline + 1e-9),
         )
 
     def _seat_b(self, seats: list[Seat]) -> np.ndarray:
