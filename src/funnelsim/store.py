@@ -41,6 +41,13 @@ def lead_frame(records: RunRecords) -> pd.DataFrame:
     return frame
 
 
+def handoff_frame(records: RunRecords) -> pd.DataFrame:
+    """Every handoff to sales of one replication, with its first touch and SLA outcome."""
+    frame = pd.DataFrame(records.handoffs.columns())
+    frame.insert(0, "replication", records.replication)
+    return frame
+
+
 def task_frame(records: RunRecords) -> pd.DataFrame:
     """Every piece of rep work of one replication."""
     tasks = records.tasks
@@ -115,6 +122,7 @@ def write_run(folder: Path, batch: Batch) -> list[Path]:
     ]
     tables: dict[str, Callable[[RunRecords], pd.DataFrame]] = {
         "leads.parquet": lead_frame,
+        "handoffs.parquet": handoff_frame,
         "tasks.parquet": task_frame,
         "queue.parquet": queue_frame,
         "weekly.parquet": weekly_frame,

@@ -35,6 +35,7 @@ from simpy.events import Timeout
 
 from funnelsim.calendar import Calendar, hours_between
 from funnelsim.model import population as pop
+from funnelsim.model.first_touch import FirstTouchQueue, is_queue_only
 from funnelsim.model.pool import (
     AE_STAGE,
     ATTEMPT,
@@ -55,6 +56,7 @@ from funnelsim.records import (
     LevelMonitor,
     RunRecords,
     TaskRecords,
+    level_series,
     outcome_code,
 )
 from funnelsim.rng import Streams
@@ -124,6 +126,7 @@ class FunnelModel:
         )
         self.ae = RepPool(env, cal, self.ae_seats, ramp=_ramp(ae.ramp)) if ae else None
         self._init_state()
+        self.queue_only = is_queue_only(scenario)
 
     def _changes(self, hiring: list[HiringChange]) -> list[tuple[float, int]]:
         return [(hours_between(self.scenario.origin, h.at), h.change) for h in hiring]
@@ -169,7 +172,6 @@ class FunnelModel:
         self.attempts = array("q", [0]) * n
         self.batch = [-1] * n
         self.won = [False] * n
-        self.waiting = LevelMonitor()  # MQLs handed off, waiting for a first touch
         self.open_opps = LevelMonitor()  # opportunities open
         self.handoffs = HandoffLog()
         self._row = [-1] * n  # each lead's current handoff row
@@ -192,6 +194,12 @@ class FunnelModel:
     # -- running -----------------------------------------------------------------------------
     def run(self) -> RunRecords:
         """Simulate to the end of the horizon and return the replication's records."""
+        if self.queue_only:
+            queue = FirstTouchQueue(self)
+            queue.start()
+            self.env.run(until=self.end_h)
+            self._finish_queue_only(queue)
+            return self._records()
         self.sdr.start()
         if self.ae is not None:
             self.ae.start()
@@ -325,7 +333,6 @@ class FunnelModel:
             key=-self.score[lead],
         )  # fmt: skip
         self._tasks[lead] = task
-        self.waiting.change(now, +1)
         self.sdr.submit(task)
 
     def _on_expiry(self, event: simpy.Event) -> None:
@@ -340,7 +347,6 @@ class FunnelModel:
         elif task is not None and not task.cancelled:
             task.cancelled = True
             self._tasks[lead] = None
-            self.waiting.change(now, -1)
             self.handoffs.expired_h[self._row[lead]] = now
         else:
             return
@@ -389,7 +395,6 @@ class FunnelModel:
             self.attempt_start_h[lead] = self.touch_start_h[lead] = now
             self.rep[lead] = rep
             self._tasks[lead] = None  # touched: patience no longer matters
-            self.waiting.change(now, -1)
             decay = self._decay
             self.decay[lead] = 1.0 if decay is None else decay(now - self.ready_h[lead])
             row = self._row[lead]
@@ -572,6 +577,7 @@ class FunnelModel:
     # -- records -----------------------------------------------------------------------------
     def _records(self) -> RunRecords:
         p, cal, handoff = self.people, self.calendar, self.scenario.handoff
+        handoffs = self._handoff_records()
         handoff_h = np.array(self.handoff_h)
         touch_start = np.array(self.touch_start_h)
         deadline = cal.deadline_array(handoff_h, handoff.first_touch_sla)
@@ -631,10 +637,12 @@ class FunnelModel:
                 entry=p.entry,
                 outcome=np.array(self.outcome, dtype=np.int64),
             ),
-            handoffs=self._handoff_records(),
+            handoffs=handoffs,
             tasks=TaskRecords.from_logs(cal, sdr_log, ae_log),
             batches=self.batches.freeze(),
-            queue=self.waiting.series(),
+            queue=level_series(
+                handoffs.handoff_h, np.fmin(handoffs.touch_start_h, handoffs.expired_h)
+            ),
             open_opportunities=self.open_opps.series(),
             source_names=p.source_names,
             segment_names=p.segment_names,
@@ -650,6 +658,34 @@ class FunnelModel:
             seed=self.seed,
             replication=self.replication,
         )
+
+    def _finish_queue_only(self, queue: FirstTouchQueue) -> None:
+        """Fill the columns the general model writes as it goes: every lead is an MQL handed
+        off on arrival, sales decides at the end of its first touch."""
+        arrival = array("d", self._arrival)
+        self.mql_h = self.handoff_h = self.ready_h = arrival
+        for lead, end in enumerate(queue.end_of_touch):
+            if end == end:  # touched, and done by the end of the run
+                self.touch_end_h[lead] = self.decision_h[lead] = end
+                self.accepted[lead] = 1
+                self.outcome[lead] = _TOUCHED
+            elif self.expired_h[lead] == self.expired_h[lead]:
+                self.outcome[lead] = outcome_code("expired")
+            start = self.touch_start_h[lead]
+            if start == start:
+                self.decay[lead] = (
+                    1.0 if self._decay is None else self._decay(start - arrival[lead])
+                )
+        log = self.handoffs
+        n = len(arrival)
+        log.lead = array("q", range(n))
+        log.handoff_h = arrival
+        log.touch_start_h = self.touch_start_h
+        log.expired_h = self.expired_h
+        log.decision_h = self.decision_h
+        log.qualify_by_h = array("d", [NAN]) * n
+        log.batch = array("q", [-1]) * n
+        log.decay = self.decay
 
     def _handoff_records(self) -> HandoffRecords:
         log, sla = self.handoffs, self.scenario.handoff.first_touch_sla
