@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from helpers import scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_properties import scenarios
 
 from funnelsim.model.first_touch import is_queue_only
 from funnelsim.model.funnel import FunnelModel
 from funnelsim.records import RunRecords
+from helpers import scenario
+from test_properties import scenarios
 
 
 def both(data: dict[str, Any], seed: int) -> tuple[RunRecords, RunRecords]:

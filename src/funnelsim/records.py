@@ -245,8 +245,9 @@ def level_series(enter: FloatArray, leave: FloatArray) -> LevelSeries:
     """How many are in a stage over time, from when each entered and left (nan: still there)."""
     times = np.concatenate([enter, leave[~np.isnan(leave)]])
     deltas = np.concatenate([np.ones(len(enter)), -np.ones(np.count_nonzero(~np.isnan(leave)))])
+    instants: FloatArray
     instants, where = np.unique(times, return_inverse=True)
-    levels = np.cumsum(np.bincount(where, weights=deltas, minlength=len(instants)))
+    levels: FloatArray = np.cumsum(np.bincount(where, weights=deltas, minlength=len(instants)))
     if not len(instants) or instants[0] > 0:  # the stage starts empty
         return LevelSeries(np.append(0.0, instants), np.append(0.0, levels))
     return LevelSeries(instants, levels)
