@@ -19,6 +19,7 @@ from rich.table import Table
 
 from funnelsim.analysis import Summary
 from funnelsim.experiment import Batch, run_replications
+from funnelsim.experiment import compare as experiment_compare
 from funnelsim.metrics import METRICS
 from funnelsim.model.funnel import offered_load
 from funnelsim.scenario.load import ScenarioError, load_scenario
@@ -97,7 +98,8 @@ def _cell(summary: Summary) -> str:
     if not math.isfinite(summary.mean):
         return "n/a"
     if summary.n > 1 and math.isfinite(summary.half_width):
-        return f"{_number(summary.mean, 4)} ± {_number(summary.half_width, 2)}"
+        half = summary.half_width if summary.half_width > 1e-9 * abs(summary.mean) else 0.0
+        return f"{_number(summary.mean, 4)} ± {_number(half, 2)}"
     return _number(summary.mean, 4)
 
 
@@ -213,6 +215,90 @@ def _load_all(files: list[Path], overrides: list[str] | None) -> list[Scenario]:
     if problems:
         _fail(ScenarioError(problems))
     return scenarios
+
+
+def _difference_cell(diff: Summary) -> str:
+    if not math.isfinite(diff.mean):
+        return "n/a"
+    if diff.n < 2 or not math.isfinite(diff.half_width):
+        return f"{diff.mean:+,.4g}"
+    sign = "+" if diff.mean >= 0 else "-"
+    text = f"{sign}{_number(abs(diff.mean), 4)} ± {_number(diff.half_width, 2)}"
+    clear = diff.ci_low > 0 or diff.ci_high < 0
+    return f"[bold]{text} *[/]" if clear else text
+
+
+@app.command()
+def compare(
+    files: Annotated[list[Path], typer.Argument(help="Scenario files; the first is the baseline.")],
+    replications: Annotated[
+        int, typer.Option("--replications", "-n", min=2, help="Replications per scenario.")
+    ] = 20,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Seed (default: the first scenario's, else fresh).")
+    ] = None,
+    set_: SetOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")
+    ] = False,
+) -> None:
+    """Compare scenarios on common random numbers: paired differences against the first.
+
+    Every scenario runs the same replications of the same seed; each replication of a
+    scenario is paired with the baseline's, so differences come with intervals much narrower
+    than two independent runs would give. Differences whose 95% interval excludes zero are
+    marked with *.
+    """
+    if len(files) < 2:
+        err.print("compare needs at least two scenario files", highlight=False)
+        raise typer.Exit(2)
+    scenarios = _load_all(files, set_)
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        err.print(f"scenario names must differ to be compared: {names}", highlight=False)
+        raise typer.Exit(2)
+    for scenario in scenarios:
+        _warn_overload(scenario)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("comparing", total=replications * len(scenarios))
+        result = experiment_compare(
+            scenarios, replications, seed, on_done=lambda _: progress.advance(task)
+        )
+    if as_json:
+        print(json.dumps(result.as_json()))
+        return
+    base = result.baseline
+    table = Table(
+        title=f"{len(scenarios)} scenarios against '{base.scenario.name}': "
+        f"{base.replications} paired replications, seed {base.seed}",
+        caption="mean ± half-width of the 95% CI; differences paired by replication "
+        "(common random numbers); * the interval excludes zero",
+    )
+    table.add_column("metric")
+    table.add_column("unit")
+    for batch in result.batches:
+        table.add_column(batch.scenario.name, justify="right")
+    others = result.batches[1:]
+    for batch in others:
+        table.add_column(f"{batch.scenario.name} - {base.scenario.name}", justify="right")
+    summaries = [batch.summary() for batch in result.batches]
+    differences = result.differences()
+    for name, info in METRICS.items():
+        cells = [s[name] for s in summaries]
+        if all(c.n == 0 for c in cells):
+            continue
+        diffs = [differences[b.scenario.name][name] for b in others]
+        table.add_row(
+            name, info.unit, *(_cell(c) for c in cells), *(_difference_cell(d) for d in diffs)
+        )
+    out.print(table)
 
 
 @app.command()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from funnelsim import metrics
-from funnelsim.analysis import Summary, summarise_metrics
+from funnelsim.analysis import Summary, paired_difference, summarise_metrics
 from funnelsim.model.funnel import simulate
 from funnelsim.records import RunRecords
 from funnelsim.rng import normalise_seed
@@ -52,15 +52,68 @@ class Batch:
             "scenario": self.scenario.name,
             "seed": self.seed,
             "replications": self.replications,
-            "metrics": {
-                name: {
-                    "mean": _finite(s.mean),
-                    "ci_low": _finite(s.ci_low),
-                    "ci_high": _finite(s.ci_high),
-                }
-                for name, s in self.summary().items()
+            "metrics": {name: summary_json(s) for name, s in self.summary().items()},
+        }
+
+
+def summary_json(summary: Summary) -> dict[str, float | None]:
+    """A summary as JSON: mean and interval, ``null`` where undefined."""
+    return {
+        "mean": _finite(summary.mean),
+        "ci_low": _finite(summary.ci_low),
+        "ci_high": _finite(summary.ci_high),
+    }
+
+
+@dataclass
+class Comparison:
+    """Scenarios run on the same replication streams, each against the first."""
+
+    batches: list[Batch]
+
+    @property
+    def baseline(self) -> Batch:
+        return self.batches[0]
+
+    def differences(self, level: float = 0.95) -> dict[str, dict[str, Summary]]:
+        """For each later scenario, its paired difference from the baseline, per metric."""
+        base = self.baseline
+        return {
+            batch.scenario.name: {
+                name: paired_difference(batch.values(name), base.values(name), level)
+                for name in base.metrics[0]
+            }
+            for batch in self.batches[1:]
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "baseline": self.baseline.scenario.name,
+            "seed": self.baseline.seed,
+            "replications": self.baseline.replications,
+            "scenarios": {
+                b.scenario.name: {"metrics": b.as_json()["metrics"]} for b in self.batches
+            },
+            "differences": {
+                name: {metric: summary_json(s) for metric, s in diffs.items()}
+                for name, diffs in self.differences().items()
             },
         }
+
+
+def compare(
+    scenarios: list[Scenario],
+    replications: int,
+    seed: int | None = None,
+    *,
+    on_done: Progress | None = None,
+) -> Comparison:
+    """Run every scenario on the same seed and replication numbers: common random numbers."""
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ValueError(f"scenario names must differ to be compared: {names}")
+    root = normalise_seed(scenarios[0].seed if seed is None else seed)
+    return Comparison([run_replications(s, replications, root, on_done=on_done) for s in scenarios])
 
 
 def _finite(value: float) -> float | None:
