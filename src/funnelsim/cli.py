@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from funnelsim.analysis import Summary
-from funnelsim.experiment import Batch, run_replications
+from funnelsim.experiment import Batch, default_workers, run_replications
 from funnelsim.experiment import compare as experiment_compare
 from funnelsim.metrics import METRICS
 from funnelsim.model.funnel import offered_load
@@ -35,6 +35,12 @@ app = typer.Typer(
 out = Console(width=None if sys.stdout.isatty() else 140, emoji=False)  # piped: unwrapped
 err = Console(stderr=True, emoji=False)  # ":100:" is a line number, not an emoji
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", "-w", min=1, help="Processes running replications (default: all cores)."
+    ),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -139,6 +145,7 @@ def run(
         int | None, typer.Option(min=0, help="Seed (default: the scenario's, else fresh).")
     ] = None,
     set_: SetOption = None,
+    workers: WorkersOption = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -182,6 +189,7 @@ def run(
                     seed,
                     keep_records=out_dir is not None,
                     on_done=lambda _, task=task: progress.advance(task),  # type: ignore[misc]
+                    workers=workers or default_workers(),
                 )
             )
     if out_dir is not None:
@@ -238,6 +246,7 @@ def compare(
         int | None, typer.Option(min=0, help="Seed (default: the first scenario's, else fresh).")
     ] = None,
     set_: SetOption = None,
+    workers: WorkersOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")
     ] = False,
@@ -269,7 +278,11 @@ def compare(
     ) as progress:
         task = progress.add_task("comparing", total=replications * len(scenarios))
         result = experiment_compare(
-            scenarios, replications, seed, on_done=lambda _: progress.advance(task)
+            scenarios,
+            replications,
+            seed,
+            on_done=lambda _: progress.advance(task),
+            workers=workers or default_workers(),
         )
     if as_json:
         print(json.dumps(result.as_json()))

@@ -8,7 +8,11 @@ which replications run.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import multiprocessing.context
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +111,7 @@ def compare(
     seed: int | None = None,
     *,
     on_done: Progress | None = None,
+    workers: int = 1,
 ) -> Comparison:
     """Run every scenario on the same seed and replication numbers: common random numbers."""
     names = [s.name for s in scenarios]
@@ -120,6 +125,37 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+Outcome = tuple[int, dict[str, float], RunRecords | None]
+
+
+def _chunk(
+    scenario: Scenario, root: int, replications: list[int], keep_records: bool
+) -> list[Outcome]:
+    """Run some replications of a scenario (in this process or a worker)."""
+    outcomes: list[Outcome] = []
+    for replication in replications:
+        records = simulate(scenario, root, replication)
+        outcomes.append(
+            (replication, metrics.compute(records, scenario), records if keep_records else None)
+        )
+    return outcomes
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Workers start from a clean server process: forking a process with threads running (a
+    progress bar's, say) can deadlock, and the server has funnelsim imported once for all."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["funnelsim.experiment"])
+    return context
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def run_replications(
     scenario: Scenario,
     replications: int,
@@ -127,17 +163,42 @@ def run_replications(
     *,
     keep_records: bool = False,
     on_done: Progress | None = None,
+    workers: int = 1,
 ) -> Batch:
-    """Run replications 0..n-1; the seed defaults to the scenario's, then to fresh entropy."""
+    """Run replications 0..n-1; the seed defaults to the scenario's, then to fresh entropy.
+
+    With ``workers`` above one, chunks of replications run in a process pool and stream back
+    as they finish. Replication r always draws from the streams of (seed, r), and results are
+    kept in replication order, so the batch is the same whatever the number of workers.
+    """
     if replications < 1:
         raise ValueError("replications must be at least 1")
     root = normalise_seed(scenario.seed if seed is None else seed)
     batch = Batch(scenario, root)
-    for replication in range(replications):
-        records = simulate(scenario, root, replication)
-        batch.metrics.append(metrics.compute(records, scenario))
-        if keep_records:
+    # a few chunks per worker: the pool stays busy while results stream back
+    size = max(1, math.ceil(replications / (max(workers, 1) * 4)))
+    chunks = [list(range(i, min(i + size, replications))) for i in range(0, replications, size)]
+    outcomes: list[Outcome] = []
+    if workers <= 1 or len(chunks) == 1:
+        for chunk in chunks:
+            done = _chunk(scenario, root, chunk, keep_records)
+            outcomes += done
+            for replication, _, _ in done:
+                if on_done is not None:
+                    on_done(replication)
+    else:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(chunks)), mp_context=_context()
+        ) as pool:
+            futures = [pool.submit(_chunk, scenario, root, c, keep_records) for c in chunks]
+            for future in as_completed(futures):
+                done = future.result()
+                outcomes += done
+                for replication, _, _ in done:
+                    if on_done is not None:
+                        on_done(replication)
+    for _, row, records in sorted(outcomes, key=lambda o: o[0]):
+        batch.metrics.append(row)
+        if records is not None:
             batch.records.append(records)
-        if on_done is not None:
-            on_done(replication)
     return batch
