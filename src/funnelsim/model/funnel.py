@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -210,8 +211,9 @@ class FunnelModel:
         self.env.run(until=self.end_h)
         return self._records()
 
-    def _at(self, t: float, callback: object, value: object = None) -> None:
-        Timeout(self.env, max(t - self.env.now, 0.0), value).callbacks.append(callback)  # type: ignore[arg-type]
+    def _at(self, t: float, callback: Callable[[simpy.Event], None], value: object = None) -> None:
+        """Call ``callback`` at simulation time ``t`` (now, if ``t`` has passed)."""
+        Timeout(self.env, max(t - self.env.now, 0.0), value).callbacks.append(callback)
 
     # -- arrivals and marketing --------------------------------------------------------------
     def _on_arrival(self, event: simpy.Event) -> None:
