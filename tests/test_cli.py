@@ -25,7 +25,7 @@ from helpers import ROOT, SCENARIOS
 ERLANG_C = SCENARIOS / "validation" / "erlang-c.yaml"
 SHORT = ["--set", "horizon=5d", "--set", "warmup=1d"]
 SHORT_OVERRIDES = ["horizon=5d", "warmup=1d"]
-BUNDLED = sorted(SCENARIOS.rglob("*.yaml"))
+BUNDLED = sorted(p for p in SCENARIOS.rglob("*.yaml") if "studies" not in p.parts)
 REQUIRED_METRICS = [
     "leads",
     "first_touch_waited_share",

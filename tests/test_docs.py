@@ -9,6 +9,7 @@ from typer.main import get_command
 
 from funnelsim.cli import app
 from funnelsim.scenario.load import load_scenario
+from funnelsim.scenario.study import load_study
 from helpers import ROOT, SCENARIOS
 
 README = (ROOT / "README.md").read_text()
@@ -31,7 +32,15 @@ def test_readme_gives_the_two_setup_commands() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", sorted(SCENARIOS.rglob("*.yaml")), ids=lambda p: str(p.relative_to(SCENARIOS))
+    "path",
+    sorted(p for p in SCENARIOS.rglob("*.yaml") if "studies" not in p.parts),
+    ids=lambda p: str(p.relative_to(SCENARIOS)),
 )
 def test_bundled_scenarios_validate(path: object) -> None:
     assert load_scenario(path).name  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", sorted((SCENARIOS / "studies").glob("*.yaml")), ids=str)
+def test_bundled_studies_load(path: object) -> None:
+    _, points = load_study(path)  # type: ignore[arg-type]
+    assert len(points) > 1

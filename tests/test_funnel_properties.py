@@ -34,7 +34,11 @@ from helpers import SCENARIOS, bundled, scenario
 
 FIRST_TOUCH, ATTEMPT, QUALIFICATION, PROSPECT, AE_STAGE = range(len(TASK_KINDS))
 SHORT = ("horizon=8w", "warmup=2w")
-BUNDLED = sorted(str(p.relative_to(SCENARIOS)) for p in SCENARIOS.rglob("*.yaml") if p.is_file())
+BUNDLED = sorted(
+    str(p.relative_to(SCENARIOS))
+    for p in SCENARIOS.rglob("*.yaml")
+    if p.is_file() and "studies" not in p.parts
+)
 
 
 def code(*names: str) -> list[int]:

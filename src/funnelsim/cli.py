@@ -18,12 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from funnelsim.analysis import Summary
-from funnelsim.experiment import Batch, default_workers, run_replications
+from funnelsim.experiment import Batch, default_workers, run_replications, run_study
 from funnelsim.experiment import compare as experiment_compare
 from funnelsim.metrics import METRICS
 from funnelsim.model.funnel import offered_load
 from funnelsim.scenario.load import ScenarioError, load_scenario
 from funnelsim.scenario.schema import Scenario
+from funnelsim.scenario.study import load_study
 
 app = typer.Typer(
     name="funnelsim",
@@ -311,6 +312,99 @@ def compare(
         table.add_row(
             name, info.unit, *(_cell(c) for c in cells), *(_difference_cell(d) for d in diffs)
         )
+    out.print(table)
+
+
+@app.command()
+def study(
+    file: Annotated[Path, typer.Argument(help="Study YAML file.")],
+    replications: Annotated[
+        int | None,
+        typer.Option(
+            "--replications", "-n", min=2, help="Replications per point (default: the study's)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Seed (default: the study's, else the baseline's).")
+    ] = None,
+    set_: SetOption = None,
+    workers: WorkersOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")
+    ] = False,
+) -> None:
+    """Run a study: a baseline, its variants and sweeps, one row per point.
+
+    Every point runs the same replications of the same seed, and is compared with the baseline
+    replication by replication (common random numbers). ``--set`` changes the baseline before
+    the study's own changes.
+    """
+    try:
+        spec, points = load_study(file, set_)
+    except ScenarioError as error:
+        _fail(error)
+    unknown = [m for m in spec.metrics if m not in METRICS]
+    if unknown:
+        err.print(f"{file}: metrics: unknown metric(s) {', '.join(unknown)}", highlight=False)
+        raise typer.Exit(2)
+    n = replications or spec.replications
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"study {spec.name}", total=n * len(points))
+        result = run_study(
+            points,
+            n,
+            seed if seed is not None else spec.seed,
+            on_done=lambda _: progress.advance(task),
+            workers=workers or default_workers(),
+        )
+    differences = result.differences()
+    if as_json:
+        data = result.as_json()
+        print(
+            json.dumps(
+                {
+                    "study": spec.name,
+                    "seed": data["seed"],
+                    "replications": data["replications"],
+                    "points": [
+                        {
+                            "label": p.label,
+                            "overrides": p.overrides,
+                            "metrics": data["scenarios"][p.scenario.name]["metrics"],
+                            "difference": data["differences"].get(p.scenario.name),
+                        }
+                        for p in points
+                    ],
+                }
+            )
+        )
+        return
+    table = Table(
+        title=f"{spec.name}: {len(points)} points, {n} paired replications each, "
+        f"seed {result.baseline.seed}",
+        caption="mean ± half-width of the 95% CI; * the paired difference from the baseline "
+        "excludes zero",
+    )
+    table.add_column("point")
+    for metric in spec.metrics:
+        table.add_column(f"{metric} ({METRICS[metric].unit})", justify="right")
+    for point, batch in zip(points, result.batches, strict=True):
+        summary = batch.summary()
+        row = []
+        for metric in spec.metrics:
+            cell = _cell(summary[metric])
+            diff = differences.get(batch.scenario.name, {}).get(metric)
+            if diff is not None and (diff.ci_low > 0 or diff.ci_high < 0):
+                cell += " *"
+            row.append(cell)
+        table.add_row(point.label, *row)
     out.print(table)
 
 

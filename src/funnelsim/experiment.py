@@ -22,6 +22,7 @@ from funnelsim.model.funnel import simulate
 from funnelsim.records import RunRecords
 from funnelsim.rng import normalise_seed
 from funnelsim.scenario.schema import Scenario
+from funnelsim.scenario.study import Point
 
 Progress = Callable[[int], None]
 
@@ -202,3 +203,17 @@ def run_replications(
         if records is not None:
             batch.records.append(records)
     return batch
+
+
+def run_study(
+    points: list[Point],
+    replications: int,
+    seed: int | None = None,
+    *,
+    on_done: Progress | None = None,
+    workers: int = 1,
+) -> Comparison:
+    """Every point of a study on common random numbers, the baseline first."""
+    return compare(
+        [p.scenario for p in points], replications, seed, on_done=on_done, workers=workers
+    )

@@ -155,46 +155,55 @@ def parse_override(text: str) -> tuple[PathKey, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ScenarioError([Problem(where, "", "expected dotted.key=value")])
-    parts: list[str | int] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
+    parts = dotted_path(key.strip())
     if any(p == "" for p in parts):
         raise ScenarioError([Problem(where, key, "empty part in the dotted key")])
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(where, key, f"cannot read the value: {exc}")]) from None
-    return tuple(parts), value
+    return parts, value
+
+
+def set_value(document: Document, path: PathKey, value: Any, where: str) -> None:
+    """Set one value at a dotted path (intermediate mappings are created); problems with it
+    are reported at ``where`` (an option, or a place in another file)."""
+    node: Any = document.data
+    for depth, part in enumerate(path[:-1]):
+        nxt = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            nxt = node[part]
+        if nxt is None:
+            if not isinstance(node, dict):
+                raise ScenarioError([Problem(where, _dotted(path[: depth + 1]), "no such item")])
+            nxt = node[part] = {}
+        node = nxt
+    last = path[-1]
+    if isinstance(node, list) and isinstance(last, int) and last < len(node):
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ScenarioError([Problem(where, _dotted(path), "no such item")])
+    for marks in (document.marks, document.key_marks):
+        for known in [p for p in marks if p[: len(path)] == path]:
+            del marks[known]
+    for end in range(1, len(path) + 1):
+        if path[:end] not in document.marks or end == len(path):
+            document.marks[path[:end]] = where
+    document.key_marks[path] = where
+
+
+def dotted_path(key: str) -> PathKey:
+    """``'teams.sdr.headcount'`` -> ('teams', 'sdr', 'headcount'); digits index lists."""
+    return tuple(int(p) if p.isdigit() else p for p in key.split("."))
 
 
 def apply_overrides(document: Document, overrides: list[str]) -> Document:
     """Set each ``dotted.key=value`` in the document; intermediate mappings are created."""
     for text in overrides:
         path, value = parse_override(text)
-        node: Any = document.data
-        for depth, part in enumerate(path[:-1]):
-            nxt = node.get(part) if isinstance(node, dict) else None
-            if isinstance(node, list) and isinstance(part, int) and part < len(node):
-                nxt = node[part]
-            if nxt is None:
-                if not isinstance(node, dict):
-                    raise ScenarioError(
-                        [Problem(f"--set {text}", _dotted(path[: depth + 1]), "no such item")]
-                    )
-                nxt = node[part] = {}
-            node = nxt
-        last = path[-1]
-        if isinstance(node, list) and isinstance(last, int) and last < len(node):
-            node[last] = value
-        elif isinstance(node, dict):
-            node[last] = value
-        else:
-            raise ScenarioError([Problem(f"--set {text}", _dotted(path), "no such item")])
-        for marks in (document.marks, document.key_marks):
-            for known in [p for p in marks if p[: len(path)] == path]:
-                del marks[known]
-        for end in range(1, len(path) + 1):
-            if path[:end] not in document.marks or end == len(path):
-                document.marks[path[:end]] = f"--set {text}"
-        document.key_marks[path] = f"--set {text}"
+        set_value(document, path, value, f"--set {text}")
     return document
 
 

@@ -1,0 +1,155 @@
+"""Studies: a baseline plan, named variants of it, and sweeps over its parameters.
+
+A study file says what to vary and how; loading it gives one Scenario per point, all checked
+before anything runs. Overrides name scenario values by dotted path, exactly as ``--set`` does,
+and a problem with one is reported at its place in the study file.
+
+```yaml
+name: Budget split
+baseline: ../baseline.yaml          # relative to this file
+replications: 10
+variants:
+  more-sdrs: {teams.sdr.headcount: 6}
+sweeps:
+  split:
+    mode: zip                       # values move together; grid: every combination
+    values:
+      sources.search.spend.monthly: [40000, 30000, 20000]
+      teams.sdr.headcount: [4, 5, 6]
+```
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from funnelsim.scenario.load import (
+    Document,
+    Problem,
+    ScenarioError,
+    apply_overrides,
+    dotted_path,
+    read_document,
+    set_value,
+    validate_document,
+)
+from funnelsim.scenario.schema import Scenario, Section
+
+Value = str | int | float | bool | None
+
+
+class Sweep(Section):
+    """Parameters swept together (zip) or over every combination (grid)."""
+
+    mode: Literal["zip", "grid"] = Field(
+        default="grid", description="'grid': every combination; 'zip': the i-th values together."
+    )
+    values: dict[str, list[Value]] = Field(
+        min_length=1, description="Dotted scenario path -> the values it takes."
+    )
+    labels: list[str] | None = Field(
+        default=None, description="A name for each point (zip mode), e.g. 'inbound 70%'."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> Sweep:
+        lengths = {len(v) for v in self.values.values()}
+        if 0 in lengths:
+            raise ValueError("every swept parameter needs at least one value")
+        if self.mode == "zip" and len(lengths) > 1:
+            raise ValueError(f"zip mode needs lists of one length, got {sorted(lengths)}")
+        if self.labels is not None and (self.mode != "zip" or len(self.labels) != lengths.pop()):
+            raise ValueError("labels name the points of a zip sweep: one label per value")
+        return self
+
+    def points(self) -> list[tuple[str | None, dict[str, Value]]]:
+        keys = list(self.values)
+        if self.mode == "zip":
+            rows = list(zip(*self.values.values(), strict=True))
+        else:
+            rows = list(itertools.product(*self.values.values()))
+        labels: list[str | None] = list(self.labels) if self.labels else [None] * len(rows)
+        return [
+            (label, dict(zip(keys, row, strict=True)))
+            for label, row in zip(labels, rows, strict=True)
+        ]
+
+
+class Study(Section):
+    """A baseline scenario, variants of it and sweeps over it, run on common random numbers."""
+
+    name: str = Field(min_length=1, description="Name of the study.")
+    description: str = Field(default="", description="What the study asks.")
+    baseline: str = Field(description="Scenario file, relative to the study file.")
+    replications: int = Field(default=10, ge=2, description="Replications per point.")
+    seed: int | None = Field(default=None, ge=0, description="Seed (default: the baseline's).")
+    variants: dict[str, dict[str, Value]] = Field(
+        default={}, description="Named variants: dotted scenario path -> value."
+    )
+    sweeps: dict[str, Sweep] = Field(default={}, description="Named sweeps.")
+    metrics: list[str] = Field(
+        default=[
+            "sqls",
+            "deals_won",
+            "revenue",
+            "total_cost",
+            "cost_per_sql",
+            "roi",
+            "sla_first_touch_attainment",
+        ],
+        min_length=1,
+        description="Metrics shown in the study's table (every metric is computed).",
+    )
+
+
+@dataclass(frozen=True)
+class Point:
+    """One scenario of a study: where it comes from and what was changed."""
+
+    label: str
+    overrides: dict[str, Value]
+    scenario: Scenario
+
+
+def load_study(path: str | Path, overrides: list[str] | None = None) -> tuple[Study, list[Point]]:
+    """Read a study and build every point's scenario; raise ScenarioError listing problems.
+
+    ``overrides`` (``--set``) apply to the baseline before the study's own changes.
+    """
+    study_doc = read_document(path)
+    study: Study = validate_document(study_doc, Study)
+    base_path = Path(path).parent / study.baseline
+    base = apply_overrides(read_document(base_path), overrides or [])
+    # each point: its label, its changes, and where in the study file they are written
+    plan: list[tuple[str, dict[str, Value], tuple[str, ...]]] = [("baseline", {}, ())]
+    plan += [(name, values, ("variants", name)) for name, values in study.variants.items()]
+    for sweep_name, sweep in study.sweeps.items():
+        for label, values in sweep.points():
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            plan.append(
+                (f"{sweep_name}: {label or shown}", values, ("sweeps", sweep_name, "values"))
+            )
+    points: list[Point] = []
+    problems: list[Problem] = []
+    for label, values, origin in plan:
+        document = Document(
+            base.source, copy.deepcopy(base.data), dict(base.marks), dict(base.key_marks)
+        )
+        try:
+            for key, value in values.items():
+                set_value(document, dotted_path(key), value, study_doc.where((*origin, key)))
+            scenario: Scenario = validate_document(document, Scenario)
+        except ScenarioError as error:
+            problems += [p for p in error.problems if p not in problems]
+            continue
+        name = study.name if label == "baseline" else f"{study.name}: {label}"
+        points.append(Point(label, values, scenario.model_copy(update={"name": name})))
+    if problems:
+        raise ScenarioError(problems)
+    return study, points
