@@ -16,13 +16,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: inbound-heavy against outbound-heavy at the same budget, side by side; results in reports/demo
+## demo: inbound-heavy against outbound-heavy at the same budget: side by side with records in
+## reports/demo, then paired differences on common random numbers, then the budget-split study
 demo: install
 	$(BIN)/funnelsim validate scenarios/inbound-heavy.yaml
 	$(BIN)/funnelsim validate scenarios/outbound-heavy.yaml
 	$(BIN)/funnelsim run scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml \
 	  --replications 10 --out $(REPORT)
-	@echo "results (metrics, per-lead records, weekly series) written to $(REPORT)/"
+	$(BIN)/funnelsim compare scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml \
+	  --replications 10
+	$(BIN)/funnelsim study scenarios/studies/inbound-vs-outbound.yaml --replications 5 \
+	  --json > $(REPORT)/study.json
+	@echo "results (metrics, per-lead records, weekly series, study) in $(REPORT)/"
 
 ## test: the whole suite, slow theory checks and notebooks included
 test: install notebooks
