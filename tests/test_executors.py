@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from funnelsim.experiment import run_replications
+from funnelsim.experiment import compare, run_replications
 from funnelsim.scenario.load import load_scenario
 from helpers import SCENARIOS
 
@@ -32,3 +32,15 @@ def test_one_or_two_workers_give_identical_replications() -> None:
             assert np.array_equal(column, b.leads.columns()[name], equal_nan=True), name
     # and the replications really differ from one another
     assert alone.metrics[0]["leads"] != alone.metrics[1]["leads"]
+
+
+def test_a_comparison_is_the_same_on_one_or_two_workers() -> None:
+    plans = [
+        load_scenario(SCENARIOS / f, ["horizon=4w", "warmup=1w"])
+        for f in ("inbound-heavy.yaml", "outbound-heavy.yaml")
+    ]
+    alone = compare(plans, 4, 3, workers=1)
+    pooled = compare(plans, 4, 3, workers=2)
+    for a, b in zip(alone.batches, pooled.batches, strict=True):
+        assert a.scenario.name == b.scenario.name
+        assert same_metrics(a.metrics, b.metrics)

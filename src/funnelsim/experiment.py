@@ -119,7 +119,7 @@ def compare(
     if len(set(names)) != len(names):
         raise ValueError(f"scenario names must differ to be compared: {names}")
     root = normalise_seed(scenarios[0].seed if seed is None else seed)
-    return Comparison([run_replications(s, replications, root, on_done=on_done) for s in scenarios])
+    return Comparison(run_batches(scenarios, replications, root, on_done=on_done, workers=workers))
 
 
 def _finite(value: float) -> float | None:
@@ -157,6 +157,60 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def run_batches(
+    scenarios: list[Scenario],
+    replications: int,
+    root: int,
+    *,
+    keep_records: bool = False,
+    on_done: Progress | None = None,
+    workers: int = 1,
+) -> list[Batch]:
+    """Replications 0..n-1 of every scenario, all drawing from the streams of ``root``.
+
+    With ``workers`` above one, chunks of replications of all the scenarios share one process
+    pool and stream back as they finish. Replication r always draws from the streams of
+    (seed, r), and results are kept in replication order, so the batches are the same
+    whatever the number of workers.
+    """
+    if replications < 1:
+        raise ValueError("replications must be at least 1")
+    # a few chunks per worker and scenario: the pool stays busy while results stream back
+    size = max(1, math.ceil(replications * len(scenarios) / (max(workers, 1) * 4)))
+    size = min(size, replications)
+    chunks = [list(range(i, min(i + size, replications))) for i in range(0, replications, size)]
+    jobs = [(k, chunk) for k in range(len(scenarios)) for chunk in chunks]
+    outcomes: list[list[Outcome]] = [[] for _ in scenarios]
+
+    def collect(k: int, done: list[Outcome]) -> None:
+        outcomes[k] += done
+        for replication, _, _ in done:
+            if on_done is not None:
+                on_done(replication)
+
+    if workers <= 1 or len(jobs) == 1:
+        for k, chunk in jobs:
+            collect(k, _chunk(scenarios[k], root, chunk, keep_records))
+    else:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(jobs)), mp_context=_context()
+        ) as pool:
+            futures = {
+                pool.submit(_chunk, scenarios[k], root, chunk, keep_records): k for k, chunk in jobs
+            }
+            for future in as_completed(futures):
+                collect(futures[future], future.result())
+    batches = []
+    for scenario, done in zip(scenarios, outcomes, strict=True):
+        batch = Batch(scenario, root)
+        for _, row, records in sorted(done, key=lambda o: o[0]):
+            batch.metrics.append(row)
+            if records is not None:
+                batch.records.append(records)
+        batches.append(batch)
+    return batches
+
+
 def run_replications(
     scenario: Scenario,
     replications: int,
@@ -166,42 +220,12 @@ def run_replications(
     on_done: Progress | None = None,
     workers: int = 1,
 ) -> Batch:
-    """Run replications 0..n-1; the seed defaults to the scenario's, then to fresh entropy.
-
-    With ``workers`` above one, chunks of replications run in a process pool and stream back
-    as they finish. Replication r always draws from the streams of (seed, r), and results are
-    kept in replication order, so the batch is the same whatever the number of workers.
-    """
-    if replications < 1:
-        raise ValueError("replications must be at least 1")
+    """Run replications 0..n-1; the seed defaults to the scenario's, then to fresh entropy."""
     root = normalise_seed(scenario.seed if seed is None else seed)
-    batch = Batch(scenario, root)
-    # a few chunks per worker: the pool stays busy while results stream back
-    size = max(1, math.ceil(replications / (max(workers, 1) * 4)))
-    chunks = [list(range(i, min(i + size, replications))) for i in range(0, replications, size)]
-    outcomes: list[Outcome] = []
-    if workers <= 1 or len(chunks) == 1:
-        for chunk in chunks:
-            done = _chunk(scenario, root, chunk, keep_records)
-            outcomes += done
-            for replication, _, _ in done:
-                if on_done is not None:
-                    on_done(replication)
-    else:
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(chunks)), mp_context=_context()
-        ) as pool:
-            futures = [pool.submit(_chunk, scenario, root, c, keep_records) for c in chunks]
-            for future in as_completed(futures):
-                done = future.result()
-                outcomes += done
-                for replication, _, _ in done:
-                    if on_done is not None:
-                        on_done(replication)
-    for _, row, records in sorted(outcomes, key=lambda o: o[0]):
-        batch.metrics.append(row)
-        if records is not None:
-            batch.records.append(records)
+    [batch] = run_batches(
+        [scenario], replications, root, keep_records=keep_records, on_done=on_done,
+        workers=workers,
+    )  # fmt: skip
     return batch
 
 
