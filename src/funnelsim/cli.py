@@ -52,6 +52,18 @@ SetOption = Annotated[
 ]
 
 
+def _progress() -> Progress:
+    """A progress bar with ETA on stderr, gone when the work is done."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
 def _fail(error: ScenarioError) -> NoReturn:
     for problem in error.problems:
         err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
@@ -173,14 +185,7 @@ def run(
     for scenario in scenarios:
         _warn_overload(scenario)
     batches = []
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
+    with _progress() as progress:
         for scenario in scenarios:
             task = progress.add_task(f"simulating {scenario.name}", total=replications)
             batches.append(
@@ -269,14 +274,7 @@ def compare(
         raise typer.Exit(2)
     for scenario in scenarios:
         _warn_overload(scenario)
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
+    with _progress() as progress:
         task = progress.add_task("comparing", total=replications * len(scenarios))
         result = experiment_compare(
             scenarios,
@@ -348,14 +346,7 @@ def study(
         err.print(f"{file}: metrics: unknown metric(s) {', '.join(unknown)}", highlight=False)
         raise typer.Exit(2)
     n = replications or spec.replications
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
+    with _progress() as progress:
         task = progress.add_task(f"study {spec.name}", total=n * len(points))
         result = run_study(
             points,
