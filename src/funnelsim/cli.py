@@ -42,6 +42,9 @@ WorkersOption = Annotated[
         "--workers", "-w", min=1, help="Processes running replications (default: all cores)."
     ),
 ]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -253,9 +256,7 @@ def compare(
     ] = None,
     set_: SetOption = None,
     workers: WorkersOption = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Compare scenarios on common random numbers: paired differences against the first.
 
@@ -327,9 +328,7 @@ def study(
     ] = None,
     set_: SetOption = None,
     workers: WorkersOption = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Run a study: a baseline, its variants and sweeps, one row per point.
 

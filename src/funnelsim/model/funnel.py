@@ -266,10 +266,8 @@ class FunnelModel:
         return float(self._w_fit * seen_fit + self._w_intent * self.intent[lead])
 
     def _qualify_marketing(self, lead: int, now: float) -> None:
-        m = self.scenario.marketing
-        if m is None:
-            self._mql(lead, now)
-            return
+        m = self._marketing
+        assert m is not None  # without marketing every inbound lead is an MQL on arrival
         z = (
             float(self.people.uniforms["noise"][lead])
             if self.cycles[lead] == 0
@@ -578,12 +576,11 @@ class FunnelModel:
 
     # -- records -----------------------------------------------------------------------------
     def _records(self) -> RunRecords:
-        p, cal, handoff = self.people, self.calendar, self.scenario.handoff
+        p, cal = self.people, self.calendar
         handoffs = self._handoff_records()
         handoff_h = np.array(self.handoff_h)
         touch_start = np.array(self.touch_start_h)
-        deadline = cal.deadline_array(handoff_h, handoff.first_touch_sla)
-        met = ~np.isnan(touch_start) & (touch_start <= deadline + 1e-9)
+        deadline, met = self._sla(handoff_h, touch_start)
         repeat = (
             np.where(
                 p.kind == pop.INBOUND,
@@ -690,10 +687,10 @@ class FunnelModel:
         log.decay = self.decay
 
     def _handoff_records(self) -> HandoffRecords:
-        log, sla = self.handoffs, self.scenario.handoff.first_touch_sla
+        log = self.handoffs
         handoff = np.array(log.handoff_h)
         touch = np.array(log.touch_start_h)
-        deadline = self.calendar.deadline_array(handoff, sla)
+        deadline, met = self._sla(handoff, touch)
         return HandoffRecords(
             lead=np.array(log.lead, dtype=np.int64),
             handoff_h=handoff,
@@ -704,8 +701,13 @@ class FunnelModel:
             batch=np.array(log.batch, dtype=np.int64),
             decay=np.array(log.decay),
             sla_deadline_h=deadline,
-            sla_met=~np.isnan(touch) & (touch <= deadline + 1e-9),
+            sla_met=met,
         )
+
+    def _sla(self, handoff_h: np.ndarray, touch_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First-touch SLA deadlines from handoff times, and whether the touch met them."""
+        deadline = self.calendar.deadline_array(handoff_h, self.scenario.handoff.first_touch_sla)
+        return deadline, ~np.isnan(touch_h) & (touch_h <= deadline + 1e-9)
 
     def _seat_b(self, seats: list[Seat]) -> np.ndarray:
         if not seats:
