@@ -16,18 +16,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: inbound-heavy against outbound-heavy at the same budget: side by side with records in
-## reports/demo, then paired differences on common random numbers, then the budget-split study
+## demo: inbound-heavy against outbound-heavy at the same budget: side by side with records,
+## then paired differences on common random numbers, then the budget-split study, each into a
+## results folder under reports/demo, then one SQL query over the comparison
 demo: install
+	rm -rf $(REPORT)
 	$(BIN)/funnelsim validate scenarios/inbound-heavy.yaml
 	$(BIN)/funnelsim validate scenarios/outbound-heavy.yaml
 	$(BIN)/funnelsim run scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml \
-	  --replications 10 --out $(REPORT)
+	  --replications 10 --out $(REPORT)/run
 	$(BIN)/funnelsim compare scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml \
-	  --replications 10
+	  --replications 10 --out $(REPORT)/compare
 	$(BIN)/funnelsim study scenarios/studies/inbound-vs-outbound.yaml --replications 5 \
-	  --json > $(REPORT)/study.json
-	@echo "results (metrics, per-lead records, weekly series, study) in $(REPORT)/"
+	  --out $(REPORT)/study
+	$(BIN)/funnelsim query $(REPORT)/compare \
+	  "SELECT scenario, round(avg(sqls)) AS sqls, round(avg(cac)) AS cac, round(avg(roi), 2) AS roi \
+	   FROM replications GROUP BY scenario ORDER BY scenario"
+	@echo "results folders (manifest, metrics, records, weekly series, summaries) in $(REPORT)/"
 
 ## test: the whole suite, slow theory checks and notebooks included
 test: install notebooks
@@ -53,6 +58,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/bench_core.py --write-docs
 	$(BIN)/python benchmarks/bench_funnel.py --write-docs
+	$(BIN)/python benchmarks/bench_parallel.py --write-docs
 
 clean:
 	rm -rf $(VENV) build reports .pytest_cache .mypy_cache .ruff_cache

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,12 +19,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from funnelsim.analysis import Summary
-from funnelsim.experiment import Batch, default_workers, run_replications, run_study
-from funnelsim.experiment import compare as experiment_compare
+from funnelsim.executors import EXECUTORS, default_workers, open_executor
+from funnelsim.experiment import (
+    Batch,
+    Chunk,
+    Comparison,
+    Precision,
+    Replication,
+    Runner,
+    check_names,
+    run_to_precision,
+)
 from funnelsim.metrics import METRICS
 from funnelsim.model.funnel import offered_load
+from funnelsim.rng import normalise_seed
 from funnelsim.scenario.load import ScenarioError, load_scenario
-from funnelsim.scenario.schema import Scenario
+from funnelsim.scenario.schema import Scenario, did_you_mean
 from funnelsim.scenario.study import load_study
 
 app = typer.Typer(
@@ -40,6 +51,52 @@ WorkersOption = Annotated[
     int | None,
     typer.Option(
         "--workers", "-w", min=1, help="Processes running replications (default: all cores)."
+    ),
+]
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where replications run: 'process' (a local process pool) or 'dask' (a Dask "
+        "cluster: --scheduler's, else a local one on 127.0.0.1).",
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 (implies "
+        "--executor dask).",
+        metavar="ADDRESS",
+    ),
+]
+TargetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--target-halfwidth",
+        help="Add replications until METRIC's 95% CI half-width is at most VALUE (compare and "
+        "study: the widest paired difference); --replications is where it starts.",
+        metavar="METRIC=VALUE",
+    ),
+]
+CapOption = Annotated[
+    int,
+    typer.Option("--max-replications", min=2, help="Cap on replications with --target-halfwidth."),
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="Results folder: manifest, resolved scenarios, per-replication metrics and weekly "
+        "series (Parquet, one file per chunk), summary CSVs. Written as chunks finish.",
+    ),
+]
+ResumeOption = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Finish (or extend) the interrupted batch in --out: finished replications are "
+        "kept, the rest run.",
     ),
 ]
 JsonOption = Annotated[
@@ -151,6 +208,156 @@ def _metrics_table(batches: list[Batch]) -> Table:
     return table
 
 
+def _usage(option: str, message: str) -> NoReturn:
+    err.print(f"{option}: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _precision(target: str | None, cap: int) -> Precision | None:
+    """``METRIC=VALUE`` as a precision target; a bad one is a usage error (exit 2)."""
+    if target is None:
+        return None
+    metric, sep, value = target.partition("=")
+    metric = metric.strip()
+    if not sep:
+        _usage("--target-halfwidth", f"expected METRIC=VALUE, got {target!r}")
+    if metric not in METRICS:
+        _usage(
+            "--target-halfwidth",
+            f"unknown metric {metric!r}{did_you_mean(metric, list(METRICS))}",
+        )
+    try:
+        half_width = float(value)
+    except ValueError:
+        half_width = math.nan
+    if not half_width > 0 or not math.isfinite(half_width):
+        _usage("--target-halfwidth", f"{metric}: the half-width must be a positive number")
+    return Precision(metric, half_width, cap)
+
+
+@dataclass
+class Execution:
+    """How a batch runs and where it goes: the options run, compare and study share."""
+
+    replications: int
+    seed: int | None
+    workers: int | None = None
+    executor: str = "process"
+    scheduler: str | None = None
+    target: str | None = None
+    cap: int = 1000
+    out: Path | None = None
+    resume: bool = False
+
+
+def _execute(
+    scenarios: list[Scenario],
+    how: Execution,
+    *,
+    command: str,
+    label: str,
+    records: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> list[Batch]:
+    """Run a batch behind a progress bar, on the chosen executor, into the results store.
+
+    Everything that can be refused is refused before anything runs. Chunks are written to
+    ``--out`` as they finish, so an interrupted batch keeps them for ``--resume``.
+    """
+    precision = _precision(how.target, how.cap)
+    executor = "dask" if how.scheduler is not None else how.executor
+    if executor not in EXECUTORS:
+        _usage(
+            "--executor", f"unknown executor {executor!r}{did_you_mean(executor, list(EXECUTORS))}"
+        )
+    if how.resume and how.out is None:
+        _usage("--resume", "needs --out, the folder of the batch to finish")
+    workers = how.workers or default_workers()
+    store = None
+    finished: list[Replication] = []
+    if how.out is not None:
+        from funnelsim.store import Store, StoreError  # pandas and pyarrow only when writing
+
+        try:
+            store, finished = Store.open(
+                how.out,
+                scenarios,
+                how.seed,
+                command=command,
+                records=records,
+                resume=how.resume,
+                extra=extra,
+            )
+        except StoreError as error:
+            _usage("--out", str(error))
+        root = store.seed
+    else:
+        root = normalise_seed(scenarios[0].seed if how.seed is None else how.seed)
+    if finished:
+        err.print(f"resuming: {len(finished)} finished replication(s) kept", highlight=False)
+
+    with _progress() as progress:
+        task = progress.add_task(label, total=how.replications * len(scenarios))
+
+        def on_chunk(chunk: Chunk) -> None:
+            if store is not None:
+                store.write_chunk(chunk)
+            progress.advance(task, len(chunk.replications))
+
+        try:
+            with open_executor(executor, workers, how.scheduler) as pool:
+                runner = Runner(
+                    scenarios,
+                    root,
+                    executor=pool,
+                    workers=workers,
+                    records=records and store is not None,
+                    series=store is not None,
+                    on_chunk=on_chunk,
+                    finished=finished,
+                )
+                progress.update(task, completed=sum(len(d) for d in runner.done))
+                start = max(how.replications, runner.replications)
+                if precision is None:
+                    runner.extend(start)
+                else:
+                    n, half = run_to_precision(
+                        runner,
+                        start,
+                        precision,
+                        lambda n: progress.update(task, total=n * len(scenarios)),
+                    )
+                    if half > precision.half_width:
+                        err.print(
+                            f"[yellow]warning:[/] {precision.metric}: half-width "
+                            f"{half:.4g} after {n} replications (the cap), above the target "
+                            f"{precision.half_width:g}",
+                            highlight=False,
+                            soft_wrap=True,
+                        )
+        except KeyboardInterrupt:
+            if store is not None:
+                err.print(
+                    f"interrupted: finished chunks are in {how.out}; add --resume to "
+                    "finish the batch",
+                    highlight=False,
+                )
+            raise typer.Exit(130) from None
+    batches = runner.batches()
+    if store is not None:
+        store.finish(batches, paired=command != "run")
+        err.print(f"results in {how.out}", highlight=False)
+    for batch in batches:
+        for check in batch.warmup():
+            if not check.enough:
+                err.print(
+                    f"[yellow]warning:[/] {batch.scenario.name}: {check.message()}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+    return batches
+
+
 @app.command()
 def run(
     files: Annotated[list[Path], typer.Argument(help="Scenario YAML file(s).")],
@@ -158,10 +365,15 @@ def run(
         int, typer.Option("--replications", "-n", min=1, help="Independent replications.")
     ] = 10,
     seed: Annotated[
-        int | None, typer.Option(min=0, help="Seed (default: the scenario's, else fresh).")
+        int | None,
+        typer.Option(min=0, help="Seed (default: the (first) scenario's, else fresh)."),
     ] = None,
     set_: SetOption = None,
     workers: WorkersOption = None,
+    executor: ExecutorOption = "process",
+    scheduler: SchedulerOption = None,
+    target: TargetOption = None,
+    cap: CapOption = 1000,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -170,50 +382,27 @@ def run(
             '{"scenarios": [one object per file]}).',
         ),
     ] = False,
-    out_dir: Annotated[
-        Path | None,
+    out_dir: OutOption = None,
+    resume: ResumeOption = False,
+    records: Annotated[
+        bool,
         typer.Option(
-            "--out",
-            help="Folder for the resolved scenario, metrics, records and weekly series "
-            "(one subfolder per file when there are several).",
+            "--records/--no-records",
+            help="With --out, also write per-lead, handoff, task and queue records (Parquet).",
         ),
-    ] = None,
+    ] = True,
 ) -> None:
     """Simulate scenarios and print their metrics with 95% confidence intervals.
 
-    Several files are shown side by side; with one seed they share random numbers stream by
-    stream (arrivals of a source, work times, ...), so their differences are sharper.
+    Several files are shown side by side and run on one seed, sharing random numbers stream
+    by stream (arrivals of a source, work times, ...), so their differences are sharper.
     """
     scenarios = _load_all(files, set_)
     for scenario in scenarios:
         _warn_overload(scenario)
-    batches = []
-    with _progress() as progress:
-        for scenario in scenarios:
-            task = progress.add_task(f"simulating {scenario.name}", total=replications)
-            batches.append(
-                run_replications(
-                    scenario,
-                    replications,
-                    seed,
-                    keep_records=out_dir is not None,
-                    on_done=lambda _, task=task: progress.advance(task),  # type: ignore[misc]
-                    workers=workers or default_workers(),
-                )
-            )
-    if out_dir is not None:
-        from funnelsim.store import write_run  # pandas and pyarrow only when writing
-
-        stems = [file.stem for file in files]
-        for i, (file, batch) in enumerate(zip(files, batches, strict=True)):
-            unique = stems.count(file.stem) == 1
-            folder = (
-                out_dir
-                if len(files) == 1
-                else out_dir / (file.stem if unique else f"{i + 1}-{file.stem}")
-            )
-            written = write_run(folder, batch)
-            err.print(f"wrote {len(written)} files to {folder}", highlight=False)
+    how = Execution(replications, seed, workers, executor, scheduler, target, cap, out_dir, resume)
+    label = f"simulating {scenarios[0].name}" if len(scenarios) == 1 else "simulating"
+    batches = _execute(scenarios, how, command="run", label=label, records=records)
     if as_json:
         objects = [batch.as_json() for batch in batches]
         print(json.dumps(objects[0] if len(objects) == 1 else {"scenarios": objects}))
@@ -256,6 +445,12 @@ def compare(
     ] = None,
     set_: SetOption = None,
     workers: WorkersOption = None,
+    executor: ExecutorOption = "process",
+    scheduler: SchedulerOption = None,
+    target: TargetOption = None,
+    cap: CapOption = 1000,
+    out_dir: OutOption = None,
+    resume: ResumeOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Compare scenarios on common random numbers: paired differences against the first.
@@ -266,24 +461,16 @@ def compare(
     marked with *.
     """
     if len(files) < 2:
-        err.print("compare needs at least two scenario files", highlight=False)
-        raise typer.Exit(2)
+        _usage("compare", "needs at least two scenario files")
     scenarios = _load_all(files, set_)
-    names = [s.name for s in scenarios]
-    if len(set(names)) != len(names):
-        err.print(f"scenario names must differ to be compared: {names}", highlight=False)
-        raise typer.Exit(2)
+    try:
+        check_names(scenarios)
+    except ValueError as error:
+        _usage("compare", str(error))
     for scenario in scenarios:
         _warn_overload(scenario)
-    with _progress() as progress:
-        task = progress.add_task("comparing", total=replications * len(scenarios))
-        result = experiment_compare(
-            scenarios,
-            replications,
-            seed,
-            on_done=lambda _: progress.advance(task),
-            workers=workers or default_workers(),
-        )
+    how = Execution(replications, seed, workers, executor, scheduler, target, cap, out_dir, resume)
+    result = Comparison(_execute(scenarios, how, command="compare", label="comparing"))
     if as_json:
         print(json.dumps(result.as_json()))
         return
@@ -328,6 +515,12 @@ def study(
     ] = None,
     set_: SetOption = None,
     workers: WorkersOption = None,
+    executor: ExecutorOption = "process",
+    scheduler: SchedulerOption = None,
+    target: TargetOption = None,
+    cap: CapOption = 1000,
+    out_dir: OutOption = None,
+    resume: ResumeOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run a study: a baseline, its variants and sweeps, one row per point.
@@ -344,16 +537,35 @@ def study(
     if unknown:
         err.print(f"{file}: metrics: unknown metric(s) {', '.join(unknown)}", highlight=False)
         raise typer.Exit(2)
-    n = replications or spec.replications
-    with _progress() as progress:
-        task = progress.add_task(f"study {spec.name}", total=n * len(points))
-        result = run_study(
-            points,
-            n,
-            seed if seed is not None else spec.seed,
-            on_done=lambda _: progress.advance(task),
-            workers=workers or default_workers(),
+    how = Execution(
+        replications or spec.replications,
+        seed if seed is not None else spec.seed,
+        workers,
+        executor,
+        scheduler,
+        target,
+        cap,
+        out_dir,
+        resume,
+    )
+    extra = {
+        "study": {
+            "name": spec.name,
+            "points": [
+                {"label": p.label, "scenario": p.scenario.name, "overrides": p.overrides}
+                for p in points
+            ],
+        }
+    }
+    result = Comparison(
+        _execute(
+            [p.scenario for p in points],
+            how,
+            command="study",
+            label=f"study {spec.name}",
+            extra=extra,
         )
+    )
     differences = result.differences()
     if as_json:
         data = result.as_json()
@@ -376,6 +588,7 @@ def study(
             )
         )
         return
+    n = result.baseline.replications
     table = Table(
         title=f"{spec.name}: {len(points)} points, {n} paired replications each, "
         f"seed {result.baseline.seed}",
@@ -396,6 +609,62 @@ def study(
             row.append(cell)
         table.add_row(point.label, *row)
     out.print(table)
+
+
+@app.command()
+def query(
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            help="Results folder(s) written with --out, then one SQL statement.",
+            metavar="FOLDER... SQL",
+        ),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the rows as a JSON array of objects.")
+    ] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the rows as CSV.")] = False,
+) -> None:
+    """Run DuckDB SQL over one or more results folders.
+
+    Tables: replications (one row per replication: every metric), weekly, daily, leads,
+    handoffs, tasks, queue, summary, differences; each row carries its folder and scenario.
+    Example: funnelsim query reports/demo "SELECT scenario, avg(sqls) FROM replications
+    GROUP BY scenario".
+    """
+    if len(args) < 2:
+        _usage("query", "expected one or more results folders, then one SQL statement")
+    *folders, sql = args
+    import duckdb
+
+    from funnelsim.results import query as run_query
+    from funnelsim.store import StoreError
+
+    try:
+        frame = run_query([Path(f) for f in folders], sql)
+    except StoreError as error:
+        _usage("query", str(error))
+    except duckdb.Error as error:
+        _usage("query", f"SQL: {error}")
+    if as_json:
+        print(frame.to_json(orient="records", date_format="iso"))
+    elif as_csv:
+        print(frame.to_csv(index=False), end="")
+    else:
+        table = Table(caption=f"{len(frame)} row(s)")
+        for column in frame.columns:
+            table.add_column(
+                str(column), justify="right" if frame[column].dtype.kind in "iuf" else "left"
+            )
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_value(v) for v in row))
+        out.print(table)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else _number(value, 6)
+    return str(value)
 
 
 @app.command()

@@ -1,26 +1,60 @@
-"""Results on disk: the resolved scenario, metrics, per-lead and per-task records, weekly series.
+"""The results store: a batch's output folder, written chunk by chunk, resumable.
 
-Files are written to a temporary name and renamed into place, so a reader never sees half a
-file. Tables are Parquet (records, series) and CSV (per-replication metrics).
+```
+OUT/
+  manifest.json                    what ran: scenarios and their hashes, seed, versions
+  scenarios/<key>.yaml             each scenario as resolved (re-validates, re-runs)
+  replications/<key>/<chunk>.parquet   one row per replication: every metric
+  weekly/<key>/<chunk>.parquet     week-by-week series of each replication
+  daily/<key>/<chunk>.parquet      day-by-day first-touch queue from hour 0 (warm-up check)
+  leads|handoffs|tasks|queue/<key>/<chunk>.parquet   per-lead records (``run --out``)
+  summary.csv                      each scenario's metrics: mean and 95% CI
+  differences.csv                  paired differences from the first scenario (several)
+```
+
+``<key>`` is the scenario's place and name (``0-baseline``), ``<chunk>`` the replications it
+holds (``r000010-r000019``). Every file is written under a temporary name and renamed into
+place, and a chunk's ``replications`` file is written last: a chunk is finished exactly when
+that file exists. A batch killed at any moment loses at most the chunks in flight; resuming
+deletes their leftovers and runs only the replications no finished chunk holds.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import yaml
 
-from funnelsim.experiment import Batch
-from funnelsim.metrics import weekly
+from funnelsim.analysis import Summary
+from funnelsim.experiment import Batch, Chunk, Comparison, Replication
+from funnelsim.metrics import METRICS
 from funnelsim.model.population import KINDS
 from funnelsim.records import OUTCOMES, TASK_KINDS, TEAMS, RunRecords
+from funnelsim.scenario.schema import Scenario
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+RECORDS = ("leads", "handoffs", "tasks", "queue")
+SERIES = ("weekly", "daily")
+CHUNK = re.compile(r"^r(\d{6,})-r(\d{6,})\.parquet$")
 
 
+class StoreError(ValueError):
+    """A results folder that cannot be written or resumed as asked; the message says why."""
+
+
+# -- frames: records and series of one replication as tables ----------------------------------
 def lead_frame(records: RunRecords) -> pd.DataFrame:
     """Per-lead records of one replication as a DataFrame, with outcome and measured flag."""
     frame = pd.DataFrame(records.leads.columns())
@@ -60,15 +94,8 @@ def task_frame(records: RunRecords) -> pd.DataFrame:
     return frame
 
 
-def weekly_frame(records: RunRecords) -> pd.DataFrame:
-    """Week-by-week stage counts, queue length and utilisation of one replication."""
-    frame = pd.DataFrame(weekly(records))
-    frame.insert(0, "replication", records.replication)
-    frame.insert(1, "week", range(1, len(frame) + 1))
-    return frame
-
-
 def queue_frame(records: RunRecords) -> pd.DataFrame:
+    """The first-touch queue of one replication: its level from each change on."""
     return pd.DataFrame(
         {
             "replication": records.replication,
@@ -78,17 +105,34 @@ def queue_frame(records: RunRecords) -> pd.DataFrame:
     )
 
 
-def _parquet(
-    path: Path, frame: Callable[[RunRecords], pd.DataFrame], records: list[RunRecords]
-) -> None:
-    pd.concat([frame(r) for r in records]).to_parquet(path, index=False)
+RECORD_FRAMES: dict[str, Callable[[RunRecords], pd.DataFrame]] = {
+    "leads": lead_frame,
+    "handoffs": handoff_frame,
+    "tasks": task_frame,
+    "queue": queue_frame,
+}
 
 
-def _write_text(path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
+def weekly_frame(replication: Replication) -> pd.DataFrame:
+    """Week-by-week stage counts, queue length and utilisation of one replication."""
+    assert replication.weekly is not None
+    frame = pd.DataFrame(replication.weekly)
+    frame.insert(0, "replication", replication.number)
+    frame.insert(1, "week", range(1, len(frame) + 1))
+    return frame
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+def daily_frame(replication: Replication) -> pd.DataFrame:
+    frame = pd.DataFrame(replication.daily)
+    frame.insert(0, "replication", replication.number)
+    frame.insert(1, "day", range(len(frame)))
+    return frame
+
+
+# -- files --------------------------------------------------------------------------------------
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, renamed into place when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -102,39 +146,300 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def write_run(folder: Path, batch: Batch) -> list[Path]:
-    """Write a run's results into ``folder`` (created if needed); returns the files written."""
-    folder.mkdir(parents=True, exist_ok=True)
-    scenario = batch.scenario.model_dump(mode="json", exclude_none=True)
-    written: list[tuple[str, Callable[[Path], None]]] = [
-        (
-            "scenario.yaml",
-            lambda p: _write_text(p, yaml.safe_dump(scenario, sort_keys=False)),
-        ),
-        (
-            "summary.json",
-            lambda p: _write_text(p, json.dumps(batch.as_json(), indent=2)),
-        ),
-        (
-            "replications.csv",
-            lambda p: pd.DataFrame(batch.metrics).rename_axis("replication").to_csv(p),
-        ),
-    ]
-    tables: dict[str, Callable[[RunRecords], pd.DataFrame]] = {
-        "leads.parquet": lead_frame,
-        "handoffs.parquet": handoff_frame,
-        "tasks.parquet": task_frame,
-        "queue.parquet": queue_frame,
-        "weekly.parquet": weekly_frame,
+def _write_text(path: Path, text: str) -> None:
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)
+
+
+def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    atomic_write(path, lambda p: frame.to_parquet(p, index=False))
+
+
+def scenario_key(index: int, scenario: Scenario) -> str:
+    """A scenario's folder name: its place and a file-safe form of its name."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", scenario.name).strip("-") or "scenario"
+    return f"{index}-{slug}"
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario: equal hashes, equal simulations for equal seeds."""
+    data = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def code_hash() -> str:
+    """SHA-256 of funnelsim's source: a batch is only resumed by the code that started it."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _chunk_name(numbers: list[int]) -> str:
+    return f"r{min(numbers):06d}-r{max(numbers):06d}.parquet"
+
+
+# -- the store ----------------------------------------------------------------------------------
+@dataclass
+class Store:
+    """An output folder being filled by one batch (or finished by a resumed one)."""
+
+    folder: Path
+    scenarios: list[Scenario]
+    seed: int
+    records: bool
+    manifest: dict[str, Any]
+
+    @property
+    def keys(self) -> list[str]:
+        return [scenario_key(i, s) for i, s in enumerate(self.scenarios)]
+
+    @classmethod
+    def open(
+        cls,
+        folder: Path,
+        scenarios: list[Scenario],
+        seed: int | None,
+        *,
+        command: str,
+        records: bool = False,
+        resume: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> tuple[Store, list[Replication]]:
+        """Start a batch in ``folder``, or with ``resume`` pick up the one it holds.
+
+        Returns the store and the replications already finished. A new batch needs a folder
+        that holds no batch yet; a resumed one must be the same scenarios on the same seed,
+        run by the same funnelsim code. ``seed`` ``None`` means the scenario's seed, else,
+        when resuming, the batch's own, else fresh entropy.
+        """
+        names = [s.name for s in scenarios]
+        if len(set(names)) != len(names):  # every stored row names its scenario
+            raise StoreError(f"{folder}: scenarios stored together need different names: {names}")
+        manifest_path = folder / MANIFEST
+        existing = _read_manifest(manifest_path) if manifest_path.exists() else None
+        if existing is None and folder.exists() and any(folder.iterdir()):
+            raise StoreError(f"{folder}: not empty and holds no funnelsim batch; choose another")
+        if existing is not None and not resume:
+            raise StoreError(
+                f"{folder}: holds a batch already ({existing.get('command')}, "
+                f"{len(existing.get('scenarios', []))} scenario(s)); pass --resume to finish "
+                "or extend it, or choose another folder"
+            )
+        if existing is None:
+            from funnelsim.rng import normalise_seed
+
+            root = normalise_seed(scenarios[0].seed if seed is None else seed)
+            manifest = _new_manifest(scenarios, root, command, records, extra or {})
+            store = cls(folder, scenarios, root, records, manifest)
+            store._write_start()
+            return store, []
+        root = _check_resumable(folder, existing, scenarios, seed)
+        store = cls(folder, scenarios, root, bool(existing.get("records")), existing)
+        return store, store._finished()
+
+    # writing
+    def _write_start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for key, scenario in zip(self.keys, self.scenarios, strict=True):
+            data = scenario.model_dump(mode="json", exclude_none=True)
+            _write_text(
+                self.folder / "scenarios" / f"{key}.yaml", yaml.safe_dump(data, sort_keys=False)
+            )
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        self.manifest["updated"] = _now()
+        _write_text(self.folder / MANIFEST, json.dumps(self.manifest, indent=2) + "\n")
+
+    def write_chunk(self, chunk: Chunk) -> None:
+        """Write one finished chunk: its series and records, then (last) its metrics."""
+        key = self.keys[chunk.scenario]
+        name = self.scenarios[chunk.scenario].name
+        done = chunk.replications
+        file = _chunk_name([r.number for r in done])
+        if done[0].weekly is not None:
+            weekly = pd.concat([weekly_frame(r) for r in done], ignore_index=True)
+            _write_parquet(self.folder / "weekly" / key / file, _named(weekly, name))
+        daily = pd.concat([daily_frame(r) for r in done], ignore_index=True)
+        _write_parquet(self.folder / "daily" / key / file, _named(daily, name))
+        if self.records:
+            for table, frame in RECORD_FRAMES.items():
+                parts = [frame(r.records) for r in done if r.records is not None]
+                rows = pd.concat(parts, ignore_index=True)
+                _write_parquet(self.folder / table / key / file, _named(rows, name))
+        metrics = pd.DataFrame([r.metrics for r in done])
+        metrics.insert(0, "replication", [r.number for r in done])
+        _write_parquet(self.folder / "replications" / key / file, _named(metrics, name))
+
+    def finish(self, batches: list[Batch], paired: bool = True) -> None:
+        """Summary tables and the manifest's final word, once every replication is in.
+
+        With ``paired``, several scenarios also get their paired differences from the first.
+        """
+        rows = []
+        for batch in batches:
+            for metric, s in batch.summary().items():
+                rows.append(
+                    {
+                        "scenario": batch.scenario.name,
+                        "metric": metric,
+                        "unit": _unit(metric),
+                        **_summary_row(s),
+                    }
+                )
+        atomic_write(
+            self.folder / "summary.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False)
+        )
+        if paired and len(batches) > 1:
+            base = batches[0].scenario.name
+            diffs = []
+            for name, by_metric in Comparison(batches).differences().items():
+                for metric, s in by_metric.items():
+                    excludes = bool(s.ci_low > 0 or s.ci_high < 0)
+                    diffs.append(
+                        {
+                            "scenario": name,
+                            "baseline": base,
+                            "metric": metric,
+                            "unit": _unit(metric),
+                            **_summary_row(s),
+                            "excludes_zero": excludes,
+                        }
+                    )
+            atomic_write(
+                self.folder / "differences.csv",
+                lambda p: pd.DataFrame(diffs).to_csv(p, index=False),
+            )
+        self.manifest["replications"] = batches[0].replications
+        self.manifest["complete"] = True
+        self._write_manifest()
+
+    # reading back
+    def _finished(self) -> list[Replication]:
+        """Replications of finished chunks; leftovers of unfinished ones are deleted."""
+        for leftover in self.folder.rglob(".*.tmp"):
+            leftover.unlink()
+        done: list[Replication] = []
+        for index, key in enumerate(self.keys):
+            finished = _chunk_files(self.folder / "replications" / key)
+            for table in (*SERIES, *RECORDS):
+                for path in _chunk_files(self.folder / table / key):
+                    if path.name not in {f.name for f in finished}:
+                        path.unlink()  # a chunk killed before its metrics were written
+            for path in finished:
+                metrics = pd.read_parquet(path)
+                daily = pd.read_parquet(self.folder / "daily" / key / path.name)
+                for row in metrics.to_dict("records"):
+                    number = int(row.pop("replication"))
+                    row.pop("scenario")
+                    days = daily[daily["replication"] == number].sort_values("day")
+                    done.append(
+                        Replication(
+                            index,
+                            number,
+                            {str(k): float(v) for k, v in row.items()},
+                            {"queue_length": days["queue_length"].to_numpy()},
+                        )
+                    )
+        self.manifest["complete"] = False
+        self._write_manifest()
+        return done
+
+
+def _chunk_files(folder: Path) -> list[Path]:
+    return (
+        sorted(p for p in folder.glob("*.parquet") if CHUNK.match(p.name))
+        if folder.is_dir()
+        else []
+    )
+
+
+def _named(frame: pd.DataFrame, scenario: str) -> pd.DataFrame:
+    frame.insert(0, "scenario", scenario)
+    return frame
+
+
+def _unit(metric: str) -> str:
+    info = METRICS.get(metric)
+    return info.unit if info is not None else ""
+
+
+def _summary_row(s: Summary) -> dict[str, float | int]:
+    return {
+        "n": s.n,
+        "mean": s.mean,
+        "ci_low": s.ci_low,
+        "ci_high": s.ci_high,
+        "half_width": s.half_width,
     }
-    if batch.records:
-        written += [
-            (name, lambda p, frame=frame: _parquet(p, frame, batch.records))  # type: ignore[misc]
-            for name, frame in tables.items()
-        ]
-    paths = []
-    for name, write in written:
-        path = folder / name
-        _atomic(path, write)
-        paths.append(path)
-    return paths
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _new_manifest(
+    scenarios: list[Scenario], seed: int, command: str, records: bool, extra: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "command": command,
+        "funnelsim_version": version("funnelsim"),
+        "code_hash": code_hash(),
+        "created": _now(),
+        "seed": seed,
+        # replication r draws from SeedSequence(entropy=seed, spawn_key=(r, stream name key))
+        "entropy": {"seed_sequence_entropy": seed, "spawn_key": "(replication, stream name)"},
+        "records": records,
+        "complete": False,
+        "replications": 0,
+        "scenarios": [
+            {
+                "name": s.name,
+                "key": scenario_key(i, s),
+                "file": f"scenarios/{scenario_key(i, s)}.yaml",
+                "hash": scenario_hash(s),
+            }
+            for i, s in enumerate(scenarios)
+        ],
+        **extra,
+    }
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise StoreError(f"{path}: unreadable manifest: {error}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise StoreError(f"{path}: not a funnelsim results manifest (format {FORMAT})")
+    return data
+
+
+def _check_resumable(
+    folder: Path, manifest: dict[str, Any], scenarios: list[Scenario], seed: int | None
+) -> int:
+    """The batch's seed, if ``scenarios`` and ``seed`` are what it was started with."""
+    stored = [(s["name"], s["hash"]) for s in manifest["scenarios"]]
+    given = [(s.name, scenario_hash(s)) for s in scenarios]
+    if stored != given:
+        changed = [n for (n, h), (m, g) in zip(stored, given, strict=False) if (n, h) != (m, g)]
+        detail = f"changed: {', '.join(changed)}" if changed else "a different set of scenarios"
+        raise StoreError(
+            f"{folder}: cannot resume: the batch ran other scenarios ({detail}); "
+            "resume with the same files and --set options, or choose another folder"
+        )
+    root = int(manifest["seed"])
+    if seed is not None and seed != root:
+        raise StoreError(f"{folder}: cannot resume: the batch ran on seed {root}, not {seed}")
+    if manifest["code_hash"] != code_hash():
+        raise StoreError(
+            f"{folder}: cannot resume: funnelsim's code changed since the batch started "
+            f"(it ran {manifest['funnelsim_version']}); results of two versions would mix"
+        )
+    return root
