@@ -11,14 +11,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 import yaml
 from typer.main import get_command
 from typer.testing import CliRunner, Result
 
+from funnelsim import results
+from funnelsim.analysis import summarise
 from funnelsim.cli import app
-from funnelsim.experiment import run_replications
+from funnelsim.experiment import run_replications, summary_json
 from funnelsim.scenario.load import load_scenario
 from helpers import ROOT, SCENARIOS
 
@@ -57,6 +58,15 @@ def _no_constants(token: str) -> Any:
 def strict_json(text: str) -> Any:
     """Parse exactly one JSON document; NaN / Infinity tokens are refused."""
     return json.loads(text, parse_constant=_no_constants)
+
+
+def same_numbers(a: dict[str, float | None], b: dict[str, float | None]) -> bool:
+    """Equal keys; values both null or equal to 12 digits (a CSV round trip)."""
+    return a.keys() == b.keys() and all(
+        (x is None and y is None)
+        or (x is not None and y is not None and math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-300))
+        for x, y in ((a[k], b[k]) for k in a)
+    )
 
 
 def run_json(*args: str) -> dict[str, Any]:
@@ -149,37 +159,62 @@ def test_run_out_writes_consistent_files(tmp_path: Path) -> None:
     out = tmp_path / "results"
     replications = 3
     result = invoke(
-        "run", str(ERLANG_C), *SHORT, "--replications", str(replications), "--out", str(out)
+        "run",
+        str(ERLANG_C),
+        *SHORT,
+        "--replications",
+        str(replications),
+        "--out",
+        str(out),
+        "--json",
     )
     assert result.exit_code == 0, result.output
+    printed = strict_json(result.stdout)
     names = {p.name for p in out.iterdir()}
-    expected_files = {
-        "scenario.yaml",
-        "summary.json",
-        "replications.csv",
-        "leads.parquet",
-        "queue.parquet",
-    }
-    assert expected_files <= names, names
-    assert not [n for n in names if n.endswith(".tmp")], names
+    expected = {"manifest.json", "scenarios", "summary.csv", "replications", "weekly", "daily"}
+    expected |= {"leads", "handoffs", "tasks", "queue"}
+    assert expected <= names, names
+    temporary = [str(p) for p in out.rglob("*.tmp")]
+    assert not temporary, temporary
 
     # the resolved scenario re-validates and is the scenario that ran
+    stored = results.load(out)
+    [entry] = stored.manifest["scenarios"]
     original = load_scenario(ERLANG_C, SHORT_OVERRIDES)
-    assert load_scenario(out / "scenario.yaml") == original
+    assert entry["file"] == f"scenarios/{entry['key']}.yaml"
+    assert load_scenario(out / entry["file"]) == original
 
-    # summary.json is what --json prints for the same run
-    summary = strict_json((out / "summary.json").read_text())
-    assert summary == run_json("--replications", str(replications))
+    # the run printed what an identical run without --out prints
+    assert printed == run_json("--replications", str(replications))
 
-    # one row per replication
-    per_replication = pd.read_csv(out / "replications.csv")
-    assert len(per_replication) == replications
+    # one row per replication, whose means and intervals are the printed ones
+    per_replication = stored.replications
     assert per_replication["replication"].tolist() == list(range(replications))
-    assert summary["metrics"]["leads"]["mean"] == pytest.approx(per_replication["leads"].mean())
+    assert set(per_replication["scenario"]) == {original.name}
+    assert set(printed["metrics"]) <= set(per_replication.columns)
+    for name, summary in printed["metrics"].items():
+        recomputed = summary_json(summarise(per_replication[name].tolist()))
+        assert recomputed == summary, name
+    print(
+        f"leads per replication {per_replication['leads'].tolist()}, mean "
+        f"{per_replication['leads'].mean()}, printed {printed['metrics']['leads']['mean']}"
+    )
+    assert printed["metrics"]["leads"]["mean"] == pytest.approx(per_replication["leads"].mean())
+
+    # summary.csv holds the same numbers (empty cells where JSON has null)
+    summary_csv = stored.summary.set_index("metric")
+    assert set(summary_csv.index) == set(printed["metrics"])
+    assert (summary_csv["n"].max(), summary_csv["scenario"].unique().tolist()) == (
+        replications,
+        [original.name],
+    )
+    for name, summary in printed["metrics"].items():
+        row = summary_csv.loc[name]
+        written = {k: None if math.isnan(row[k]) else float(row[k]) for k in summary}
+        assert same_numbers(written, summary), (name, written, summary)
 
     # per-lead records: every lead simulated, warm-up included
-    leads = pd.read_parquet(out / "leads.parquet")
-    assert "replication" in leads.columns
+    leads = stored.table("leads")
     assert sorted(leads["replication"].unique()) == list(range(replications))
     batch = run_replications(original, replications, keep_records=True)
     simulated = [len(records.leads) for records in batch.records]
@@ -192,7 +227,7 @@ def test_run_out_writes_consistent_files(tmp_path: Path) -> None:
     assert (measured < rows).all(), "the warm-up's leads are kept but not measured"
 
     # queue series: every replication, non-negative levels, time-ordered
-    queue = pd.read_parquet(out / "queue.parquet")
+    queue = stored.table("queue")
     assert {"replication", "time_h", "waiting"} <= set(queue.columns)
     assert sorted(queue["replication"].unique()) == list(range(replications))
     assert (queue["waiting"] >= 0).all()

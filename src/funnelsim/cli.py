@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -80,8 +80,13 @@ TargetOption = Annotated[
     ),
 ]
 CapOption = Annotated[
-    int,
-    typer.Option("--max-replications", min=2, help="Cap on replications with --target-halfwidth."),
+    int | None,
+    typer.Option(
+        "--max-replications",
+        min=2,
+        help="Cap on replications with --target-halfwidth (default 1000, or the batch's own "
+        "with --resume).",
+    ),
 ]
 OutOption = Annotated[
     Path | None,
@@ -239,15 +244,27 @@ def _precision(target: str | None, cap: int) -> Precision | None:
 class Execution:
     """How a batch runs and where it goes: the options run, compare and study share."""
 
-    replications: int
+    replications: int | None  # None: the batch's own when resuming, else ``default``
+    default: int
     seed: int | None
     workers: int | None = None
     executor: str = "process"
     scheduler: str | None = None
     target: str | None = None
-    cap: int = 1000
+    cap: int | None = None  # None: the batch's own when resuming, else 1000
     out: Path | None = None
     resume: bool = False
+
+    def requested(self) -> dict[str, Any]:
+        """What the batch was asked for, kept in the manifest for a resume without options."""
+        return {
+            "replications": self.replications or self.default,
+            "target_halfwidth": self.target,
+            "max_replications": self.cap or DEFAULT_CAP,
+        }
+
+
+DEFAULT_CAP = 1000
 
 
 def _execute(
@@ -264,7 +281,7 @@ def _execute(
     Everything that can be refused is refused before anything runs. Chunks are written to
     ``--out`` as they finish, so an interrupted batch keeps them for ``--resume``.
     """
-    precision = _precision(how.target, how.cap)
+    _precision(how.target, DEFAULT_CAP)  # a bad target is refused before anything is written
     executor = "dask" if how.scheduler is not None else how.executor
     if executor not in EXECUTORS:
         _usage(
@@ -286,18 +303,29 @@ def _execute(
                 command=command,
                 records=records,
                 resume=how.resume,
-                extra=extra,
+                extra={**(extra or {}), "requested": how.requested()},
             )
         except StoreError as error:
             _usage("--out", str(error))
         root = store.seed
+        # a resume finishes what the batch was asked for, unless told otherwise
+        asked = store.manifest.get("requested", {})
+        how = replace(
+            how,
+            replications=how.replications or asked.get("replications"),
+            target=how.target if how.target is not None else asked.get("target_halfwidth"),
+            cap=how.cap or asked.get("max_replications"),
+        )
+        store.manifest["requested"] = how.requested()
     else:
         root = normalise_seed(scenarios[0].seed if how.seed is None else how.seed)
     if finished:
         err.print(f"resuming: {len(finished)} finished replication(s) kept", highlight=False)
+    replications = how.replications or how.default
+    precision = _precision(how.target, how.cap or DEFAULT_CAP)
 
     with _progress() as progress:
-        task = progress.add_task(label, total=how.replications * len(scenarios))
+        task = progress.add_task(label, total=replications * len(scenarios))
 
         def on_chunk(chunk: Chunk) -> None:
             if store is not None:
@@ -317,7 +345,7 @@ def _execute(
                     finished=finished,
                 )
                 progress.update(task, completed=sum(len(d) for d in runner.done))
-                start = max(how.replications, runner.replications)
+                start = max(replications, runner.replications)
                 if precision is None:
                     runner.extend(start)
                 else:
@@ -362,8 +390,14 @@ def _execute(
 def run(
     files: Annotated[list[Path], typer.Argument(help="Scenario YAML file(s).")],
     replications: Annotated[
-        int, typer.Option("--replications", "-n", min=1, help="Independent replications.")
-    ] = 10,
+        int | None,
+        typer.Option(
+            "--replications",
+            "-n",
+            min=1,
+            help="Independent replications (default 10, or the batch's own with --resume).",
+        ),
+    ] = None,
     seed: Annotated[
         int | None,
         typer.Option(min=0, help="Seed (default: the (first) scenario's, else fresh)."),
@@ -373,7 +407,7 @@ def run(
     executor: ExecutorOption = "process",
     scheduler: SchedulerOption = None,
     target: TargetOption = None,
-    cap: CapOption = 1000,
+    cap: CapOption = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -400,7 +434,9 @@ def run(
     scenarios = _load_all(files, set_)
     for scenario in scenarios:
         _warn_overload(scenario)
-    how = Execution(replications, seed, workers, executor, scheduler, target, cap, out_dir, resume)
+    how = Execution(
+        replications, 10, seed, workers, executor, scheduler, target, cap, out_dir, resume
+    )
     label = f"simulating {scenarios[0].name}" if len(scenarios) == 1 else "simulating"
     batches = _execute(scenarios, how, command="run", label=label, records=records)
     if as_json:
@@ -438,8 +474,14 @@ def _difference_cell(diff: Summary) -> str:
 def compare(
     files: Annotated[list[Path], typer.Argument(help="Scenario files; the first is the baseline.")],
     replications: Annotated[
-        int, typer.Option("--replications", "-n", min=2, help="Replications per scenario.")
-    ] = 20,
+        int | None,
+        typer.Option(
+            "--replications",
+            "-n",
+            min=2,
+            help="Replications per scenario (default 20, or the batch's own with --resume).",
+        ),
+    ] = None,
     seed: Annotated[
         int | None, typer.Option(min=0, help="Seed (default: the first scenario's, else fresh).")
     ] = None,
@@ -448,7 +490,7 @@ def compare(
     executor: ExecutorOption = "process",
     scheduler: SchedulerOption = None,
     target: TargetOption = None,
-    cap: CapOption = 1000,
+    cap: CapOption = None,
     out_dir: OutOption = None,
     resume: ResumeOption = False,
     as_json: JsonOption = False,
@@ -469,7 +511,9 @@ def compare(
         _usage("compare", str(error))
     for scenario in scenarios:
         _warn_overload(scenario)
-    how = Execution(replications, seed, workers, executor, scheduler, target, cap, out_dir, resume)
+    how = Execution(
+        replications, 20, seed, workers, executor, scheduler, target, cap, out_dir, resume
+    )
     result = Comparison(_execute(scenarios, how, command="compare", label="comparing"))
     if as_json:
         print(json.dumps(result.as_json()))
@@ -507,7 +551,10 @@ def study(
     replications: Annotated[
         int | None,
         typer.Option(
-            "--replications", "-n", min=2, help="Replications per point (default: the study's)."
+            "--replications",
+            "-n",
+            min=2,
+            help="Replications per point (default: the study's, or the batch's own with --resume).",
         ),
     ] = None,
     seed: Annotated[
@@ -518,7 +565,7 @@ def study(
     executor: ExecutorOption = "process",
     scheduler: SchedulerOption = None,
     target: TargetOption = None,
-    cap: CapOption = 1000,
+    cap: CapOption = None,
     out_dir: OutOption = None,
     resume: ResumeOption = False,
     as_json: JsonOption = False,
@@ -538,7 +585,8 @@ def study(
         err.print(f"{file}: metrics: unknown metric(s) {', '.join(unknown)}", highlight=False)
         raise typer.Exit(2)
     how = Execution(
-        replications or spec.replications,
+        replications,
+        spec.replications,
         seed if seed is not None else spec.seed,
         workers,
         executor,

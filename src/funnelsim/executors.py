@@ -52,7 +52,7 @@ def open_executor(
         if workers <= 1:
             yield None
             return
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+        with _shut_down(ProcessPoolExecutor(max_workers=workers, mp_context=_context())) as pool:
             yield pool
         return
     if kind != "dask":
@@ -60,9 +60,24 @@ def open_executor(
     # pure=False: chunks are told apart by submission, not by hashing their arguments
     with (
         _dask_client(workers, scheduler) as client,
-        client.get_executor(pure=False) as executor,
+        _shut_down(client.get_executor(pure=False)) as executor,
     ):
         yield executor
+
+
+@contextmanager
+def _shut_down(executor: Executor) -> Iterator[Executor]:
+    """On success, wait for the work; on an error or Ctrl-C, cancel what has not started
+    instead of finishing the whole batch first (the store keeps what did finish)."""
+    try:
+        yield executor
+    except BaseException:
+        if isinstance(executor, ProcessPoolExecutor):
+            executor.shutdown(wait=False, cancel_futures=True)
+        else:
+            executor.shutdown(wait=False)  # Dask's executor cancels its futures so
+        raise
+    executor.shutdown(wait=True)
 
 
 @contextmanager

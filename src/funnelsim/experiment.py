@@ -69,6 +69,7 @@ class Chunk:
 
 
 OnChunk = Callable[[Chunk], None]
+MAX_CHUNK = 10  # replications per chunk, at most
 
 
 @dataclass
@@ -234,12 +235,12 @@ class Runner:
     def plan(self, replications: int) -> list[tuple[int, list[int]]]:
         """The chunks still to run to reach ``replications``: (scenario, replication numbers).
 
-        A few chunks per worker keep the pool busy while results stream back; each chunk
-        written to a store is also what an interruption can lose.
+        A few chunks per worker keep the pool busy while results stream back; and as a chunk
+        in flight is what an interruption loses, none holds more than ``MAX_CHUNK``.
         """
         missing = [[r for r in range(replications) if r not in done] for done in self.done]
         total = sum(len(m) for m in missing)
-        size = max(1, math.ceil(total / (max(self.workers, 1) * 4)))
+        size = max(1, min(MAX_CHUNK, math.ceil(total / (max(self.workers, 1) * 4))))
         return [
             (k, numbers[i : i + size])
             for k, numbers in enumerate(missing)
