@@ -399,7 +399,7 @@ def test_extending_runs_only_the_missing_replications(tmp_path: Path) -> None:
     old = [p.name for p in chunk_files(grown)]
     extended = ok(*args, "-n", "10", "--out", grown, "--resume")
     print(extended.stderr)
-    assert "resuming: 4 finished replication(s) kept" in extended.stderr
+    assert "resumed: 4 finished replication(s) kept" in extended.stderr
     new = [p for p in chunk_files(grown) if p.name not in old]
     numbers = sorted(n for p in new for n in chunk_numbers(p))
     print(f"chunks before: {old}, added: {[p.name for p in new]}")
@@ -440,7 +440,7 @@ def test_resume_replaces_the_leftovers_of_an_unfinished_chunk(tmp_path: Path) ->
 
     resumed = ok(*args, "--out", damaged, "--resume")
     print(resumed.stderr)
-    assert "resuming: 6 finished replication(s) kept" in resumed.stderr
+    assert "resumed: 6 finished replication(s) kept" in resumed.stderr
     assert not any(path.exists() for path in stray)
     assert_every_chunk_whole(damaged)
     a, b = results.load(damaged), results.load(fresh)
@@ -548,7 +548,7 @@ def test_a_batch_killed_with_sigkill_resumes_to_the_same_numbers(
     assert resumed.returncode == 0, resumed.stderr
     per_chunk = 16 // chunks
     kept_count = per_chunk * len(finished)
-    assert f"resuming: {kept_count} finished replication(s) kept" in resumed.stderr
+    assert f"resumed: {kept_count} finished replication(s) kept" in resumed.stderr
     after = snapshot(killed)
     assert {name: after[name] for name in kept} == kept, "finished chunks are never rewritten"
 

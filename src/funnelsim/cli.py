@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -19,20 +19,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from funnelsim.analysis import Summary
-from funnelsim.executors import EXECUTORS, default_workers, open_executor
-from funnelsim.experiment import (
-    Batch,
-    Chunk,
-    Comparison,
-    Precision,
-    Replication,
-    Runner,
-    check_names,
-    run_to_precision,
-)
+from funnelsim.batch import DEFAULT_CAP, run_batch
+from funnelsim.executors import EXECUTORS, default_workers
+from funnelsim.experiment import Batch, Comparison, Precision, check_names
 from funnelsim.metrics import METRICS
 from funnelsim.model.funnel import offered_load
-from funnelsim.rng import normalise_seed
 from funnelsim.scenario.load import ScenarioError, load_scenario
 from funnelsim.scenario.schema import Scenario, did_you_mean
 from funnelsim.scenario.study import load_study
@@ -255,17 +246,6 @@ class Execution:
     out: Path | None = None
     resume: bool = False
 
-    def requested(self) -> dict[str, Any]:
-        """What the batch was asked for, kept in the manifest for a resume without options."""
-        return {
-            "replications": self.replications or self.default,
-            "target_halfwidth": self.target,
-            "max_replications": self.cap or DEFAULT_CAP,
-        }
-
-
-DEFAULT_CAP = 1000
-
 
 def _execute(
     scenarios: list[Scenario],
@@ -276,106 +256,63 @@ def _execute(
     records: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> list[Batch]:
-    """Run a batch behind a progress bar, on the chosen executor, into the results store.
+    """Run a batch behind a progress bar, then warn of what its numbers may not show.
 
-    Everything that can be refused is refused before anything runs. Chunks are written to
-    ``--out`` as they finish, so an interrupted batch keeps them for ``--resume``.
+    Everything that can be refused is refused before anything runs. With ``--out``, chunks
+    are stored as they finish, so an interrupted batch keeps them for ``--resume``.
     """
-    _precision(how.target, DEFAULT_CAP)  # a bad target is refused before anything is written
+    precision = _precision(how.target, how.cap or DEFAULT_CAP)
     executor = "dask" if how.scheduler is not None else how.executor
     if executor not in EXECUTORS:
-        _usage(
-            "--executor", f"unknown executor {executor!r}{did_you_mean(executor, list(EXECUTORS))}"
-        )
+        known = did_you_mean(executor, list(EXECUTORS))
+        _usage("--executor", f"unknown executor {executor!r}{known}")
     if how.resume and how.out is None:
         _usage("--resume", "needs --out, the folder of the batch to finish")
-    workers = how.workers or default_workers()
-    store = None
-    finished: list[Replication] = []
-    if how.out is not None:
-        from funnelsim.store import Store, StoreError  # pandas and pyarrow only when writing
+    from funnelsim.store import StoreError
 
+    with _progress() as progress:
+        task = progress.add_task(label, total=None)
         try:
-            store, finished = Store.open(
-                how.out,
+            done = run_batch(
                 scenarios,
+                how.replications,
                 how.seed,
-                command=command,
-                records=records,
+                default_replications=how.default,
+                precision=precision,
+                out=how.out,
                 resume=how.resume,
-                extra={**(extra or {}), "requested": how.requested()},
+                records=records,
+                command=command,
+                extra=extra,
+                workers=how.workers or default_workers(),
+                executor=executor,
+                scheduler=how.scheduler,
+                on_chunk=lambda chunk: progress.advance(task, len(chunk.replications)),
+                on_total=lambda total, n: progress.update(task, total=total, completed=n),
             )
         except StoreError as error:
             _usage("--out", str(error))
-        root = store.seed
-        # a resume finishes what the batch was asked for, unless told otherwise
-        asked = store.manifest.get("requested", {})
-        how = replace(
-            how,
-            replications=how.replications or asked.get("replications"),
-            target=how.target if how.target is not None else asked.get("target_halfwidth"),
-            cap=how.cap or asked.get("max_replications"),
-        )
-        store.manifest["requested"] = how.requested()
-    else:
-        root = normalise_seed(scenarios[0].seed if how.seed is None else how.seed)
-    if finished:
-        err.print(f"resuming: {len(finished)} finished replication(s) kept", highlight=False)
-    replications = how.replications or how.default
-    precision = _precision(how.target, how.cap or DEFAULT_CAP)
-
-    with _progress() as progress:
-        task = progress.add_task(label, total=replications * len(scenarios))
-
-        def on_chunk(chunk: Chunk) -> None:
-            if store is not None:
-                store.write_chunk(chunk)
-            progress.advance(task, len(chunk.replications))
-
-        try:
-            with open_executor(executor, workers, how.scheduler) as pool:
-                runner = Runner(
-                    scenarios,
-                    root,
-                    executor=pool,
-                    workers=workers,
-                    records=records and store is not None,
-                    series=store is not None,
-                    on_chunk=on_chunk,
-                    finished=finished,
-                )
-                progress.update(task, completed=sum(len(d) for d in runner.done))
-                start = max(replications, runner.replications)
-                if precision is None:
-                    runner.extend(start)
-                else:
-                    n, half = run_to_precision(
-                        runner,
-                        start,
-                        precision,
-                        lambda n: progress.update(task, total=n * len(scenarios)),
-                    )
-                    if half > precision.half_width:
-                        err.print(
-                            f"[yellow]warning:[/] {precision.metric}: half-width "
-                            f"{half:.4g} after {n} replications (the cap), above the target "
-                            f"{precision.half_width:g}",
-                            highlight=False,
-                            soft_wrap=True,
-                        )
         except KeyboardInterrupt:
-            if store is not None:
+            if how.out is not None:
                 err.print(
                     f"interrupted: finished chunks are in {how.out}; add --resume to "
                     "finish the batch",
                     highlight=False,
                 )
             raise typer.Exit(130) from None
-    batches = runner.batches()
-    if store is not None:
-        store.finish(batches, paired=command != "run")
+    if done.kept:
+        err.print(f"resumed: {done.kept} finished replication(s) kept", highlight=False)
+    if not done.precision_met and done.precision is not None:
+        err.print(
+            f"[yellow]warning:[/] {done.precision.metric}: half-width {done.half_width:.4g} "
+            f"after {done.replications} replications (the cap), above the target "
+            f"{done.precision.half_width:g}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if how.out is not None:
         err.print(f"results in {how.out}", highlight=False)
-    for batch in batches:
+    for batch in done.batches:
         for check in batch.warmup():
             if not check.enough:
                 err.print(
@@ -383,7 +320,7 @@ def _execute(
                     highlight=False,
                     soft_wrap=True,
                 )
-    return batches
+    return done.batches
 
 
 @app.command()
