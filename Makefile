@@ -18,7 +18,8 @@ install: $(STAMP)
 
 ## demo: inbound-heavy against outbound-heavy at the same budget: side by side with records,
 ## then paired differences on common random numbers, then the budget-split study, each into a
-## results folder under reports/demo, then one SQL query over the comparison
+## results folder under reports/demo; reports with charts for the comparison and the study;
+## then one SQL query over the comparison
 demo: install
 	rm -rf $(REPORT)
 	$(BIN)/funnelsim validate scenarios/inbound-heavy.yaml
@@ -29,10 +30,13 @@ demo: install
 	  --replications 10 --out $(REPORT)/compare
 	$(BIN)/funnelsim study scenarios/studies/inbound-vs-outbound.yaml --replications 5 \
 	  --out $(REPORT)/study
+	$(BIN)/funnelsim report $(REPORT)/compare
+	$(BIN)/funnelsim report $(REPORT)/study
 	$(BIN)/funnelsim query $(REPORT)/compare \
 	  "SELECT scenario, round(avg(sqls)) AS sqls, round(avg(cac)) AS cac, round(avg(roi), 2) AS roi \
 	   FROM replications GROUP BY scenario ORDER BY scenario"
-	@echo "results folders (manifest, metrics, records, weekly series, summaries) in $(REPORT)/"
+	@echo "results folders (manifest, metrics, records, weekly series, summaries) in $(REPORT)/;"
+	@echo "budget-review reports: $(REPORT)/compare/report/report.md, $(REPORT)/study/report/report.md"
 
 ## test: the whole suite, slow theory checks and notebooks included
 test: install notebooks

@@ -11,6 +11,7 @@ headless (CI, reports) and never pick a GUI backend. Save one with ``fig.savefig
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from matplotlib.axes import Axes
@@ -121,4 +122,92 @@ def plot_metric_vs(
         percent=percent,
         integer_x=all(float(v).is_integer() for v in xs),
     )
+    return fig
+
+
+def plot_relative_differences(
+    differences: dict[str, Summary],
+    baselines: dict[str, float],
+    *,
+    title: str,
+    ax: Axes | None = None,
+) -> Figure:
+    """How a plan moves each key metric, as a share of the baseline's value: a forest plot.
+
+    One row per metric: the paired difference's mean as a dot and its confidence interval
+    as a bar, both divided by the baseline's mean so that leads, money and ratios share one
+    axis. A bar clear of the zero line is a change the simulation is sure of. Metrics whose
+    baseline mean is zero or undefined are left out (a share of nothing means nothing).
+    """
+    rows = [
+        (name, diff, baselines[name])
+        for name, diff in differences.items()
+        if math.isfinite(baselines.get(name, math.nan)) and baselines[name] != 0
+    ]
+    if not rows:
+        raise ValueError("nothing to plot: no metric with a non-zero baseline")
+    level = _ci_level([d for _, d, _ in rows])
+    if ax is None:
+        fig = Figure(figsize=(FIGSIZE[0] * 1.25, FIGSIZE[1]), layout="constrained")
+        ax = fig.add_subplot()
+    fig, ax = _figure_and_axes(ax)
+    ys = list(range(len(rows)))[::-1]
+    for y, (_, diff, base) in zip(ys, rows, strict=True):
+        scale = 1 / abs(base)
+        clear = diff.ci_low > 0 or diff.ci_high < 0
+        color = "C0" if clear else "0.55"
+        ax.plot([diff.ci_low * scale, diff.ci_high * scale], [y, y], color=color, linewidth=2.5)
+        ax.plot([diff.mean * scale], [y], marker="o", color=color, zorder=3)
+    ax.axvline(0, color=THEORY_COLOR, linewidth=1)
+    ax.set_yticks(ys, [name for name, _, _ in rows])
+    ax.set_title(f"{title}\n(grey: the {level * 100:g}% interval includes no change)")
+    _style(
+        ax,
+        xlabel=f"change, % of the baseline's mean ({level * 100:g}% CI)",
+        ylabel="",
+        percent=False,
+        integer_x=False,
+    )
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
+    return fig
+
+
+def plot_options(
+    labels: Sequence[str],
+    summaries: Sequence[Summary],
+    *,
+    ylabel: str,
+    title: str,
+    ax: Axes | None = None,
+    percent: bool = False,
+) -> Figure:
+    """One metric across named options (a study's points): a dot and its interval for each.
+
+    Options are categories, not a scale, so nothing joins them; the first is drawn as the
+    reference line the others are read against.
+    """
+    if len(labels) != len(summaries) or not summaries:
+        raise ValueError(f"{len(labels)} labels but {len(summaries)} summaries")
+    level = _ci_level(summaries)
+    if ax is None:
+        fig = Figure(figsize=(FIGSIZE[0] * 1.25, FIGSIZE[1] * 1.1), layout="constrained")
+        ax = fig.add_subplot()
+    fig, ax = _figure_and_axes(ax)
+    xs = list(range(len(labels)))
+    means = [s.mean for s in summaries]
+    below = [s.mean - s.ci_low for s in summaries]
+    above = [s.ci_high - s.mean for s in summaries]
+    ax.errorbar(
+        xs,
+        means,
+        yerr=[below, above],
+        fmt="o",
+        capsize=4,
+        zorder=3,
+        label=f"mean and {level * 100:g}% CI",
+    )
+    ax.axhline(means[0], color=THEORY_COLOR, linestyle="--", linewidth=1, label=labels[0])
+    ax.set_xticks(xs, list(labels), rotation=30, ha="right")
+    ax.set_title(title)
+    _style(ax, xlabel="", ylabel=ylabel, percent=percent, integer_x=False)
     return fig

@@ -653,6 +653,27 @@ def _value(value: object) -> str:
 
 
 @app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="Results folder written with --out.")],
+) -> None:
+    """Write a budget-review report of a results folder: Markdown and charts.
+
+    FOLDER/report/report.md holds the key metrics of every scenario with their 95% intervals
+    and the paired differences from the baseline; PNG charts beside it show weekly SQLs,
+    first-touch queue and SDR utilisation with confidence bands, how each plan moves the key
+    metrics, and for a study each key metric across its points.
+    """
+    from funnelsim.report import write_report  # matplotlib only when reporting
+    from funnelsim.store import StoreError
+
+    try:
+        path = write_report(folder)
+    except StoreError as error:
+        _usage("report", str(error))
+    out.print(f"report in {path}", highlight=False)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editors and CI checks)."""
     print(json.dumps(Scenario.model_json_schema(), indent=2))

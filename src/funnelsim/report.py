@@ -1,0 +1,201 @@
+"""A results folder as a budget-review report: Markdown and charts, in ``FOLDER/report/``.
+
+The report shows what the folder holds and nothing else: the key metrics of every scenario
+with their 95% intervals, the paired differences from the baseline (``compare`` and
+``study``), and charts of the same numbers: weekly SQLs, first-touch queue and SDR
+utilisation with confidence bands, how each plan moves the key metrics, and for a study each
+key metric across its points.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from funnelsim import charts
+from funnelsim.analysis import Summary, summarise
+from funnelsim.metrics import METRICS
+from funnelsim.results import Results, load
+from funnelsim.store import atomic_write
+
+KEY_METRICS = (
+    "sqls",
+    "deals_won",
+    "revenue",
+    "total_cost",
+    "cost_per_sql",
+    "cac",
+    "roi",
+    "sla_first_touch_attainment",
+    "sdr_utilization",
+)
+WEEKLY = {  # weekly series column -> axis label, shown as a percentage
+    "sqls": ("SQLs created per week (leads)", False),
+    "queue_length_mean": ("leads waiting for a first touch (weekly mean)", False),
+    "sdr_utilization": ("SDR utilisation (share of working hours)", True),
+}
+REPORT = "report"
+
+
+def summary_of(row: pd.Series) -> Summary:
+    """A row of summary.csv or differences.csv as a Summary."""
+    return Summary(float(row["mean"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]))
+
+
+def cell(s: Summary, unit: str, signed: bool = False) -> str:
+    """Mean ± half-width, readable: 12,345 ± 678; shares in % (differences in points)."""
+    if not math.isfinite(s.mean):
+        return "n/a"
+    sign = "+" if signed else ""
+    if unit == "share":
+        points = " pp" if signed else ""
+        text = f"{s.mean * 100:{sign}.1f}{points or '%'}"
+        if not math.isfinite(s.half_width):
+            return text
+        return f"{text} ± {s.half_width * 100:.1f}{points or '%'}"
+    text = f"{s.mean:{sign},.0f}" if abs(s.mean) >= 100 else f"{s.mean:{sign}.3g}"
+    if not math.isfinite(s.half_width):
+        return text
+    half = f"{s.half_width:,.0f}" if abs(s.half_width) >= 100 else f"{s.half_width:.2g}"
+    return f"{text} ± {half}"
+
+
+def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _save(fig: Figure, path: Path) -> None:
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=150))
+
+
+def _weekly_chart(stored: Results, column: str, label: str, percent: bool) -> Figure:
+    fig = Figure(figsize=charts.FIGSIZE, layout="constrained")
+    ax = fig.add_subplot()
+    for name, weeks in stored.weekly.groupby("scenario", sort=False):
+        by_week = weeks.groupby("week")[column]
+        summaries = [summarise(values) for _, values in by_week]
+        charts.plot_metric_vs(
+            by_week.size().index.to_numpy(dtype=float).tolist(),
+            summaries,
+            xlabel="week of the measured period",
+            ylabel=label,
+            ax=ax,
+            label=str(name),
+            percent=percent,
+        )
+    ax.set_title(f"{label.split(' (')[0]}: mean and 95% CI over replications")
+    return fig
+
+
+def _by_point_chart(labels: list[str], summaries: list[Summary], metric: str) -> Figure:
+    info = METRICS[metric]
+    return charts.plot_options(
+        labels,
+        summaries,
+        ylabel=f"{metric} ({info.unit})",
+        title=f"{metric} at each point of the study",
+        percent=info.unit == "share",
+    )
+
+
+def write_report(folder: Path) -> Path:
+    """Write ``FOLDER/report/report.md`` and its charts; returns the Markdown file."""
+    stored = load(folder)
+    manifest: dict[str, Any] = stored.manifest
+    out = folder / REPORT
+    out.mkdir(exist_ok=True)
+    scenarios = [s["name"] for s in manifest["scenarios"]]
+    summary = {
+        (row["scenario"], row["metric"]): summary_of(row) for _, row in stored.summary.iterrows()
+    }
+    diffs = {
+        (row["scenario"], row["metric"]): summary_of(row)
+        for _, row in stored.differences.iterrows()
+    }
+    lines = [
+        f"# {_title(manifest, scenarios)}",
+        "",
+        f"`funnelsim {manifest['command']}`, {manifest['replications']} replications per "
+        f"scenario, seed {manifest['seed']}, funnelsim {manifest['funnelsim_version']}; "
+        f"report written {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from `{folder}`. "
+        "Every figure is a mean over replications ± the half-width of its 95% confidence "
+        "interval.",
+        "",
+        "## Key metrics",
+        "",
+    ]
+    lines += _table(
+        ["metric", "unit", *scenarios],
+        (
+            [m, METRICS[m].unit, *(cell(summary[(s, m)], METRICS[m].unit) for s in scenarios)]
+            for m in KEY_METRICS
+            if all((s, m) in summary for s in scenarios)
+        ),
+    )
+    if diffs:
+        base = scenarios[0]
+        lines += [
+            "",
+            f"## Paired differences from {base}",
+            "",
+            "Common random numbers: replication r of every plan saw the same leads "
+            "wherever the plans share a source. **Bold**: the interval excludes zero.",
+            "",
+        ]
+        rows = []
+        for m in KEY_METRICS:
+            cells = []
+            for s in scenarios[1:]:
+                d = diffs.get((s, m))
+                text = "n/a" if d is None else cell(d, METRICS[m].unit, signed=True)
+                clear = d is not None and (d.ci_low > 0 or d.ci_high < 0)
+                cells.append(f"**{text}**" if clear else text)
+            rows.append([m, METRICS[m].unit, *cells])
+        lines += _table(["metric", "unit", *(f"{s} - {base}" for s in scenarios[1:])], rows)
+    lines += ["", "## Charts", ""]
+    for column, (label, percent) in WEEKLY.items():
+        if column in stored.weekly.columns and len(scenarios) <= 3:  # more would be a tangle
+            name = f"weekly-{column.replace('_', '-')}.png"
+            _save(_weekly_chart(stored, column, label, percent), out / name)
+            lines += [f"![{label}]({name})", ""]
+    if diffs and len(scenarios) <= 4:
+        base = scenarios[0]
+        for i, other in enumerate(scenarios[1:], start=1):
+            moved = {m: d for (s, m), d in diffs.items() if s == other and m in KEY_METRICS}
+            baselines = {m: summary[(base, m)].mean for m in KEY_METRICS if (base, m) in summary}
+            fig = charts.plot_relative_differences(
+                moved, baselines, title=f"{other} against {base}"
+            )
+            name = f"differences-{i}.png"
+            _save(fig, out / name)
+            lines += [f"![{other} against {base}]({name})", ""]
+    if len(scenarios) > 2:
+        labels = (
+            [p["label"] for p in manifest["study"]["points"]] if "study" in manifest else scenarios
+        )
+        for m in ("sqls", "cac", "roi", "sla_first_touch_attainment"):
+            if all((s, m) in summary for s in scenarios):
+                name = f"points-{m.replace('_', '-')}.png"
+                _save(_by_point_chart(labels, [summary[(s, m)] for s in scenarios], m), out / name)
+                lines += [f"![{m} by point]({name})", ""]
+    path = out / "report.md"
+    text = "\n".join(lines) + "\n"
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(path, write)
+    return path
+
+
+def _title(manifest: dict[str, Any], scenarios: list[str]) -> str:
+    if "study" in manifest:
+        return f"Study: {manifest['study']['name']}"
+    return " vs ".join(scenarios)

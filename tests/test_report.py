@@ -1,0 +1,98 @@
+"""``funnelsim report``: a results folder as Markdown and charts showing the folder's numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from funnelsim import charts, report
+from funnelsim.analysis import Summary
+from funnelsim.cli import app
+from helpers import SCENARIOS
+
+SHORT = ["--set", "horizon=4w", "--set", "warmup=1w", "-n", "3", "-w", "1"]
+PLANS = [str(SCENARIOS / f) for f in ("inbound-heavy.yaml", "outbound-heavy.yaml")]
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("report") / "ab"
+    invoke("compare", *PLANS, *SHORT, "--out", str(folder))
+    invoke("report", str(folder))
+    return folder
+
+
+def test_the_report_shows_the_folders_numbers(compared: Path) -> None:
+    text = (compared / "report" / "report.md").read_text()
+    print(text)
+    summary = pd.read_csv(compared / "summary.csv").set_index(["scenario", "metric"])
+    cells = [
+        report.cell(report.summary_of(summary.loc[(plan, "sqls")]), "leads")
+        for plan in ("Inbound-heavy", "Outbound-heavy")
+    ]
+    print(cells)
+    assert f"| sqls | leads | {cells[0]} | {cells[1]} |" in text
+    differences = pd.read_csv(compared / "differences.csv").set_index(["scenario", "metric"])
+    diff = differences.loc[("Outbound-heavy", "sqls")]
+    moved = report.cell(report.summary_of(diff), "leads", signed=True)
+    print(moved, diff["excludes_zero"])
+    assert moved.startswith("+")
+    assert f"| sqls | leads | {f'**{moved}**' if diff['excludes_zero'] else moved} |" in text
+    for chart in ("weekly-sqls.png", "weekly-sdr-utilization.png", "differences-1.png"):
+        path = compared / "report" / chart
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", chart
+        assert f"]({chart})" in text
+
+
+def test_a_study_report_charts_every_point(tmp_path: Path) -> None:
+    folder = tmp_path / "study"
+    study = str(SCENARIOS / "studies" / "inbound-vs-outbound.yaml")
+    invoke("study", study, *SHORT, "--out", str(folder))
+    invoke("report", str(folder))
+    text = (folder / "report" / "report.md").read_text()
+    assert text.startswith("# Study: ")
+    assert (folder / "report" / "points-roi.png").is_file()
+    assert not (folder / "report" / "weekly-sqls.png").exists()  # seven bands would tangle
+
+
+def test_report_refuses_a_folder_without_results(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "not a funnelsim results folder" in result.stderr
+
+
+def test_relative_differences_are_drawn_as_given() -> None:
+    diffs = {"sqls": Summary(50, 40, 60, 5), "cac": Summary(-10, -30, 10, 5)}
+    fig = charts.plot_relative_differences(
+        diffs, {"sqls": 100.0, "cac": 200.0, "roi": 0.0}, title="B against A"
+    )
+    ax = fig.axes[0]
+    drawn = [(list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()]
+    print(drawn)
+    assert ([0.4, 0.6], [1, 1]) in drawn  # sqls: interval / baseline, top row
+    assert ([-0.15, 0.05], [0, 0]) in drawn  # cac: interval / baseline
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "sqls",
+        "cac",
+    ]  # top to bottom, as given
+    with pytest.raises(ValueError, match="non-zero baseline"):
+        charts.plot_relative_differences(diffs, {"sqls": 0.0}, title="t")
+
+
+def test_options_keep_their_order_and_intervals() -> None:
+    summaries = [Summary(3, 2, 4, 5), Summary(5, 4.5, 5.5, 5)]
+    fig = charts.plot_options(["a", "b"], summaries, ylabel="roi (ratio)", title="t")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    assert list(ax.get_lines()[0].get_ydata()) == [3, 5]
+    with pytest.raises(ValueError, match="labels"):
+        charts.plot_options(["a"], summaries, ylabel="y", title="t")
