@@ -142,8 +142,8 @@ def run_batch(
         runner = Runner(
             scenarios,
             root,
-            executor=pool,
-            workers=workers,
+            executor=pool.executor,
+            workers=pool.slots,
             records=records and store is not None,
             series=store is not None,
             on_chunk=chunk_done,

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -37,23 +38,32 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+@dataclass(frozen=True)
+class Pool:
+    """An executor (``None``: this process) and how many chunks it runs at once."""
+
+    executor: Executor | None
+    slots: int
+
+
 @contextmanager
 def open_executor(
     kind: str = "process", workers: int = 1, scheduler: str | None = None
-) -> Iterator[Executor | None]:
-    """An executor for chunks of replications, shut down on leaving; ``None`` means run here.
+) -> Iterator[Pool]:
+    """Where chunks of replications run, shut down on leaving.
 
     - ``process``: a pool of ``workers`` local processes (one worker: this process).
     - ``dask``: the Dask cluster whose scheduler is at ``scheduler`` (``tcp://host:port``), or,
       without one, a local cluster of ``workers`` single-threaded processes listening on
-      127.0.0.1 only, its dashboard on a free loopback port.
+      127.0.0.1 only, its dashboard on a free loopback port. A cluster runs as many chunks at
+      once as its workers have threads.
     """
     if kind == "process":
         if workers <= 1:
-            yield None
+            yield Pool(None, 1)
             return
         with _shut_down(ProcessPoolExecutor(max_workers=workers, mp_context=_context())) as pool:
-            yield pool
+            yield Pool(pool, workers)
         return
     if kind != "dask":
         raise ValueError(f"unknown executor {kind!r}: expected one of {', '.join(EXECUTORS)}")
@@ -62,7 +72,7 @@ def open_executor(
         _dask_client(workers, scheduler) as client,
         _shut_down(client.get_executor(pure=False)) as executor,
     ):
-        yield executor
+        yield Pool(executor, max(1, sum(client.nthreads().values())))
 
 
 @contextmanager

@@ -379,8 +379,8 @@ def run_batches(
         runner = Runner(
             scenarios,
             root,
-            executor=pool,
-            workers=workers,
+            executor=pool.executor,
+            workers=pool.slots,
             keep_records=keep_records,
             on_chunk=on_chunk,
         )

@@ -1,0 +1,294 @@
+"""Parallel benchmark (``make bench``): one batch on 1 and 2 pool workers, and on local Dask.
+
+The same batch of replications of ``scenarios/baseline.yaml`` (a whole year, no overrides) runs
+three times in this one process, through the public API: on the process pool with 1 worker
+(that is, in this process), with 2 workers, and on a local Dask cluster of 2 single-threaded
+workers. Each timing runs from the call to its return, so it includes starting the pool or the
+cluster and shutting it down: that is what a user waits for. Two ratios are reported:
+
+- parallel efficiency, seconds on 1 worker / seconds on 2 workers (target at least 1.8x);
+- Dask against the pool, Dask seconds / pool seconds on 2 workers (target at most 1.15).
+
+The three batches must give identical metrics (same seed, same replication numbers); the
+script stops if they do not. It must be run as a script: the pool's workers start from a
+forkserver, and Dask's from fresh interpreters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import psutil  # a dependency of distributed
+from rich.console import Console
+from rich.table import Table
+
+from funnelsim.experiment import Batch, Chunk, run_replications
+from funnelsim.scenario.load import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- bench-parallel:start -->", "<!-- bench-parallel:end -->"
+SCENARIO = "scenarios/baseline.yaml"
+SEED = 1
+EFFICIENCY_TARGET = 1.8  # seconds on 1 worker / seconds on 2 workers, at least
+DASK_TARGET = 1.15  # Dask seconds / pool seconds on 2 workers, at most
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    executor: str
+    workers: int
+    what: str
+
+
+CASES = (
+    Case("pool, 1 worker", "process", 1, "process pool, 1 worker (runs in this process)"),
+    Case("pool, 2 workers", "process", 2, "local process pool (forkserver), 2 workers"),
+    Case("dask, 2 workers", "dask", 2, "local Dask cluster, 2 single-threaded workers"),
+)
+
+
+@dataclass
+class Timing:
+    """One timed batch, and when each of its chunks reached this process."""
+
+    case: Case
+    seconds: float = math.nan
+    arrivals: list[float] = field(default_factory=list)  # seconds from the call
+    sizes: list[int] = field(default_factory=list)
+    busy: float = math.nan  # share of the whole machine's CPU time busy meanwhile, any process
+    ours: float = math.nan  # share of it used by this process and its pool or cluster
+
+    @property
+    def chunks(self) -> int:
+        return len(self.arrivals)
+
+    @property
+    def first(self) -> float:
+        return min(self.arrivals)
+
+    @property
+    def tail(self) -> float:
+        """Seconds the last chunk ran alone: from the one before it reaching us to it."""
+        if self.case.workers < 2 or self.chunks < 2:
+            return math.nan
+        last, before = sorted(self.arrivals)[-1:-3:-1]
+        return last - before
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """Busy and total CPU ticks of the whole machine since boot (Linux; zeros elsewhere)."""
+    try:
+        # user nice system idle iowait irq softirq steal (guest time is already in user)
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def descendants_cpu() -> dict[int, float]:
+    """CPU seconds so far of each live process below this one (pool or cluster workers)."""
+    seconds = {}
+    for process in psutil.Process().children(recursive=True):
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        seconds[process.pid] = times.user + times.system
+    return seconds
+
+
+def timed(case: Case, replications: int) -> tuple[Timing, Batch]:
+    scenario = load_scenario(ROOT / SCENARIO, [])
+    timing = Timing(case)
+    before = descendants_cpu()
+    latest = dict(before)
+    busy0, total0 = cpu_ticks()
+    own0 = time.process_time()
+    start = time.perf_counter()
+
+    def heard(chunk: Chunk) -> None:
+        timing.arrivals.append(time.perf_counter() - start)
+        timing.sizes.append(len(chunk.replications))
+        latest.update(descendants_cpu())  # workers' CPU, sampled while they still live
+
+    batch = run_replications(
+        scenario,
+        replications,
+        SEED,
+        workers=case.workers,
+        executor=case.executor,
+        on_chunk=heard,
+    )
+    timing.seconds = time.perf_counter() - start
+    busy1, total1 = cpu_ticks()
+    timing.busy = (busy1 - busy0) / (total1 - total0) if total1 > total0 else math.nan
+    ours = time.process_time() - own0
+    ours += sum(cpu - before.get(pid, 0.0) for pid, cpu in latest.items())
+    timing.ours = ours / (timing.seconds * CPUS)
+    return timing, batch
+
+
+def same(a: Batch, b: Batch) -> bool:
+    def equal(x: float, y: float) -> bool:
+        return x == y or (math.isnan(x) and math.isnan(y))
+
+    return len(a.metrics) == len(b.metrics) and all(
+        x.keys() == y.keys() and all(equal(x[k], y[k]) for k in x)
+        for x, y in zip(a.metrics, b.metrics, strict=True)
+    )
+
+
+def machine() -> str:
+    """CPUs available (as ``nproc`` counts them), Python, OS, and the tool versions."""
+    versions = []
+    for package in ("funnelsim", "simpy", "numpy", "distributed"):
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package} (not installed)")
+    return (
+        f"nproc {CPUS}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}; {', '.join(versions)}"
+    )
+
+
+def verdicts(timings: dict[str, Timing]) -> tuple[float, str, float, str]:
+    one, two, dask = (timings[c.name].seconds for c in CASES)
+    efficiency = one / two
+    dask_ratio = dask / two
+    return (
+        efficiency,
+        "met" if efficiency >= EFFICIENCY_TARGET else "NOT met",
+        dask_ratio,
+        "met" if dask_ratio <= DASK_TARGET else "NOT met",
+    )
+
+
+def rows(timings: dict[str, Timing], replications: int) -> list[list[str]]:
+    one = timings[CASES[0].name].seconds
+    out = []
+    for case in CASES:
+        t = timings[case.name]
+        out.append(
+            [
+                case.name,
+                case.what,
+                f"{t.chunks} x {min(t.sizes)}"
+                + ("" if min(t.sizes) == max(t.sizes) else f"-{max(t.sizes)}"),
+                f"{t.seconds:.1f}",
+                f"{t.first:.1f}",
+                "" if math.isnan(t.tail) else f"{t.tail:.1f}",
+                f"{replications / t.seconds:.2f}",
+                f"{t.busy:.0%}",
+                f"{max(t.busy - t.ours, 0):.0%}",
+                "(baseline)" if case is CASES[0] else f"{one / t.seconds:.2f}x",
+            ]
+        )
+    return out
+
+
+HEADERS = [
+    "case",
+    "what runs",
+    "chunks x size",
+    "seconds",
+    "first chunk at s",
+    "last chunk alone s",
+    "replications/s",
+    "machine CPU busy",
+    "of which others",
+    "speed-up",
+]
+
+
+def docs_section(timings: dict[str, Timing], replications: int) -> str:
+    efficiency, e_verdict, dask_ratio, d_verdict = verdicts(timings)
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Measured {now} with `make bench` ({replications} replications of `{SCENARIO}`, "
+        f"seed {SEED}, one batch per case, in one process; start-up and shut-down included).",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "| " + " | ".join(HEADERS) + " |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *("| " + " | ".join(row) + " |" for row in rows(timings, replications)),
+        "",
+        f"Parallel efficiency, 1 worker / 2 workers: **{efficiency:.2f}x** (target: at least "
+        f"{EFFICIENCY_TARGET:g}x, {e_verdict}). Dask against the pool on 2 workers: "
+        f"**{dask_ratio:.2f}** (target: at most {DASK_TARGET:g}, {d_verdict}).",
+        "",
+        "Last chunk alone: from the second-last chunk coming back to the last, a worker had "
+        "nothing left to do (with 2 workers, about half that time is lost). "
+        "Machine CPU busy: the share of all cores' time spent busy during the case, by any "
+        "process; of which others: by processes other than the benchmark and its workers "
+        "(sampled as chunks come back, so an estimate). One worker keeps one core busy (50% of "
+        "two cores), two keep two: where others took a share, the 2-worker cases lost it. "
+        "Absolute seconds drift on shared machines (other jobs, CPU throttling); read the ratios, "
+        "not the seconds.",
+    ]
+    return "\n".join([START, *lines, END])
+
+
+def write_docs(section: str) -> None:
+    text = DOCS.read_text()
+    if START in text and END in text:
+        head, rest = text.split(START)
+        _, tail = rest.split(END)
+        DOCS.write_text(head + section + tail)
+        return
+    DOCS.write_text(
+        text.rstrip("\n") + "\n\n## Parallel runs: process pool and Dask\n\n" + section + "\n"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replications", type=int, default=200)
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    console = Console()
+    timings: dict[str, Timing] = {}
+    reference: Batch | None = None
+    for case in CASES:
+        console.print(f"{case.name}: {args.replications} replications ...", highlight=False)
+        timing, batch = timed(case, args.replications)
+        timings[case.name] = timing
+        console.print(f"  {timing.seconds:.1f} s", highlight=False)
+        if reference is None:
+            reference = batch
+        elif not same(reference, batch):
+            raise SystemExit(f"{case.name} gave other metrics than {CASES[0].name}")
+    table = Table(title=f"{args.replications} replications of {SCENARIO}")
+    for header in HEADERS:
+        if header != "what runs":  # in the docs only: too wide for a terminal
+            table.add_column(header, justify="left" if header == "case" else "right")
+    for row in rows(timings, args.replications):
+        table.add_row(row[0], *row[2:])
+    console.print(table)
+    efficiency, e_verdict, dask_ratio, d_verdict = verdicts(timings)
+    console.print(
+        f"parallel efficiency (1 worker / 2 workers): {efficiency:.2f}x "
+        f"(target at least {EFFICIENCY_TARGET:g}x: {e_verdict}); "
+        f"dask / pool on 2 workers: {dask_ratio:.2f} (target at most {DASK_TARGET:g}: {d_verdict})",
+        highlight=False,
+    )
+    console.print(machine(), highlight=False)
+    if args.write_docs:
+        write_docs(docs_section(timings, args.replications))
+
+
+if __name__ == "__main__":
+    main()
