@@ -74,6 +74,7 @@ def main() -> None:
     event_ratio = statistics.median(per_event["baseline"]) / statistics.median(
         per_event["erlang-c"]
     )
+    events_per_lead = {name: sizes[name][1] / sizes[name][0] for name in CASES}
     table = Table(title=f"cost per simulated lead, {args.rounds} interleaved rounds")
     for column in ("case", "leads", "events", "µs per lead", "µs per event"):
         table.add_column(column, justify="right")
@@ -108,7 +109,9 @@ def main() -> None:
             f"{rows}\n\n"
             f"Baseline against Erlang C: **{lead_ratio:.1f}x per simulated lead** (target: at "
             f"most {TARGET:g}x, {verdict}); {event_ratio:.2f}x per event. Against the same "
-            f"queue run through the general model: {general_ratio:.1f}x per lead.\n{END}"
+            f"queue run through the general model: {general_ratio:.1f}x per lead. SimPy events "
+            f"per lead: {events_per_lead['baseline']:.1f} for the baseline, "
+            f"{events_per_lead['erlang-c']:.1f} for Erlang C.\n{END}"
         )
         text = DOCS.read_text()
         head, rest = text.split(START)

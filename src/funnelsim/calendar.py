@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -65,6 +66,7 @@ class Calendar:
         self._closes: list[float] = []
         self._cum: list[float] = []  # working hours elapsed at each opening
         self._ends: list[float] = []  # working hours elapsed at each closing
+        self._hint = 0  # the interval of the latest lookup: the simulation clock moves forward
         midnight = dt.datetime.combine(origin.date(), dt.time())
         self._next_day = origin.date()
         self._covered_until = hours_between(origin, midnight)  # clock time of _next_day 00:00
@@ -97,32 +99,54 @@ class Calendar:
             self._extend(self._covered_until + 24.0 * 7 * _EXTEND_WEEKS)
 
     # -- scalar arithmetic (the simulation's hot path) ---------------------------------------
+    def _slot(self, t: float) -> int:
+        """The last interval opening at or before ``t`` (-1: none), with the next one known.
+
+        Lookups mostly come at or near the simulation's current time, so the previous answer
+        is tried first; the search is only needed when the clock has moved on to another one.
+        """
+        opens = self._opens
+        k = self._hint
+        if k + 1 < len(opens) and opens[k] <= t < opens[k + 1]:
+            return k
+        self._cover(t)
+        k = bisect.bisect_right(opens, t) - 1
+        while k + 1 >= len(opens):  # a closure longer than the covered stretch
+            self._extend(self._covered_until + 24.0 * 7 * _EXTEND_WEEKS)
+        if k >= 0:
+            self._hint = k
+        return k
+
     def is_working(self, t: float) -> bool:
         """True when reps work at instant ``t`` (working intervals are [open, close))."""
         if self.always:
             return True
-        self._cover(t)
-        k = bisect.bisect_right(self._opens, t) - 1
+        k = self._slot(t)
         return k >= 0 and t < self._closes[k]
+
+    def working_interval(self, t: float) -> tuple[float, float] | None:
+        """The working interval [open, close) that ``t`` falls in; None when closed."""
+        if self.always:
+            return -math.inf, math.inf
+        k = self._slot(t)
+        if k >= 0 and t < self._closes[k]:
+            return self._opens[k], self._closes[k]
+        return None
 
     def next_open(self, t: float) -> float:
         """``t`` itself when working, else the next opening."""
         if self.always:
             return t
-        self._cover(t)
-        k = bisect.bisect_right(self._opens, t) - 1
+        k = self._slot(t)
         if k >= 0 and t < self._closes[k]:
             return t
-        while k + 1 >= len(self._opens):  # a closure longer than the covered stretch
-            self._extend(self._covered_until + 24.0 * 7 * _EXTEND_WEEKS)
         return self._opens[k + 1]
 
     def business_time(self, t: float) -> float:
         """Working hours elapsed between the origin and ``t``."""
         if self.always:
             return t
-        self._cover(t)
-        k = bisect.bisect_right(self._opens, t) - 1
+        k = self._slot(t)
         if k < 0:
             return 0.0
         return self._cum[k] + min(t - self._opens[k], self._closes[k] - self._opens[k])
@@ -140,9 +164,27 @@ class Calendar:
         """The instant at which ``hours`` of working time have passed after ``t``."""
         if self.always:
             return t + hours
-        # max: at a boundary the earliest instant with that much working time is the previous
-        # closing, which lies before t when no working time is added.
-        return max(t, self.at_business_time(self.business_time(t) + hours))
+        k = self._hint
+        opens = self._opens
+        if not (k + 1 < len(opens) and opens[k] <= t < opens[k + 1]):
+            k = self._slot(t)
+        if k < 0:
+            return max(t, self.at_business_time(hours))
+        close, cum = self._closes[k], self._cum
+        if t < close:
+            if t + hours <= close:
+                return t + hours  # done within the working interval it starts in (most work is)
+            b = cum[k] + (t - opens[k]) + hours
+        else:
+            b = cum[k] + (close - opens[k]) + hours
+        ends = self._ends
+        while b > ends[-1]:
+            self._extend(self._covered_until + 24.0 * 7 * _EXTEND_WEEKS)
+        j = bisect.bisect_left(ends, b, k)  # the interval in which b working hours are reached
+        end = opens[j] + (b - cum[j])
+        # at a boundary the earliest instant with that much working time is the previous
+        # closing, which lies before t when no working time is added: never go back in time
+        return end if end > t else t
 
     def business_hours(self, duration: Duration) -> float:
         """Working hours in a duration written on the business clock (bh, bd)."""
@@ -193,11 +235,7 @@ class Calendar:
         """The first opening strictly after ``t`` (None for an always-open calendar)."""
         if self.always:
             return None
-        self._cover(t)
-        k = bisect.bisect_right(self._opens, t)
-        while k >= len(self._opens):
-            self._extend(self._covered_until + 24.0 * 7 * _EXTEND_WEEKS)
-        return self._opens[k]
+        return self._opens[self._slot(t) + 1]
 
     def datetime_at(self, t: float) -> dt.datetime:
         return self.origin + dt.timedelta(hours=t)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -73,11 +74,41 @@ from funnelsim.units import Duration
 
 NAN = math.nan
 _WAITING, _TOUCHED = outcome_code("waiting"), outcome_code("touched")
+_UNREACHABLE, _DISQUALIFIED = outcome_code("unreachable"), outcome_code("disqualified")
+
+Spacing = tuple[bool, float]  # (on the business clock?, hours) between two pieces of work
+
+
+def _spacing(duration: Duration, calendar: Calendar) -> Spacing:
+    if duration.business:
+        return True, calendar.business_hours(duration)
+    return False, duration.hours
+
+
+@dataclass(frozen=True, slots=True)
+class _Sequence:
+    """An outbound source's sequence, in the form the hot path reads it."""
+
+    touches: int
+    spacing: Spacing
+    connect_probability: float
+    meeting_probability: float
 
 
 def _column(n: int) -> array[float]:
     """A per-lead column of times or amounts: compact, and cheap to hand to numpy."""
     return array("d", [NAN]) * n
+
+
+def _flat(values: np.ndarray) -> tuple[array[float], int]:
+    """Per-lead random numbers as one flat column, and its width: lead ``i``'s ``k``-th number
+    is at ``i * width + k``. Read one at a time in the hot path, a flat array is much cheaper
+    than numpy indexing, and made by a plain copy, not a Python float per number.
+    """
+    width = values.shape[1] if values.ndim == 2 else 1
+    column = array("d")
+    column.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return column, width
 
 
 def build_calendar(scenario: Scenario) -> Calendar:
@@ -120,7 +151,7 @@ class FunnelModel:
             ramp=_ramp(sdr.ramp),
             priority=float(sdr.priority) if not isinstance(sdr.priority, str) else sdr.priority,
             ordered=(False, score_first or scenario.handoff.routing == "score", score_first),
-            on_start=self._on_start,
+            on_expire=self._on_expire,
         )
         self.ae_seats = (
             seats_from_plan(ae.headcount, self._changes(ae.hiring), self.end_h) if ae else []
@@ -136,6 +167,7 @@ class FunnelModel:
         n = len(self.people)
         p = self.people
         s = self.scenario
+        cal = self.calendar
         self.score = p.score.tolist() if s.marketing is None else [NAN] * n
         self.fit = p.fit.tolist()
         self.intent = p.intent.tolist()
@@ -163,6 +195,14 @@ class FunnelModel:
         self._entry = p.entry.tolist()
         self._work = p.work_h.tolist()
         self._patience = None if s.handoff.expire_after is None else p.patience_h.tolist()
+        self._expire_at = [math.inf] * n  # when the lead's patience runs out, this cycle
+        self._uniforms = {name: _flat(values) for name, values in p.uniforms.items()}
+        self._draws = {name: _flat(values) for name, values in p.draws.items()}
+        none = (array("d"), 0)
+        self._connect, self._connect_w = self._uniforms.get("connect", none)
+        self._touch, self._touch_w = self._draws.get("touch", none)
+        self._advance, self._advance_w = self._uniforms.get("advance", none)
+        self._stage_work, self._stage_w = self._draws.get("stage", none)
         self._batched = s.handoff.batch is not None
         self._marketing = s.marketing
         self._ends_at_first_touch = (
@@ -180,7 +220,6 @@ class FunnelModel:
         self._pooled = [False] * n
         self.batches = BatchRecords()
         self.rejections = 0
-        self._tasks: list[Task | None] = [None] * n
         self._next = 0
         self._sources = [self.scenario.sources[name] for name in p.source_names]
         self._seq_rng = self.streams.generator("nurture/sequence")
@@ -191,6 +230,26 @@ class FunnelModel:
             self._w_intent = 1 - self._w_fit
         decay = s.handoff.decay
         self._decay = None if decay is None else decay.scalar()
+        # the SDR rules the hot path reads, taken out of the scenario once
+        sdr = s.teams.sdr
+        attempts = sdr.attempts
+        self._connect_p = attempts.connect_probability if attempts else 1.0
+        self._max_attempts = attempts.max if attempts else 1
+        self._retry_spacing = _spacing(attempts.spacing if attempts else Duration(0, "h"), cal)
+        self._call = None if sdr.qualification is None else self._draws["qualification"][0]
+        self._sequences = [
+            _Sequence(
+                source.sequence.touches,
+                _spacing(source.sequence.spacing, cal),
+                source.sequence.connect_probability,
+                source.sequence.meeting_probability,
+            )
+            if isinstance(source, OutboundSource)
+            else None
+            for source in self._sources
+        ]
+        stages = s.teams.ae.stages if s.teams.ae else []
+        self._stage_done = [partial(self._on_stage_done, i) for i in range(len(stages))]
 
     # -- running -----------------------------------------------------------------------------
     def run(self) -> RunRecords:
@@ -201,14 +260,34 @@ class FunnelModel:
             self.env.run(until=self.end_h)
             self._finish_queue_only(queue)
             return self._records()
+        # New leads need no event of their own: an inbound lead's arrival and an outbound
+        # contact's loading are happenings on the SDR team's agenda, taking their turn when the
+        # team next looks at its queues (at their own time if an SDR is idle then). The
+        # starting state arrives at hour 0 by events.
+        p = self.people
+        self._source = p.source.tolist()
+        new = p.entry == pop.NEW
+        self._arrivals = np.flatnonzero(~new).tolist()
+        self._inbound = iter(np.flatnonzero(new & (p.kind == pop.INBOUND)).tolist())
+        self._contacts = iter(np.flatnonzero(new & (p.kind == pop.OUTBOUND)).tolist())
+        arrive, load = self._arrive_next, self._load_next
+        # leads are sorted by arrival, so the plan is by due time, and within each kind the
+        # happenings take their turns in lead order
+        self.sdr.plan(
+            p.arrival_h[new].tolist(),
+            [load if kind == pop.OUTBOUND else arrive for kind in p.kind[new].tolist()],
+        )
         self.sdr.start()
         if self.ae is not None:
             self.ae.start()
-        if len(self.people):
-            Timeout(self.env, float(self.people.arrival_h[0])).callbacks.append(self._on_arrival)
+        if self._arrivals:
+            self._at(self._arrival[self._arrivals[0]], self._on_arrival)
         if self.scenario.handoff.batch is not None:
             self._schedule_release()
         self.env.run(until=self.end_h)
+        # what fell due before the end has happened (the next instant down from the end)
+        self.sdr.catch_up(math.nextafter(self.end_h, -math.inf))
+        self._expire_at_end()
         return self._records()
 
     def _at(self, t: float, callback: Callable[[simpy.Event], None], value: object = None) -> None:
@@ -216,29 +295,30 @@ class FunnelModel:
         Timeout(self.env, max(t - self.env.now, 0.0), value).callbacks.append(callback)
 
     # -- arrivals and marketing --------------------------------------------------------------
+    def _arrive_next(self, now: float) -> None:
+        """The next new inbound lead arrives: marketing scores it, unless every lead is an
+        MQL."""
+        lead = next(self._inbound)
+        self._arrival[lead] = now  # the drawn time, up to the clock's rounding: keeps waits exact
+        if self._marketing is None:
+            self._mql(lead, now)
+        else:
+            self._qualify_marketing(lead, now)
+
     def _on_arrival(self, event: simpy.Event) -> None:
-        lead = self._next
+        """A lead of the starting state enters, where the scenario says."""
+        lead = self._arrivals[self._next]
         self._next += 1
-        arrivals = self._arrival
         now = self.env.now
-        arrivals[lead] = now  # the drawn time, up to the clock's rounding: keeps waits exact
-        if self._next < len(arrivals):
-            Timeout(self.env, max(arrivals[self._next] - now, 0.0)).callbacks.append(
-                self._on_arrival
-            )
+        self._arrival[lead] = now  # the drawn time, up to the clock's rounding: keeps waits exact
+        if self._next < len(self._arrivals):
+            self._at(self._arrival[self._arrivals[self._next]], self._on_arrival)
         entry = self._entry[lead]
-        if entry == pop.NEW:
-            if self._kind[lead] == pop.OUTBOUND:
-                self._prospect(lead, 0, now)
-            elif self._marketing is None:
-                self._mql(lead, now)
-            else:
-                self._qualify_marketing(lead, now)
-        elif entry >= pop.OPEN_OPPORTUNITY:  # starting state: an opportunity already open
+        if entry >= pop.OPEN_OPPORTUNITY:  # an opportunity already open
             self.opp_h[lead] = now
             self.outcome[lead] = outcome_code("opportunity")
             self.open_opps.change(now, +1)
-            self._stage(lead, entry - pop.OPEN_OPPORTUNITY)
+            self._stage(lead, entry - pop.OPEN_OPPORTUNITY, now)
         else:  # starting state: an MQL that has waited already
             if self._marketing is not None:
                 self.score[lead] = self._marketing_score(lead, 0.0)
@@ -252,8 +332,8 @@ class FunnelModel:
         """
         if self.cycles[lead]:
             return float(self._seq_rng.random())
-        values = self.people.uniforms[name]
-        return float(values[lead] if k is None else values[lead, k])
+        values, width = self._uniforms[name]
+        return values[lead * width + (k or 0)]
 
     def _marketing_score(self, lead: int, z: float) -> float:
         """Marketing sees fit through a noisy scoring model, and intent as shown."""
@@ -269,7 +349,7 @@ class FunnelModel:
         m = self._marketing
         assert m is not None  # without marketing every inbound lead is an MQL on arrival
         z = (
-            float(self.people.uniforms["noise"][lead])
+            self._uniforms["noise"][0][lead]
             if self.cycles[lead] == 0
             else float(self._seq_rng.standard_normal())
         )
@@ -287,10 +367,10 @@ class FunnelModel:
             return
         if self._uniform("nurture", lead) < m.nurture.reemerge_probability:
             delay = float(m.nurture.after.sample(self._seq_rng, 1)[0])
-            self._at(now + delay, self._on_reemerge, lead)
+            self.sdr.call_at(now + delay, partial(self._reemerge, lead))
 
-    def _on_reemerge(self, event: simpy.Event) -> None:
-        lead: int = event._value
+    def _reemerge(self, lead: int, now: float) -> None:
+        """Back from nurture: a new conversation, scored by marketing again."""
         self.cycles[lead] += 1
         # back from nurture: the lead's records follow this new cycle (mql_h keeps the first)
         for column in (
@@ -304,7 +384,7 @@ class FunnelModel:
         assert isinstance(source, InboundSource)
         self.intent[lead] = float(source.intent.sample(self._seq_rng, 1)[0])
         self.outcome[lead] = outcome_code("waiting")
-        self._qualify_marketing(lead, self.env.now)
+        self._qualify_marketing(lead, now)
 
     def _mql(self, lead: int, now: float, ready: float | None = None) -> None:
         """The lead is ready for sales (since ``ready``): its patience and decay clocks run."""
@@ -314,8 +394,8 @@ class FunnelModel:
         self.ready_h[lead] = ready
         self.outcome[lead] = _WAITING
         if self._patience is not None:
-            left = max(ready + self._patience[lead] - now, 0.0)
-            Timeout(self.env, left, (lead, self.cycles[lead])).callbacks.append(self._on_expiry)
+            # no event: a lead is found lost when a rep would take it, at release, or at the end
+            self._expire_at[lead] = max(ready + self._patience[lead], now)
         if not self._batched:
             self._handoff(lead, now)
         else:
@@ -330,28 +410,33 @@ class FunnelModel:
         self._row[lead] = self.handoffs.add(lead, now, self.batch[lead], self.deadline_h[lead])
         task = Task(
             lead, FIRST_TOUCH, INBOUND, self._work[lead], self._first_touch_done,
-            key=-self.score[lead],
+            key=-self.score[lead], expire_h=self._expire_at[lead], started=self._touched,
         )  # fmt: skip
-        self._tasks[lead] = task
         self.sdr.submit(task)
 
-    def _on_expiry(self, event: simpy.Event) -> None:
-        """Patience ran out: lost, unless someone touched it (or it has moved on)."""
-        lead, cycle = event._value
-        if cycle != self.cycles[lead]:
-            return
-        now = self.env.now
-        task = self._tasks[lead]
-        if self._pooled[lead]:  # never released by marketing
-            self._pooled[lead] = False
-        elif task is not None and not task.cancelled:
-            task.cancelled = True
-            self._tasks[lead] = None
-            self.handoffs.expired_h[self._row[lead]] = now
-        else:
-            return
-        self.expired_h[lead] = now
+    def _on_expire(self, task: Task) -> None:
+        """Patience ran out before any rep took the lead: lost, at the instant it ran out."""
+        lead, when = task.lead, task.expire_h
+        self.handoffs.expired_h[self._row[lead]] = when
+        self._expire(lead, when)
+
+    def _expire(self, lead: int, when: float) -> None:
+        self.expired_h[lead] = when
         self.outcome[lead] = outcome_code("expired")
+
+    def _expire_pooled(self, until: float) -> None:
+        """MQLs in marketing's batch pool whose patience ran out by ``until`` are lost."""
+        for lead in self.mql_pool:
+            if self._pooled[lead] and self._expire_at[lead] <= until:
+                self._pooled[lead] = False
+                self._expire(lead, self._expire_at[lead])
+
+    def _expire_at_end(self) -> None:
+        """Losses still pending when the run stops (they happened before its end)."""
+        if self._patience is None:
+            return
+        self.sdr.expire_waiting(self.end_h)
+        self._expire_pooled(math.nextafter(self.end_h, -math.inf))
 
     def _schedule_release(self) -> None:
         batch = self.scenario.handoff.batch
@@ -372,6 +457,8 @@ class FunnelModel:
         batch = self.scenario.handoff.batch
         assert batch is not None
         now = self.env.now
+        self.sdr.catch_up(now)  # MQLs made by now are in the pool
+        self._expire_pooled(now)
         pool = sorted(
             (i for i in self.mql_pool if self._pooled[i]), key=lambda i: (-self.score[i], i)
         )
@@ -389,22 +476,16 @@ class FunnelModel:
         self._at(self._next_weekly(now + 1e-6, day, hour), self._on_release)
 
     # -- SDR work ----------------------------------------------------------------------------
-    def _on_start(self, task: Task, rep: int, now: float) -> None:
-        lead, kind = task.lead, task.kind
-        if kind == FIRST_TOUCH:
-            self.attempt_start_h[lead] = self.touch_start_h[lead] = now
-            self.rep[lead] = rep
-            self._tasks[lead] = None  # touched: patience no longer matters
-            decay = self._decay
-            self.decay[lead] = 1.0 if decay is None else decay(now - self.ready_h[lead])
-            row = self._row[lead]
-            self.handoffs.touch_start_h[row] = now
-            self.handoffs.decay[row] = self.decay[lead]
-        elif kind != QUALIFICATION:  # the call's odds are those of the attempt that reached
-            self.attempt_start_h[lead] = now
-            if kind == PROSPECT and math.isnan(self.touch_start_h[lead]):
-                self.touch_start_h[lead] = now
-                self.rep[lead] = rep
+    def _touched(self, task: Task, rep: int, now: float) -> None:
+        """The first touch starts: the SLA is judged, patience stops, decay is recorded."""
+        lead = task.lead
+        self.touch_start_h[lead] = now
+        self.rep[lead] = rep
+        decay = 1.0 if self._decay is None else self._decay(now - self.ready_h[lead])
+        self.decay[lead] = decay
+        row = self._row[lead]
+        self.handoffs.touch_start_h[row] = now
+        self.handoffs.decay[row] = decay
 
     def _odds(self, lead: int) -> float:
         """The lead's decay multiplier at the start of the current attempt."""
@@ -415,8 +496,8 @@ class FunnelModel:
 
     def _first_touch_done(self, task: Task, rep: int, now: float) -> None:
         lead = task.lead
-        if math.isnan(self.touch_end_h[lead]):
-            self.touch_end_h[lead] = now
+        self.attempt_start_h[lead] = task.start_h
+        self.touch_end_h[lead] = now
         acceptance = self.scenario.handoff.acceptance
         if acceptance is not None and self.fit[lead] < acceptance.fit_threshold:
             self.accepted[lead] = 0
@@ -432,34 +513,31 @@ class FunnelModel:
         self._attempt_done(lead, now)
 
     def _attempt_done(self, lead: int, now: float) -> None:
-        sdr = self.scenario.teams.sdr
         k = self.attempts[lead]
         self.attempts[lead] = k + 1
-        p = (sdr.attempts.connect_probability if sdr.attempts else 1.0) * self._odds(lead)
-        if self._uniform("connect", lead, k) < p:
+        if self._uniform("connect", lead, k) < self._connect_p * self._odds(lead):
             self.connected_h[lead] = now
-            if sdr.qualification is None:
-                self.outcome[lead] = outcome_code("touched")
+            if self._call is None:
+                self.outcome[lead] = _TOUCHED
                 self._decide(lead, now)
                 return
-            call = float(self.people.draws["qualification"][lead])
+            call = self._call[lead]
             self.sdr.submit(Task(lead, QUALIFICATION, URGENT, call, self._qualification_done))
             return
-        attempts = sdr.attempts.max if sdr.attempts else 1
-        if k + 1 >= attempts:
-            self.outcome[lead] = outcome_code("unreachable")
+        if k + 1 >= self._max_attempts:
+            self.outcome[lead] = _UNREACHABLE
             self._decide(lead, now)
             return
-        spacing = sdr.attempts.spacing if sdr.attempts else Duration(0, "h")
-        self._at(self.calendar.deadline(now, spacing), self._on_retry, lead)
-
-    def _on_retry(self, event: simpy.Event) -> None:
-        lead: int = event._value
-        work = float(self.people.draws["touch"][lead, self.attempts[lead]])
+        # the next attempt is due a spacing after this one ended, with a work time of its own
+        work = self._touch[lead * self._touch_w + k + 1]
         task = Task(lead, ATTEMPT, INBOUND, work, self._retry_done, key=-self.score[lead])
-        self.sdr.submit(task)
+        business, hours = self._retry_spacing
+        due = self.calendar.add_business(now, hours) if business else now + hours
+        self.sdr.submit_at(task, due)
 
     def _retry_done(self, task: Task, rep: int, now: float) -> None:
+        # the odds of this attempt, and of the call if it connects, count from its start
+        self.attempt_start_h[task.lead] = task.start_h
         self._attempt_done(task.lead, now)
 
     def _qualification_done(self, task: Task, rep: int, now: float) -> None:
@@ -480,37 +558,48 @@ class FunnelModel:
         self.handoffs.decision_h[self._row[lead]] = now
 
     # -- outbound ----------------------------------------------------------------------------
-    def _prospect(self, lead: int, k: int, now: float) -> None:
-        work = float(self.people.work_h[lead] if k == 0 else self.people.draws["touch"][lead, k])
-        self.sdr.submit(Task(lead, PROSPECT, OUTBOUND, work, self._touch_done, key=-self.fit[lead]))
+    def _load_next(self, now: float) -> None:
+        """The next contact of the lists is loaded: its first touch is due; it is the
+        contact's touch when it starts."""
+        lead = next(self._contacts)
+        task = Task(
+            lead, PROSPECT, OUTBOUND, self._work[lead], self._touch_done, key=-self.fit[lead],
+            started=self._contact_touched,
+        )  # fmt: skip
+        self.sdr.submit(task)
+
+    def _contact_touched(self, task: Task, rep: int, now: float) -> None:
+        self.touch_start_h[task.lead] = now
+        self.rep[task.lead] = rep
 
     def _touch_done(self, task: Task, rep: int, now: float) -> None:
         lead = task.lead
-        source = self._sources[self.people.source[lead]]
-        assert isinstance(source, OutboundSource)
-        seq = source.sequence
+        seq = self._sequences[self._source[lead]]
+        assert seq is not None
         k = self.attempts[lead]
         self.attempts[lead] = k + 1
-        if math.isnan(self.touch_end_h[lead]):
+        if k == 0:
             self.touch_end_h[lead] = now
-        if self.people.uniforms["connect"][lead, k] < seq.connect_probability:
+        if self._connect[lead * self._connect_w + k] < seq.connect_probability:
             self.connected_h[lead] = now
             p = min(1.0, seq.meeting_probability * (0.5 + self.fit[lead]))
             self.decision_h[lead] = now
-            if self.people.uniforms["qualify"][lead] < p:
+            if self._uniform("qualify", lead) < p:
                 self._sql(lead, now)
             else:
-                self.outcome[lead] = outcome_code("disqualified")
+                self.outcome[lead] = _DISQUALIFIED
             return
         if k + 1 >= seq.touches:
             self.decision_h[lead] = now
-            self.outcome[lead] = outcome_code("unreachable")
+            self.outcome[lead] = _UNREACHABLE
             return
-        self._at(self.calendar.deadline(now, seq.spacing), self._on_next_touch, lead)
-
-    def _on_next_touch(self, event: simpy.Event) -> None:
-        lead: int = event._value
-        self._prospect(lead, self.attempts[lead], self.env.now)
+        # the next touch is due a spacing after this one ended, with a work time of its own; it
+        # reuses this task (same lead, kind and queue), which the pool has let go of
+        task.work_h = self._touch[lead * self._touch_w + k + 1]
+        task.started = None
+        business, hours = seq.spacing
+        due = self.calendar.add_business(now, hours) if business else now + hours
+        self.sdr.submit_at(task, due)
 
     # -- opportunities -----------------------------------------------------------------------
     def _sql(self, lead: int, now: float) -> None:
@@ -522,29 +611,26 @@ class FunnelModel:
         self.opp_h[lead] = now
         self.outcome[lead] = outcome_code("opportunity")
         self.open_opps.change(now, +1)
-        self._stage(lead, 0)
+        self._stage(lead, 0, now)
 
-    def _stage(self, lead: int, s: int) -> None:
+    def _stage(self, lead: int, s: int, due: float) -> None:
+        """The AE's work on stage ``s`` of the opportunity is due at ``due``."""
         assert self.ae is not None
-        work = float(self.people.draws["stage"][lead, s])
-        self.ae.submit(Task(lead, AE_STAGE, INBOUND, work, partial(self._stage_done, s)))
+        work = self._stage_work[lead * self._stage_w + s]
+        self.ae.submit_at(Task(lead, AE_STAGE, INBOUND, work, self._stage_done[s]), due)
 
-    def _stage_done(self, s: int, task: Task, rep: int, now: float) -> None:
+    def _on_stage_done(self, s: int, task: Task, rep: int, now: float) -> None:
         ae = self.scenario.teams.ae
         assert ae is not None
         lead = task.lead
         stage = ae.stages[s]
-        if self.people.uniforms["advance"][lead, s] >= stage.advance:
+        if self._advance[lead * self._advance_w + s] >= stage.advance:
             self._close(lead, now, won=False)
             return
-        if s + 1 < len(ae.stages):
-            self._at(now + stage.delay.hours, self._on_next_stage, (lead, s + 1))
+        if s + 1 < len(ae.stages):  # the next stage, after the buyer's delay
+            self._stage(lead, s + 1, now + stage.delay.hours)
             return
         self._at(now + stage.delay.hours, self._on_decision, lead)
-
-    def _on_next_stage(self, event: simpy.Event) -> None:
-        lead, s = event._value
-        self._stage(lead, s)
 
     def _on_decision(self, event: simpy.Event) -> None:
         lead: int = event._value

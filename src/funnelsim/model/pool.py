@@ -8,12 +8,24 @@ time is working time divided by the rep's productivity (new hires ramp up), so a
 started at 16:45 ends the next morning.
 
 There is no process per task: the pool starts work as reps free up, so a task costs one
-completion event.
+completion event. Much work is known in advance to become due later (a follow-up attempt four
+working hours after a failed one, the next touch of an outbound sequence, an opportunity's next
+stage after the buyer's delay), and so are *happenings* that may bring work (a lead arriving, a
+contact loaded from the month's list, a lead back from nurture). These wait on the pool's
+agenda, ordered by the time they fall due, and cost no event of their own: the next time the
+pool looks at its queues (a rep frees, the office opens, other work is submitted, the funnel
+catches up before a batch release), each takes its turn in the order they fell due, a task
+joining its queue, a happening running as of its own time. Only while a rep sits idle in
+working hours does the pool set a wake-up, at the earliest due time, so that the work starts
+exactly when due. A lead's patience costs no event either: a first touch whose lead ran out of
+patience while it waited is dropped when a rep would take it (or when the run ends), as lost at
+the instant its patience ran out.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -31,15 +43,36 @@ URGENT, INBOUND, OUTBOUND = 0, 1, 2
 FIRST_TOUCH, ATTEMPT, QUALIFICATION, PROSPECT, AE_STAGE = 0, 1, 2, 3, 4
 
 Done = Callable[["Task", int, float], None]
+Started = Callable[["Task", int, float], None]
+Expired = Callable[["Task"], None]
+# Something the funnel does at a known time, given that time, that may hand the team work (a
+# lead arriving, a lead back from nurture). It waits among the later tasks like one.
+Happening = Callable[[float], None]
 
 
 class Task:
-    """A piece of work on one lead: ``done(task, rep, now)`` runs when it is finished."""
+    """A piece of work on one lead.
 
-    __slots__ = ("cancelled", "done", "key", "kind", "lead", "queue", "seq", "work_h")
+    ``done(task, rep, now)`` runs when it is finished, ``started(task, rep, now)`` (if any) when
+    a rep takes it. A task with an ``expire_h`` is dropped unstarted once that instant has come:
+    the lead's patience ran out while it waited.
+    """
+
+    __slots__ = (
+        "done", "expire_h", "key", "kind", "lead", "queue", "rep", "seq", "start_h", "started",
+        "work_h",
+    )  # fmt: skip
 
     def __init__(
-        self, lead: int, kind: int, queue: int, work_h: float, done: Done, key: float = 0.0
+        self,
+        lead: int,
+        kind: int,
+        queue: int,
+        work_h: float,
+        done: Done,
+        key: float = 0.0,
+        expire_h: float = math.inf,
+        started: Started | None = None,
     ) -> None:
         self.lead = lead
         self.kind = kind
@@ -47,14 +80,14 @@ class Task:
         self.work_h = work_h
         self.done = done
         self.key = key  # lower first, when the queue is ordered by key
-        self.cancelled = False
-        self.seq = 0
+        self.expire_h = expire_h
+        self.started = started
+        self.seq = 0  # order of arrival in its queue
+        self.rep = -1  # who works it, once started
+        self.start_h = math.nan
 
     def __lt__(self, other: Task) -> bool:
         return (self.key, self.seq) < (other.key, other.seq)
-
-
-Started = Callable[[Task, int, float], None]
 
 
 class RepPool:
@@ -69,7 +102,7 @@ class RepPool:
         ramp: Ramp | None = None,
         priority: str | float = "inbound_first",
         ordered: tuple[bool, bool, bool] = (False, False, False),
-        on_start: Started | None = None,
+        on_expire: Expired | None = None,
     ) -> None:
         self.env = env
         self.calendar = calendar
@@ -77,7 +110,7 @@ class RepPool:
         self.ramp = ramp
         self.priority = priority
         self.ordered = ordered
-        self.on_start = on_start
+        self.on_expire = on_expire
         self.queues: list[Any] = [[] if o else deque() for o in ordered]
         self.waiting = [0, 0, 0]
         self.busy_h = [0.0, 0.0, 0.0]  # work started, by queue (for the outbound share rule)
@@ -85,60 +118,203 @@ class RepPool:
         self._free = [i for i, s in enumerate(seats) if s.joined_h <= 0.0]
         heapq.heapify(self._free)
         self._seq = 0
-        self._ramping = ramp is not None and any(not s.ramped for s in seats)
-        self._changing = any(s.joined_h > 0 or s.left_h != float("inf") for s in seats)
+        # until when each rep is still ramping up (-inf: fully productive from the start)
+        ramp_h = ramp.hours if ramp is not None else 0.0
+        self._ramped_h = [-math.inf if s.ramped else s.joined_h + ramp_h for s in seats]
+        self._ramping = any(h > -math.inf for h in self._ramped_h)
+        # when reps may leave, a free rep is checked to still be on the team
+        self._leaving = any(s.left_h != math.inf for s in seats)
+        self._left_h = [s.left_h for s in seats]
         self._share = not isinstance(priority, str)  # the share rule counts work started
+        self._always = calendar.always
+        # the working interval the clock was last seen in: most checks fall inside it
+        self._open_h, self._close_h = (-math.inf, math.inf) if calendar.always else (0.0, 0.0)
+        # tasks and happenings due later: (due time, order of submission, what), earliest
+        # first; and a plan of happenings known from the start, in order of due time (two
+        # parallel lists, walked by an index)
+        self._later: list[tuple[float, int, Task | Happening]] = []
+        self._later_seq = 0
+        self._planned_h: list[float] = []
+        self._planned: list[Happening] = []
+        self._next_planned = 0
+        self._promoting = False
+        self._due_h = math.inf  # when the earliest thing on the agenda falls due
+        self._wakes: list[float] = []  # pending wake-ups, earliest first
+        self._wake_h = math.inf  # the earliest pending wake-up
+        self._done_cb = self._on_done
+        log = self.log  # its columns' appends, bound once: every task started adds a row
+        self._log = (log.rep.append, log.lead.append, log.kind.append, log.start_h.append,
+                     log.end_h.append)  # fmt: skip
 
     # -- wiring ------------------------------------------------------------------------------
     def start(self) -> None:
         for rep, seat in enumerate(self.seats):
             if seat.joined_h > 0:
                 Timeout(self.env, seat.joined_h, rep).callbacks.append(self._on_join)
-        if not self.calendar.always:
+        if not self._always:
             Timeout(self.env, self.calendar.next_open(0.0)).callbacks.append(self._on_open)
+        if self._free and self._due_h < math.inf:
+            self._wake(self._due_h)
 
     def _on_join(self, event: simpy.Event) -> None:
         heapq.heappush(self._free, event._value)
-        self._dispatch()
+        self._dispatch(self.env.now)
 
     def _on_open(self, event: simpy.Event) -> None:
-        self._dispatch()
-        nxt = self.calendar.opens_after(self.env.now)
+        now = self.env.now
+        self._dispatch(now)
+        nxt = self.calendar.opens_after(now)
         if nxt is not None:
-            Timeout(self.env, nxt - self.env.now).callbacks.append(self._on_open)
+            Timeout(self.env, nxt - now).callbacks.append(self._on_open)
+
+    def _is_open(self, now: float) -> bool:
+        """True in working time; remembers the working interval for the checks that follow."""
+        if self._open_h <= now < self._close_h:
+            return True
+        interval = self.calendar.working_interval(now)
+        if interval is None:
+            return False
+        self._open_h, self._close_h = interval
+        return True
 
     # -- work --------------------------------------------------------------------------------
+    def plan(self, due_h: list[float], happenings: list[Happening]) -> None:
+        """Happenings known before the run starts (``happenings[i]`` due at ``due_h[i]``,
+        in order of due time). They take their turns in exactly that order."""
+        assert not self._planned, "one plan per run"
+        self._planned_h, self._planned = due_h, happenings
+        if due_h and due_h[0] < self._due_h:
+            self._due_h = due_h[0]
+
     def submit(self, task: Task) -> None:
-        """Queue a task; it starts at once if a rep is free and the office is open."""
+        """Queue a task due now; it starts at once if a rep is free and the office is open."""
+        if self._promoting:  # handed over by a happening being caught up: queue it in turn
+            self._enqueue(task)
+            return
+        now = self.env.now
+        if self._due_h <= now:
+            self._promote(now)  # work that fell due earlier queues ahead of this task
+        free = self._free
+        waiting = self.waiting
+        if free and not (waiting[0] or waiting[1] or waiting[2]) and self._is_open(now):
+            # nothing queued ahead of it: start at once (the common case, kept cheap)
+            rep = heapq.heappop(free)
+            if not self._leaving or now < self._left_h[rep]:
+                self._begin(task, rep, now)
+                return
+        self._enqueue(task)
+        if free:
+            self._dispatch(now)
+
+    def submit_at(self, task: Task, due: float) -> None:
+        """Queue a task that falls due at ``due``: from then on it is as if submitted then.
+
+        It waits among the later tasks without an event of its own; only if a rep is idle does
+        the pool wake up at the due time to start it then.
+        """
+        if due <= self.env.now and not self._promoting:
+            self.submit(task)
+            return
+        self._later_seq += 1
+        heapq.heappush(self._later, (due, self._later_seq, task))
+        if due < self._due_h:
+            self._due_h = due
+        if self._free and due < self._wake_h:
+            self._wake(due)
+
+    def call_at(self, due: float, happening: Happening) -> None:
+        """Have ``happening(due)`` run at ``due``: when the team next looks at its queues, which
+        it does at ``due`` itself if a rep is idle then; it sees the world as it was at ``due``.
+        """
+        self._later_seq += 1
+        heapq.heappush(self._later, (due, self._later_seq, happening))
+        if due < self._due_h:
+            self._due_h = due
+        if self._free and due < self._wake_h:
+            self._wake(due)
+
+    def catch_up(self, now: float) -> None:
+        """Let every task and happening due by ``now`` take its turn, in order.
+
+        Whatever reads the state happenings write (the funnel's rejection count, its shared
+        random stream, marketing's batch pool) catches up first.
+        """
+        if self._due_h <= now:
+            self._promote(now)
+
+    def _enqueue(self, task: Task) -> None:
+        """Put the task at the back of its queue (in key order, if the queue is ordered)."""
         self._seq += 1
         task.seq = self._seq
-        free = self._free
-        if free and not (self.waiting[0] or self.waiting[1] or self.waiting[2]):
-            # nothing queued ahead of it: start at once (the common case, kept cheap)
-            now = self.env.now
-            if self.calendar.always or self.calendar.is_working(now):
-                rep = heapq.heappop(free)
-                if not self._changing or self.seats[rep].active(now):
-                    self._begin(task, rep, now)
-                    return
         q = task.queue
         if self.ordered[q]:
             heapq.heappush(self.queues[q], task)
         else:
             self.queues[q].append(task)
         self.waiting[q] += 1
-        if self._free:
-            self._dispatch()
 
-    def _pick(self) -> int:
-        """The queue the next free rep takes from (-1: nothing waiting)."""
-        w = self.waiting
-        if w[URGENT]:
-            return URGENT
-        if not w[OUTBOUND]:
-            return INBOUND if w[INBOUND] else -1
-        if not w[INBOUND]:
-            return OUTBOUND
+    def _promote(self, now: float, instant: float = math.inf) -> None:
+        """Queue every later and planned task due by ``now``, and run every happening due by
+        then, in the order they fell due; as of the clock for those due from ``instant`` on."""
+        if self._promoting:
+            return  # already under way, further up the stack
+        later, planned_h, planned = self._later, self._planned_h, self._planned
+        queues, ordered, waiting = self.queues, self.ordered, self.waiting
+        i, n = self._next_planned, len(planned)
+        self._promoting = True
+        while self._due_h <= now:
+            item: Task | Happening
+            if i < n and (not later or planned_h[i] <= later[0][0]):
+                due, item = planned_h[i], planned[i]
+                i += 1
+            else:
+                due, _, item = heapq.heappop(later)
+            if isinstance(item, Task):  # queued as by _enqueue, written out: the hot path
+                self._seq += 1
+                item.seq = self._seq
+                q = item.queue
+                if ordered[q]:
+                    heapq.heappush(queues[q], item)
+                else:
+                    queues[q].append(item)
+                waiting[q] += 1
+            else:  # it may queue work, or put more on the agenda
+                item(due if due < instant else self.env.now)
+            next_planned = planned_h[i] if i < n else math.inf
+            next_later = later[0][0] if later else math.inf
+            self._due_h = next_planned if next_planned < next_later else next_later
+        self._next_planned = i
+        self._promoting = False
+
+    def _wake(self, due: float) -> None:
+        """Make sure the pool looks at its queues at ``due``, when a later task falls due.
+
+        Not needed if an earlier wake-up is pending (it sets the next one), nor when the office
+        is closed then (its opening dispatches).
+        """
+        if due >= self._wake_h:
+            return
+        if not (self._always or self.calendar.is_working(due)):
+            return
+        heapq.heappush(self._wakes, due)
+        self._wake_h = due
+        Timeout(self.env, due - self.env.now, due).callbacks.append(self._on_wake)
+
+    def _on_wake(self, event: simpy.Event) -> None:
+        due: float = event._value
+        wakes = self._wakes
+        while wakes and wakes[0] <= due:
+            heapq.heappop(wakes)
+        self._wake_h = wakes[0] if wakes else math.inf
+        now = self.env.now
+        # The clock lands on the due time up to a rounding error, either side: what falls due
+        # at this instant happens as of the clock, as it would by an event of its own (so that
+        # a lead arriving to an idle team waits exactly no time).
+        self._promote(max(due, now), instant=min(due, now))
+        self._dispatch(now)
+
+    def _rule(self) -> int:
+        """The queue the team's priority rule picks when both inbound and outbound wait."""
         rule = self.priority
         if rule == "inbound_first":
             return INBOUND
@@ -150,23 +326,38 @@ class RepPool:
         spent = self.busy_h[INBOUND] + self.busy_h[OUTBOUND]
         return OUTBOUND if self.busy_h[OUTBOUND] < rule * spent else INBOUND
 
-    def _dispatch(self) -> None:
-        now = self.env.now
-        if not (self.calendar.always or self.calendar.is_working(now)):
+    def _dispatch(self, now: float) -> None:
+        """Free reps take waiting work, urgent first, then as the priority rule says."""
+        if not (self._open_h <= now < self._close_h or self._is_open(now)):
             return
-        while self._free:
-            q = self._pick()
-            if q < 0:
-                return
-            queue = self.queues[q]
-            task = heapq.heappop(queue) if self.ordered[q] else queue.popleft()
-            self.waiting[q] -= 1
-            if task.cancelled:
+        if self._due_h <= now:
+            self._promote(now)
+        free, waiting, queues, ordered = self._free, self.waiting, self.queues, self.ordered
+        while free:
+            if waiting[URGENT]:
+                q = URGENT
+            elif not waiting[OUTBOUND]:
+                if not waiting[INBOUND]:
+                    # a rep stays idle: it starts the next later task when that falls due
+                    if self._due_h < self._wake_h:
+                        self._wake(self._due_h)
+                    return
+                q = INBOUND
+            elif not waiting[INBOUND]:
+                q = OUTBOUND
+            else:
+                q = self._rule()
+            queue = queues[q]
+            task = heapq.heappop(queue) if ordered[q] else queue.popleft()
+            waiting[q] -= 1
+            if task.expire_h <= now:  # the lead's patience ran out while it waited
+                if self.on_expire is not None:
+                    self.on_expire(task)
                 continue
-            rep = heapq.heappop(self._free)
-            if self._changing and not self.seats[rep].active(now):
-                self.waiting[q] += 1  # put the task back: that rep has left
-                if self.ordered[q]:
+            rep = heapq.heappop(free)
+            if self._leaving and now >= self._left_h[rep]:
+                waiting[q] += 1  # put the task back: that rep has left
+                if ordered[q]:
                     heapq.heappush(queue, task)
                 else:
                     queue.appendleft(task)
@@ -174,28 +365,45 @@ class RepPool:
             self._begin(task, rep, now)
 
     def _begin(self, task: Task, rep: int, now: float) -> None:
+        """A rep takes the task now (in working time): it ends after its work time."""
         work = task.work_h
-        if self._ramping:
+        if self._ramping and now < self._ramped_h[rep]:  # a new hire, not yet fully productive
             assert self.ramp is not None
             work /= max(self.ramp.productivity(self.seats[rep], now), 1e-6)
-        end = now + work if self.calendar.always else self.calendar.add_business(now, work)
+        end = now + work
+        if end > self._close_h:  # the work runs past the closing: count working time only
+            end = self.calendar.add_business(now, work)
         if self._share:
             self.busy_h[task.queue] += work
-        log = self.log
-        log.rep.append(rep)
-        log.lead.append(task.lead)
-        log.kind.append(task.kind)
-        log.start_h.append(now)
-        log.end_h.append(end)
-        if self.on_start is not None:
-            self.on_start(task, rep, now)
-        Timeout(self.env, end - now, (rep, task)).callbacks.append(self._on_done)
+        task.rep = rep
+        task.start_h = now
+        log_rep, log_lead, log_kind, log_start, log_end = self._log
+        log_rep(rep)
+        log_lead(task.lead)
+        log_kind(task.kind)
+        log_start(now)
+        log_end(end)
+        if task.started is not None:
+            task.started(task, rep, now)
+        Timeout(self.env, end - now, task).callbacks.append(self._done_cb)
 
     def _on_done(self, event: simpy.Event) -> None:
-        rep, task = event._value
+        task: Task = event._value
+        rep = task.rep
         now = self.env.now
+        if self._due_h <= now:
+            self._promote(now)  # what fell due happened before this moment's consequences
         task.done(task, rep, now)
-        if not self._changing or self.seats[rep].active(now):
+        if not self._leaving or now < self._left_h[rep]:
             heapq.heappush(self._free, rep)
         if self._free:
-            self._dispatch()
+            self._dispatch(now)
+
+    def expire_waiting(self, until: float) -> None:
+        """At the end of a run: drop the waiting tasks whose patience ran out before ``until``."""
+        if self.on_expire is None:
+            return
+        for queue in self.queues:
+            for task in queue:
+                if task.expire_h < until:
+                    self.on_expire(task)

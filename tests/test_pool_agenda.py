@@ -1,0 +1,118 @@
+"""Exact traces of work that falls due later: follow-up attempts waiting among the rep pool's
+later tasks (``funnelsim.model.pool``), checked to the minute.
+
+One SDR works Monday to Friday 09:00-17:00 from Monday 5 January 2026. First touches and
+follow-up attempts take exactly 30 minutes, attempts never connect, and a failed attempt is
+followed by one more, one business hour after it ended. Every expected time below was worked
+out by hand from those rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+
+from funnelsim.model.funnel import FunnelModel
+from funnelsim.records import OUTCOMES, TASK_KINDS
+from helpers import scenario
+
+START = dt.datetime(2026, 1, 5)  # Monday
+FIRST_TOUCH, ATTEMPT = TASK_KINDS.index("first_touch"), TASK_KINDS.index("attempt")
+A, C, D, E = 0, 1, 2, 3  # leads, numbered by arrival
+
+
+def clock(hours: float) -> str:
+    return (START + dt.timedelta(hours=float(hours))).strftime("%a %H:%M")
+
+
+def data() -> dict[str, Any]:
+    return {
+        "name": "later work trace",
+        "start": "2026-01-05 00:00",
+        "horizon": "1w",
+        "seed": 1,
+        "calendar": {"workdays": ["mon", "tue", "wed", "thu", "fri"], "hours": ["09:00-17:00"]},
+        "sources": {
+            "web": {
+                "kind": "inbound",
+                "arrivals": {
+                    "at": [
+                        "2026-01-05 09:00",  # A
+                        "2026-01-05 09:37",  # C
+                        "2026-01-05 10:12",  # D
+                        "2026-01-05 10:35",  # E: arrives after A's retry fell due
+                    ]
+                },
+            }
+        },
+        "handoff": {"first_touch_sla": "1bd"},
+        "teams": {
+            "sdr": {
+                "headcount": 1,
+                "first_touch_time": {"dist": "constant", "value": "30m"},
+                "attempts": {"max": 2, "spacing": "1bh", "connect_probability": 0.0},
+            }
+        },
+    }
+
+
+# A: touch 09:00-09:30, retry due 10:30.  C: touch 09:37-10:07, retry due 11:07.
+# D: touch 10:12-10:42, retry due 11:42.
+# A's retry falls due at 10:30 while the SDR is busy with D: it waits, and is taken exactly when
+# the SDR frees at 10:42, ahead of E, handed off at 10:35 (after A's retry fell due).
+# E: touch 11:12-11:42, retry due 12:42. C's retry fell due at 11:07, also during other work:
+# taken at 11:42. D's retry (due 11:42) follows at 12:12, E's (due 12:42) at 12:42.
+EXPECTED = [
+    (A, FIRST_TOUCH, "Mon 09:00", "Mon 09:30"),
+    (C, FIRST_TOUCH, "Mon 09:37", "Mon 10:07"),
+    (D, FIRST_TOUCH, "Mon 10:12", "Mon 10:42"),
+    (A, ATTEMPT, "Mon 10:42", "Mon 11:12"),
+    (E, FIRST_TOUCH, "Mon 11:12", "Mon 11:42"),
+    (C, ATTEMPT, "Mon 11:42", "Mon 12:12"),
+    (D, ATTEMPT, "Mon 12:12", "Mon 12:42"),
+    (E, ATTEMPT, "Mon 12:42", "Mon 13:12"),
+]
+
+
+def test_work_due_while_the_rep_is_busy_is_taken_when_the_rep_frees() -> None:
+    model = FunnelModel(scenario(data()), seed=1)
+    records = model.run()
+    t = records.tasks
+    order = np.argsort(t.start_h, kind="stable")
+    tasks = [
+        (int(t.lead[i]), int(t.kind[i]), clock(t.start_h[i]), clock(t.end_h[i])) for i in order
+    ]
+    assert tasks == EXPECTED
+    assert (t.rep == 0).all()
+    leads = records.leads
+    assert leads.attempts.tolist() == [2, 2, 2, 2]
+    assert [OUTCOMES[o] for o in leads.outcome] == ["unreachable"] * 4
+    decided = [clock(h) for h in leads.decision_h]
+    assert decided == ["Mon 11:12", "Mon 12:12", "Mon 12:42", "Mon 13:12"]  # the retries' ends
+    touched = [clock(h) for h in leads.touch_start_h]
+    assert touched == ["Mon 09:00", "Mon 09:37", "Mon 10:12", "Mon 11:12"]
+
+
+def test_work_due_later_needs_no_event_of_its_own() -> None:
+    """Work that falls due while every rep is busy costs no SimPy event: nothing happens at
+    10:30 or 11:07 (A's and C's retries fall due), nor at 10:35 (E arrives). C and D, arriving
+    while the SDR sits idle, each wake it up at their arrival, so that it starts them then."""
+    model = FunnelModel(scenario(data()), seed=1)
+    env = model.env
+    scheduled: list[str] = []
+    schedule = env.schedule
+
+    def record(event: Any, priority: int = 1, delay: float = 0) -> None:
+        scheduled.append(clock(env.now + delay))
+        schedule(event, priority, delay)
+
+    env.schedule = record
+    model.run()
+    for instant in ("Mon 10:30", "Mon 11:07", "Mon 10:35"):
+        assert instant not in scheduled, f"an event at {instant}: {sorted(scheduled)}"
+    for instant in ("Mon 09:37", "Mon 10:12"):
+        assert instant in scheduled, f"no wake-up at {instant}: {sorted(scheduled)}"
+    completions = [end for *_, end in EXPECTED]
+    assert all(end in scheduled for end in completions)
