@@ -484,6 +484,26 @@ def test_a_resume_keeps_the_precision_target(tmp_path: Path) -> None:
     assert "after 5 replications (the cap)" in resumed.stderr
 
 
+def test_a_resumed_precision_batch_refills_every_lost_replication(tmp_path: Path) -> None:
+    folder = tmp_path / "batch"
+    args = ["compare", ERLANG_C, ERLANG_A, *SHORT, "-w", "1", "--out", folder, "--json"]
+    grown = json.loads(
+        ok(*args, "-n", "3", "--target-halfwidth", "first_touch_wait_mean_h=0.1").stdout
+    )
+    n = grown["replications"]
+    before = results.load(folder).replications
+    print(f"grew from 3 to {n} replications")
+    assert n > 3
+    # lose the last chunk of the second scenario: the first still has replication n - 1
+    last = chunk_files(folder)[-1]
+    assert last.parent.name.startswith("1-")
+    assert chunk_numbers(last)[-1] == n - 1
+    last.unlink()
+    resumed = json.loads(ok(*args, "--resume").stdout)
+    assert resumed == grown
+    assert_same_rows("replications", results.load(folder).replications, before)
+
+
 # -- resuming after SIGKILL ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[results.Results, Any]:

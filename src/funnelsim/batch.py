@@ -149,7 +149,7 @@ def run_batch(
             on_chunk=chunk_done,
             finished=finished,
         )
-        start = max(n, runner.replications)
+        start = max(n, runner.extent)  # gaps left by an interruption are filled
 
         def resized(size: int) -> None:
             if on_total is not None:

@@ -232,6 +232,12 @@ class Runner:
         """How many replications every scenario has, counting from 0 without a gap."""
         return min(_prefix(done) for done in self.done)
 
+    @property
+    def extent(self) -> int:
+        """One past the highest replication any scenario has: what a resume must fill up to,
+        so that no finished replication is left outside the batch."""
+        return max((max(done, default=-1) + 1 for done in self.done), default=0)
+
     def plan(self, replications: int) -> list[tuple[int, list[int]]]:
         """The chunks still to run to reach ``replications``: (scenario, replication numbers).
 
