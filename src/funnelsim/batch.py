@@ -101,7 +101,7 @@ def run_batch(
     ``default_replications``; ``precision`` adds replications until met (or its cap), and a
     resume without one keeps the batch's. ``out`` stores every chunk as it finishes
     (``records``: per-lead records too); ``resume`` picks up the batch ``out`` holds, which
-    must be the same scenarios and seed (:class:`funnelsim.store.StoreError` otherwise).
+    must be the same scenarios and seed (:class:`funnelsim.errors.StoreError` otherwise).
     ``on_total(total, done)`` hears the replications the batch will have in all, and those
     done so far, whenever the total changes; ``on_chunk`` hears every chunk as it finishes,
     after it is stored.

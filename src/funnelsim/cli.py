@@ -20,6 +20,7 @@ from rich.table import Table
 
 from funnelsim.analysis import Summary
 from funnelsim.batch import DEFAULT_CAP, run_batch
+from funnelsim.errors import StoreError
 from funnelsim.executors import EXECUTORS, default_workers
 from funnelsim.experiment import Batch, Comparison, Precision, check_names
 from funnelsim.metrics import METRICS
@@ -268,7 +269,6 @@ def _execute(
         _usage("--executor", f"unknown executor {executor!r}{known}")
     if how.resume and how.out is None:
         _usage("--resume", "needs --out, the folder of the batch to finish")
-    from funnelsim.store import StoreError
 
     with _progress() as progress:
         task = progress.add_task(label, total=None)
@@ -623,7 +623,6 @@ def query(
     import duckdb
 
     from funnelsim.results import query as run_query
-    from funnelsim.store import StoreError
 
     try:
         frame = run_query([Path(f) for f in folders], sql)
@@ -664,7 +663,6 @@ def report(
     metrics, and for a study each key metric across its points.
     """
     from funnelsim.report import write_report  # matplotlib only when reporting
-    from funnelsim.store import StoreError
 
     try:
         path = write_report(folder)

@@ -241,17 +241,23 @@ class Runner:
     def plan(self, replications: int) -> list[tuple[int, list[int]]]:
         """The chunks still to run to reach ``replications``: (scenario, replication numbers).
 
-        A few chunks per worker keep the pool busy while results stream back; and as a chunk
-        in flight is what an interruption loses, none holds more than ``MAX_CHUNK``.
+        Chunks shrink as the batch nears its end (guided self-scheduling: each takes a
+        ``2 x workers``-th of what remains), so the pool stays busy and no worker is left
+        alone with a long last chunk; none holds more than ``MAX_CHUNK``, since a chunk in
+        flight is what an interruption loses.
         """
         missing = [[r for r in range(replications) if r not in done] for done in self.done]
-        total = sum(len(m) for m in missing)
-        size = max(1, min(MAX_CHUNK, math.ceil(total / (max(self.workers, 1) * 4))))
-        return [
-            (k, numbers[i : i + size])
-            for k, numbers in enumerate(missing)
-            for i in range(0, len(numbers), size)
-        ]
+        remaining = sum(len(m) for m in missing)
+        share = 2 * max(self.workers, 1)
+        jobs = []
+        for k, numbers in enumerate(missing):
+            i = 0
+            while i < len(numbers):
+                size = max(1, min(MAX_CHUNK, math.ceil(remaining / share), len(numbers) - i))
+                jobs.append((k, numbers[i : i + size]))
+                i += size
+                remaining -= size
+        return jobs
 
     def extend(self, replications: int) -> None:
         """Run what is missing of replications 0..n-1 of every scenario."""

@@ -21,7 +21,8 @@ from typing import Any
 
 import pandas as pd
 
-from funnelsim.store import MANIFEST, RECORDS, SERIES, StoreError
+from funnelsim.errors import StoreError
+from funnelsim.store import MANIFEST, RECORDS, SERIES
 
 TABLES = ("replications", *SERIES, *RECORDS)
 FILES = ("summary", "differences")

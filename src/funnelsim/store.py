@@ -37,6 +37,7 @@ import pandas as pd
 import yaml
 
 from funnelsim.analysis import Summary
+from funnelsim.errors import StoreError
 from funnelsim.experiment import Batch, Chunk, Comparison, Replication
 from funnelsim.metrics import METRICS
 from funnelsim.model.population import KINDS
@@ -48,10 +49,6 @@ MANIFEST = "manifest.json"
 RECORDS = ("leads", "handoffs", "tasks", "queue")
 SERIES = ("weekly", "daily")
 CHUNK = re.compile(r"^r(\d{6,})-r(\d{6,})\.parquet$")
-
-
-class StoreError(ValueError):
-    """A results folder that cannot be written or resumed as asked; the message says why."""
 
 
 # -- frames: records and series of one replication as tables ----------------------------------
