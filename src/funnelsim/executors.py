@@ -98,7 +98,12 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Client]:
         with Client(scheduler, set_as_default=False) as client:
             yield client
         return
+    import dask
+
+    # The workers' statistical profiler samples the running task's stack every 10 ms while
+    # holding the GIL: pure overhead for a batch nobody profiles (Nanny passes the config on).
     with (
+        dask.config.set({"distributed.worker.profile.enabled": False}),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
