@@ -40,9 +40,10 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 from funnelsim import charts
-from funnelsim.analysis import Summary, summarise
+from funnelsim.analysis import summarise
 from funnelsim.experiment import compare, run_replications
 from funnelsim.metrics import METRICS
+from funnelsim.report import cell  # mean ± half-width, as the budget-review report prints it
 from funnelsim.scenario.load import load_scenario
 
 # The repository root holds pyproject.toml; the notebook may run from anywhere below it.
@@ -83,16 +84,6 @@ KEY_METRICS = [
     "sla_first_touch_attainment",
     "sdr_utilization",
 ]
-
-
-def cell(s: Summary, unit: str, signed: bool = False) -> str:
-    """Mean ± half-width of the CI, in the metric's unit."""
-    sign = "+" if signed else ""
-    if unit == "share":
-        return f"{s.mean * 100:{sign}.1f} ± {s.half_width * 100:.1f} %"
-    if unit == "ratio":
-        return f"{s.mean:{sign}.2f} ± {s.half_width:.2f}"
-    return f"{s.mean:{sign},.0f} ± {s.half_width:,.0f}"
 
 
 summaries = {b.scenario.name: b.summary() for b in comparison.batches}

@@ -30,6 +30,7 @@ from typer.testing import CliRunner, Result
 
 from funnelsim import results
 from funnelsim.cli import app
+from funnelsim.executors import Pool
 from funnelsim.experiment import Runner
 from funnelsim.scenario.load import load_scenario
 from funnelsim.store import CHUNK, RECORDS, SERIES, code_hash, scenario_hash
@@ -557,7 +558,7 @@ def test_a_batch_killed_with_sigkill_resumes_to_the_same_numbers(
     uninterrupted: tuple[results.Results, Any],
 ) -> None:
     killed = tmp_path / "killed"
-    chunks = len(Runner([load_scenario(KILLED[0])], 0, workers=workers).plan(16))
+    chunks = len(Runner([load_scenario(KILLED[0])], 0, pool=Pool(None, workers)).plan(16))
     finished = kill_halfway(tmp_path, workers, chunks)
     kept = {
         name: state for name, state in snapshot(killed).items() if name.endswith(tuple(finished))

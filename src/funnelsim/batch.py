@@ -142,8 +142,7 @@ def run_batch(
         runner = Runner(
             scenarios,
             root,
-            executor=pool.executor,
-            workers=pool.slots,
+            pool=pool,
             records=records and store is not None,
             series=store is not None,
             on_chunk=chunk_done,

@@ -46,6 +46,9 @@ class Pool:
     slots: int
 
 
+SERIAL = Pool(None, 1)  # this process, one chunk at a time
+
+
 @contextmanager
 def open_executor(
     kind: str = "process", workers: int = 1, scheduler: str | None = None
@@ -60,7 +63,7 @@ def open_executor(
     """
     if kind == "process":
         if workers <= 1:
-            yield Pool(None, 1)
+            yield SERIAL
             return
         with _shut_down(ProcessPoolExecutor(max_workers=workers, mp_context=_context())) as pool:
             yield Pool(pool, workers)

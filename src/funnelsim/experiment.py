@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from funnelsim import metrics
 from funnelsim.analysis import Summary, paired_difference, summarise_metrics
-from funnelsim.executors import default_workers, open_executor
+from funnelsim.executors import SERIAL, Pool, default_workers, open_executor
 from funnelsim.model.funnel import simulate
 from funnelsim.records import RunRecords
 from funnelsim.rng import normalise_seed
@@ -195,9 +195,9 @@ class Runner:
 
     ``extend(n)`` brings every scenario to replications 0..n-1, running only those not yet
     done (``finished`` ones, read back from a results store, are never re-run). Chunks go to
-    ``executor`` (``None``: this process) and reach ``on_chunk`` as they finish, in whatever
-    order; the batches are assembled in replication order, so they are the same whatever
-    ran them.
+    ``pool`` (default: this process), sized by how many it runs at once, and reach
+    ``on_chunk`` as they finish, in whatever order; the batches are assembled in replication
+    order, so they are the same whatever ran them.
     """
 
     def __init__(
@@ -205,8 +205,7 @@ class Runner:
         scenarios: list[Scenario],
         root: int,
         *,
-        executor: Executor | None = None,
-        workers: int = 1,
+        pool: Pool = SERIAL,
         records: bool = False,
         keep_records: bool = False,
         series: bool = False,
@@ -217,8 +216,8 @@ class Runner:
         series, for ``on_chunk``; the batches keep the records only with ``keep_records``."""
         self.scenarios = scenarios
         self.root = root
-        self.executor = executor
-        self.workers = workers
+        self.executor = pool.executor
+        self.workers = pool.slots
         self.records = records or keep_records
         self.keep_records = keep_records
         self.series = series
@@ -388,14 +387,7 @@ def run_batches(
     process) or ``"dask"`` (the cluster at ``scheduler``, else a local one of ``workers``).
     """
     with open_executor(executor, workers, scheduler) as pool:
-        runner = Runner(
-            scenarios,
-            root,
-            executor=pool.executor,
-            workers=pool.slots,
-            keep_records=keep_records,
-            on_chunk=on_chunk,
-        )
+        runner = Runner(scenarios, root, pool=pool, keep_records=keep_records, on_chunk=on_chunk)
         runner.extend(replications)
     return runner.batches()
 
@@ -456,7 +448,7 @@ def check_names(scenarios: list[Scenario]) -> None:
     """Scenarios compared or stored together are told apart by name."""
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
-        raise ValueError(f"scenario names must differ to be compared: {names}")
+        raise ValueError(f"scenario names must differ to be compared or stored: {names}")
 
 
 def run_study(

@@ -38,7 +38,7 @@ import yaml
 
 from funnelsim.analysis import Summary
 from funnelsim.errors import StoreError
-from funnelsim.experiment import Batch, Chunk, Comparison, Replication
+from funnelsim.experiment import Batch, Chunk, Comparison, Replication, check_names
 from funnelsim.metrics import METRICS
 from funnelsim.model.population import KINDS
 from funnelsim.records import OUTCOMES, TASK_KINDS, TEAMS, RunRecords
@@ -214,9 +214,10 @@ class Store:
         run by the same funnelsim code. ``seed`` ``None`` means the scenario's seed, else,
         when resuming, the batch's own, else fresh entropy.
         """
-        names = [s.name for s in scenarios]
-        if len(set(names)) != len(names):  # every stored row names its scenario
-            raise StoreError(f"{folder}: scenarios stored together need different names: {names}")
+        try:
+            check_names(scenarios)  # every stored row names its scenario
+        except ValueError as error:
+            raise StoreError(f"{folder}: {error}") from None
         manifest_path = folder / MANIFEST
         existing = _read_manifest(manifest_path) if manifest_path.exists() else None
         if existing is None and folder.exists() and any(folder.iterdir()):
