@@ -25,11 +25,13 @@ front and wires the SimPy environment; ``run()`` simulates and returns flat reco
 
 from __future__ import annotations
 
+import gc
 import math
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Final
 
 import numpy as np
 import simpy
@@ -58,6 +60,8 @@ from funnelsim.records import (
     LevelMonitor,
     RunRecords,
     TaskRecords,
+    floats,
+    ints,
     level_series,
     outcome_code,
 )
@@ -72,9 +76,19 @@ from funnelsim.scenario.schema import (
 from funnelsim.staffing import Ramp, Seat, seats_from_plan
 from funnelsim.units import Duration
 
-NAN = math.nan
-_WAITING, _TOUCHED = outcome_code("waiting"), outcome_code("touched")
-_UNREACHABLE, _DISQUALIFIED = outcome_code("unreachable"), outcome_code("disqualified")
+NAN: Final = math.nan
+# outcome codes the hot path writes (records.OUTCOMES)
+_WAITING: Final = outcome_code("waiting")
+_TOUCHED: Final = outcome_code("touched")
+_EXPIRED: Final = outcome_code("expired")
+_NURTURED: Final = outcome_code("nurtured")
+_REJECTED: Final = outcome_code("rejected")
+_UNREACHABLE: Final = outcome_code("unreachable")
+_DISQUALIFIED: Final = outcome_code("disqualified")
+_SQL: Final = outcome_code("sql")
+_OPPORTUNITY: Final = outcome_code("opportunity")
+_WON: Final = outcome_code("won")
+_LOST: Final = outcome_code("lost")
 
 Spacing = tuple[bool, float]  # (on the business clock?, hours) between two pieces of work
 
@@ -95,9 +109,10 @@ class _Sequence:
     meeting_probability: float
 
 
-def _column(n: int) -> array[float]:
-    """A per-lead column of times or amounts: compact, and cheap to hand to numpy."""
-    return array("d", [NAN]) * n
+def _column(n: int) -> list[float]:
+    """A per-lead column of times or amounts, written one item at a time as the story unfolds
+    (a list: storing a float into it costs far less than into an ``array``)."""
+    return [NAN] * n
 
 
 def _flat(values: np.ndarray) -> tuple[array[float], int]:
@@ -171,8 +186,8 @@ class FunnelModel:
         self.score = p.score.tolist() if s.marketing is None else [NAN] * n
         self.fit = p.fit.tolist()
         self.intent = p.intent.tolist()
-        self.outcome = array("q", [outcome_code("waiting")]) * n
-        self.cycles = array("q", [0]) * n
+        self.outcome = [_WAITING] * n
+        self.cycles = [0] * n
         # per-lead columns, filled as the story unfolds (nan: did not happen)
         self.mql_h = _column(n)
         self.handoff_h = _column(n)
@@ -208,9 +223,9 @@ class FunnelModel:
         self._ends_at_first_touch = (
             s.teams.sdr.qualification is None and s.teams.sdr.attempts is None
         )
-        self.rep = array("q", [-1]) * n
-        self.accepted = array("q", [-1]) * n
-        self.attempts = array("q", [0]) * n
+        self.rep = [-1] * n
+        self.accepted = [-1] * n
+        self.attempts = [0] * n
         self.batch = [-1] * n
         self.won = [False] * n
         self.open_opps = LevelMonitor()  # opportunities open
@@ -254,6 +269,17 @@ class FunnelModel:
     # -- running -----------------------------------------------------------------------------
     def run(self) -> RunRecords:
         """Simulate to the end of the horizon and return the replication's records."""
+        # Everything built so far (the drawn leads, their columns, the teams) lives until the
+        # run ends: frozen, the cyclic garbage collector stops walking it over and over while
+        # the run allocates (about a tenth of the run's time). New objects are collected as
+        # usual, and unfreezing hands the frozen ones back to it.
+        gc.freeze()
+        try:
+            return self._run()
+        finally:
+            gc.unfreeze()
+
+    def _run(self) -> RunRecords:
         if self.queue_only:
             queue = FirstTouchQueue(self)
             queue.start()
@@ -316,7 +342,7 @@ class FunnelModel:
         entry = self._entry[lead]
         if entry >= pop.OPEN_OPPORTUNITY:  # an opportunity already open
             self.opp_h[lead] = now
-            self.outcome[lead] = outcome_code("opportunity")
+            self.outcome[lead] = _OPPORTUNITY
             self.open_opps.change(now, +1)
             self._stage(lead, entry - pop.OPEN_OPPORTUNITY, now)
         else:  # starting state: an MQL that has waited already
@@ -358,10 +384,10 @@ class FunnelModel:
         if score >= m.mql_threshold:
             self._mql(lead, now)
         else:
-            self._nurture(lead, now, "nurtured")
+            self._nurture(lead, now, _NURTURED)
 
-    def _nurture(self, lead: int, now: float, outcome: str) -> None:
-        self.outcome[lead] = outcome_code(outcome)
+    def _nurture(self, lead: int, now: float, outcome: int) -> None:
+        self.outcome[lead] = outcome
         m = self.scenario.marketing
         if m is None or m.nurture is None or self.cycles[lead] >= m.nurture.max_cycles:
             return
@@ -383,7 +409,7 @@ class FunnelModel:
         source = self._sources[self.people.source[lead]]
         assert isinstance(source, InboundSource)
         self.intent[lead] = float(source.intent.sample(self._seq_rng, 1)[0])
-        self.outcome[lead] = outcome_code("waiting")
+        self.outcome[lead] = _WAITING
         self._qualify_marketing(lead, now)
 
     def _mql(self, lead: int, now: float, ready: float | None = None) -> None:
@@ -422,7 +448,7 @@ class FunnelModel:
 
     def _expire(self, lead: int, when: float) -> None:
         self.expired_h[lead] = when
-        self.outcome[lead] = outcome_code("expired")
+        self.outcome[lead] = _EXPIRED
 
     def _expire_pooled(self, until: float) -> None:
         """MQLs in marketing's batch pool whose patience ran out by ``until`` are lost."""
@@ -503,7 +529,7 @@ class FunnelModel:
             self.accepted[lead] = 0
             self.rejections += 1
             self._decide(lead, now)
-            self._nurture(lead, now, "rejected")
+            self._nurture(lead, now, _REJECTED)
             return
         self.accepted[lead] = 1
         if self._ends_at_first_touch:
@@ -550,7 +576,7 @@ class FunnelModel:
             self._sql(lead, now)
         else:
             self._decide(lead, now)
-            self._nurture(lead, now, "disqualified")
+            self._nurture(lead, now, _DISQUALIFIED)
 
     def _decide(self, lead: int, now: float) -> None:
         """Sales has reached a decision on a handed-off lead."""
@@ -606,10 +632,10 @@ class FunnelModel:
         if math.isnan(self.sql_h[lead]):
             self.sql_h[lead] = now
         if self.ae is None:
-            self.outcome[lead] = outcome_code("sql")
+            self.outcome[lead] = _SQL
             return
         self.opp_h[lead] = now
-        self.outcome[lead] = outcome_code("opportunity")
+        self.outcome[lead] = _OPPORTUNITY
         self.open_opps.change(now, +1)
         self._stage(lead, 0, now)
 
@@ -634,7 +660,8 @@ class FunnelModel:
 
     def _on_decision(self, event: simpy.Event) -> None:
         lead: int = event._value
-        self._close(lead, self.env.now, won=self.people.uniforms["win"][lead] < self.win_p(lead))
+        won = bool(self.people.uniforms["win"][lead] < self.win_p(lead))
+        self._close(lead, self.env.now, won=won)
 
     def win_p(self, lead: int) -> float:
         """Segment win rate x source kind x fit x collateral, capped at 1."""
@@ -655,7 +682,7 @@ class FunnelModel:
     def _close(self, lead: int, now: float, *, won: bool) -> None:
         self.closed_h[lead] = now
         self.won[lead] = won
-        self.outcome[lead] = outcome_code("won" if won else "lost")
+        self.outcome[lead] = _WON if won else _LOST
         if won:
             self.deal_value[lead] = float(self.people.draws["deal"][lead])
         self.open_opps.change(now, -1)
@@ -664,8 +691,8 @@ class FunnelModel:
     def _records(self) -> RunRecords:
         p, cal = self.people, self.calendar
         handoffs = self._handoff_records()
-        handoff_h = np.array(self.handoff_h)
-        touch_start = np.array(self.touch_start_h)
+        handoff_h = floats(self.handoff_h)
+        touch_start = floats(self.touch_start_h)
         deadline, met = self._sla(handoff_h, touch_start)
         repeat = (
             np.where(
@@ -676,7 +703,7 @@ class FunnelModel:
             if self.scenario.teams.ae
             else np.zeros(len(p))
         )
-        deal = np.array(self.deal_value)
+        deal = floats(self.deal_value)
         t0, t1 = self.scenario.warmup_hours, self.end_h
         sdr_log = self.sdr.log
         ae_log = self.ae.log if self.ae is not None else None
@@ -686,41 +713,41 @@ class FunnelModel:
                 kind=p.kind,
                 source=p.source,
                 segment=p.segment,
-                arrival_h=np.array(self._arrival),
+                arrival_h=floats(self._arrival),
                 fit=p.fit,
-                intent=np.array(self.intent),
-                score=np.array(self.score),
+                intent=floats(self.intent),
+                score=floats(self.score),
                 work_h=p.work_h,
                 patience_h=p.patience_h,
-                mql_h=np.array(self.mql_h),
+                mql_h=floats(self.mql_h),
                 handoff_h=handoff_h,
-                batch=np.array(self.batch, dtype=np.int64),
+                batch=ints(self.batch),
                 touch_start_h=touch_start,
-                touch_end_h=np.array(self.touch_end_h),
-                rep=np.array(self.rep, dtype=np.int64),
-                expired_h=np.array(self.expired_h),
+                touch_end_h=floats(self.touch_end_h),
+                rep=ints(self.rep),
+                expired_h=floats(self.expired_h),
                 sla_deadline_h=deadline,
                 sla_met=met,
-                decay=np.array(self.decay),
-                accepted=np.array(self.accepted, dtype=np.int64),
-                attempts=np.array(self.attempts, dtype=np.int64),
-                connected_h=np.array(self.connected_h),
-                decision_h=np.array(self.decision_h),
-                qualify_by_h=np.array(self.deadline_h),
-                sql_h=np.array(self.sql_h),
-                opp_h=np.array(self.opp_h),
-                closed_h=np.array(self.closed_h),
+                decay=floats(self.decay),
+                accepted=ints(self.accepted),
+                attempts=ints(self.attempts),
+                connected_h=floats(self.connected_h),
+                decision_h=floats(self.decision_h),
+                qualify_by_h=floats(self.deadline_h),
+                sql_h=floats(self.sql_h),
+                opp_h=floats(self.opp_h),
+                closed_h=floats(self.closed_h),
                 won=np.array(self.won, dtype=bool),
                 deal_value=deal,
                 ltv=np.where(np.isnan(deal), np.nan, deal / (1 - repeat)),
                 pipeline_value=np.where(
-                    np.isnan(np.array(self.opp_h)),
+                    np.isnan(floats(self.opp_h)),
                     np.nan,
                     p.draws.get("deal", np.full(len(p), np.nan)),
                 ),
-                cycles=np.array(self.cycles, dtype=np.int64),
+                cycles=ints(self.cycles),
                 entry=p.entry,
-                outcome=np.array(self.outcome, dtype=np.int64),
+                outcome=ints(self.outcome),
             ),
             handoffs=handoffs,
             tasks=TaskRecords.from_logs(cal, sdr_log, ae_log),
@@ -747,7 +774,7 @@ class FunnelModel:
     def _finish_queue_only(self, queue: FirstTouchQueue) -> None:
         """Fill the columns the general model writes as it goes: every lead is an MQL handed
         off on arrival, sales decides at the end of its first touch."""
-        arrival = array("d", self._arrival)
+        arrival = list(self._arrival)
         self.mql_h = self.handoff_h = self.ready_h = arrival
         for lead, end in enumerate(queue.end_of_touch):
             if end == end:  # touched, and done by the end of the run
@@ -755,7 +782,7 @@ class FunnelModel:
                 self.accepted[lead] = 1
                 self.outcome[lead] = _TOUCHED
             elif self.expired_h[lead] == self.expired_h[lead]:
-                self.outcome[lead] = outcome_code("expired")
+                self.outcome[lead] = _EXPIRED
             start = self.touch_start_h[lead]
             if start == start:
                 self.decay[lead] = (
@@ -763,29 +790,29 @@ class FunnelModel:
                 )
         log = self.handoffs
         n = len(arrival)
-        log.lead = array("q", range(n))
+        log.lead = list(range(n))
         log.handoff_h = arrival
         log.touch_start_h = self.touch_start_h
         log.expired_h = self.expired_h
         log.decision_h = self.decision_h
-        log.qualify_by_h = array("d", [NAN]) * n
-        log.batch = array("q", [-1]) * n
+        log.qualify_by_h = [NAN] * n
+        log.batch = [-1] * n
         log.decay = self.decay
 
     def _handoff_records(self) -> HandoffRecords:
         log = self.handoffs
-        handoff = np.array(log.handoff_h)
-        touch = np.array(log.touch_start_h)
+        handoff = floats(log.handoff_h)
+        touch = floats(log.touch_start_h)
         deadline, met = self._sla(handoff, touch)
         return HandoffRecords(
-            lead=np.array(log.lead, dtype=np.int64),
+            lead=ints(log.lead),
             handoff_h=handoff,
             touch_start_h=touch,
-            expired_h=np.array(log.expired_h),
-            decision_h=np.array(log.decision_h),
-            qualify_by_h=np.array(log.qualify_by_h),
-            batch=np.array(log.batch, dtype=np.int64),
-            decay=np.array(log.decay),
+            expired_h=floats(log.expired_h),
+            decision_h=floats(log.decision_h),
+            qualify_by_h=floats(log.qualify_by_h),
+            batch=ints(log.batch),
+            decay=floats(log.decay),
             sla_deadline_h=deadline,
             sla_met=met,
         )

@@ -24,11 +24,11 @@ the instant its patience ran out.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from heapq import heapify, heappop, heappush
+from typing import Any, Final
 
 import simpy
 from simpy.events import Timeout
@@ -37,10 +37,16 @@ from funnelsim.calendar import Calendar
 from funnelsim.records import TaskLog
 from funnelsim.staffing import Ramp, Seat
 
-URGENT, INBOUND, OUTBOUND = 0, 1, 2
+URGENT: Final = 0
+INBOUND: Final = 1
+OUTBOUND: Final = 2
 
 # kinds of work, indices into records.TASK_KINDS
-FIRST_TOUCH, ATTEMPT, QUALIFICATION, PROSPECT, AE_STAGE = 0, 1, 2, 3, 4
+FIRST_TOUCH: Final = 0
+ATTEMPT: Final = 1
+QUALIFICATION: Final = 2
+PROSPECT: Final = 3
+AE_STAGE: Final = 4
 
 Done = Callable[["Task", int, float], None]
 Started = Callable[["Task", int, float], None]
@@ -116,7 +122,7 @@ class RepPool:
         self.busy_h = [0.0, 0.0, 0.0]  # work started, by queue (for the outbound share rule)
         self.log = TaskLog()
         self._free = [i for i, s in enumerate(seats) if s.joined_h <= 0.0]
-        heapq.heapify(self._free)
+        heapify(self._free)
         self._seq = 0
         # until when each rep is still ramping up (-inf: fully productive from the start)
         ramp_h = ramp.hours if ramp is not None else 0.0
@@ -142,9 +148,9 @@ class RepPool:
         self._wakes: list[float] = []  # pending wake-ups, earliest first
         self._wake_h = math.inf  # the earliest pending wake-up
         self._done_cb = self._on_done
-        log = self.log  # its columns' appends, bound once: every task started adds a row
-        self._log = (log.rep.append, log.lead.append, log.kind.append, log.start_h.append,
-                     log.end_h.append)  # fmt: skip
+        # the log's columns, held here: every task started adds a row
+        self._log_rep, self._log_lead, self._log_kind = self.log.rep, self.log.lead, self.log.kind
+        self._log_start, self._log_end = self.log.start_h, self.log.end_h
 
     # -- wiring ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -157,7 +163,7 @@ class RepPool:
             self._wake(self._due_h)
 
     def _on_join(self, event: simpy.Event) -> None:
-        heapq.heappush(self._free, event._value)
+        heappush(self._free, event._value)
         self._dispatch(self.env.now)
 
     def _on_open(self, event: simpy.Event) -> None:
@@ -198,7 +204,7 @@ class RepPool:
         waiting = self.waiting
         if free and not (waiting[0] or waiting[1] or waiting[2]) and self._is_open(now):
             # nothing queued ahead of it: start at once (the common case, kept cheap)
-            rep = heapq.heappop(free)
+            rep = heappop(free)
             if not self._leaving or now < self._left_h[rep]:
                 self._begin(task, rep, now)
                 return
@@ -215,19 +221,17 @@ class RepPool:
         if due <= self.env.now and not self._promoting:
             self.submit(task)
             return
-        self._later_seq += 1
-        heapq.heappush(self._later, (due, self._later_seq, task))
-        if due < self._due_h:
-            self._due_h = due
-        if self._free and due < self._wake_h:
-            self._wake(due)
+        self._agenda(due, task)
 
     def call_at(self, due: float, happening: Happening) -> None:
         """Have ``happening(due)`` run at ``due``: when the team next looks at its queues, which
         it does at ``due`` itself if a rep is idle then; it sees the world as it was at ``due``.
         """
+        self._agenda(due, happening)
+
+    def _agenda(self, due: float, item: Task | Happening) -> None:
         self._later_seq += 1
-        heapq.heappush(self._later, (due, self._later_seq, happening))
+        heappush(self._later, (due, self._later_seq, item))
         if due < self._due_h:
             self._due_h = due
         if self._free and due < self._wake_h:
@@ -248,7 +252,7 @@ class RepPool:
         task.seq = self._seq
         q = task.queue
         if self.ordered[q]:
-            heapq.heappush(self.queues[q], task)
+            heappush(self.queues[q], task)
         else:
             self.queues[q].append(task)
         self.waiting[q] += 1
@@ -268,13 +272,13 @@ class RepPool:
                 due, item = planned_h[i], planned[i]
                 i += 1
             else:
-                due, _, item = heapq.heappop(later)
+                due, _, item = heappop(later)
             if isinstance(item, Task):  # queued as by _enqueue, written out: the hot path
                 self._seq += 1
                 item.seq = self._seq
                 q = item.queue
                 if ordered[q]:
-                    heapq.heappush(queues[q], item)
+                    heappush(queues[q], item)
                 else:
                     queues[q].append(item)
                 waiting[q] += 1
@@ -296,7 +300,7 @@ class RepPool:
             return
         if not (self._always or self.calendar.is_working(due)):
             return
-        heapq.heappush(self._wakes, due)
+        heappush(self._wakes, due)
         self._wake_h = due
         Timeout(self.env, due - self.env.now, due).callbacks.append(self._on_wake)
 
@@ -304,7 +308,7 @@ class RepPool:
         due: float = event._value
         wakes = self._wakes
         while wakes and wakes[0] <= due:
-            heapq.heappop(wakes)
+            heappop(wakes)
         self._wake_h = wakes[0] if wakes else math.inf
         now = self.env.now
         # The clock lands on the due time up to a rounding error, either side: what falls due
@@ -348,17 +352,17 @@ class RepPool:
             else:
                 q = self._rule()
             queue = queues[q]
-            task = heapq.heappop(queue) if ordered[q] else queue.popleft()
+            task = heappop(queue) if ordered[q] else queue.popleft()
             waiting[q] -= 1
             if task.expire_h <= now:  # the lead's patience ran out while it waited
                 if self.on_expire is not None:
                     self.on_expire(task)
                 continue
-            rep = heapq.heappop(free)
+            rep = heappop(free)
             if self._leaving and now >= self._left_h[rep]:
                 waiting[q] += 1  # put the task back: that rep has left
                 if ordered[q]:
-                    heapq.heappush(queue, task)
+                    heappush(queue, task)
                 else:
                     queue.appendleft(task)
                 continue
@@ -377,12 +381,11 @@ class RepPool:
             self.busy_h[task.queue] += work
         task.rep = rep
         task.start_h = now
-        log_rep, log_lead, log_kind, log_start, log_end = self._log
-        log_rep(rep)
-        log_lead(task.lead)
-        log_kind(task.kind)
-        log_start(now)
-        log_end(end)
+        self._log_rep.append(rep)
+        self._log_lead.append(task.lead)
+        self._log_kind.append(task.kind)
+        self._log_start.append(now)
+        self._log_end.append(end)
         if task.started is not None:
             task.started(task, rep, now)
         Timeout(self.env, end - now, task).callbacks.append(self._done_cb)
@@ -395,7 +398,7 @@ class RepPool:
             self._promote(now)  # what fell due happened before this moment's consequences
         task.done(task, rep, now)
         if not self._leaving or now < self._left_h[rep]:
-            heapq.heappush(self._free, rep)
+            heappush(self._free, rep)
         if self._free:
             self._dispatch(now)
 
