@@ -8,7 +8,12 @@ REPORT := reports/demo
 
 .PHONY: install demo test test-fast lint bench notebooks clean
 
-$(STAMP): pyproject.toml
+# the modules compiled at install (src/funnelsim/compiled.py): editing one reinstalls, to compile
+# it again (until then funnelsim runs it from source, with a warning)
+COMPILED_SRC := $(shell $(PYTHON) -c "import runpy; print(' '.join('src/' + m.replace('.', '/') \
+  + '.py' for m in runpy.run_path('src/funnelsim/compiled.py')['MODULES']))")
+
+$(STAMP): pyproject.toml setup.py $(COMPILED_SRC)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
@@ -65,4 +70,5 @@ bench: install
 	$(BIN)/python benchmarks/bench_parallel.py --write-docs
 
 clean:
-	rm -rf $(VENV) build reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build reports .pytest_cache .mypy_cache .ruff_cache src/*.egg-info
+	find src -name '*.so' -delete  # the compiled modules, built in place
