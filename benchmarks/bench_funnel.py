@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from funnelsim import metrics
+from funnelsim import compiled, metrics
 from funnelsim.model.funnel import FunnelModel
 from funnelsim.scenario.load import load_scenario
 
@@ -89,6 +89,7 @@ def main() -> None:
     console = Console()
     console.print(table)
     verdict = "met" if lead_ratio <= TARGET else "NOT met"
+    console.print(f"simulation: {compiled.mode()}")
     console.print(
         f"baseline / erlang-c per lead: {lead_ratio:.1f}x (target at most {TARGET:g}x: {verdict}); "
         f"per event: {event_ratio:.2f}x; against the general model on the same queue: "
@@ -103,7 +104,7 @@ def main() -> None:
         section = (
             f"{START}\nMeasured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with `make bench` "
             f"({args.rounds} interleaved rounds, one replication each, in one process; "
-            f"Python {platform.python_version()}).\n\n"
+            f"Python {platform.python_version()}; simulation {compiled.mode()}).\n\n"
             "| case | leads | SimPy events | µs per lead | µs per event |\n"
             "|---|---:|---:|---:|---:|\n"
             f"{rows}\n\n"
