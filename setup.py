@@ -22,22 +22,20 @@ MODULES: tuple[str, ...] = runpy.run_path(str(SRC / "funnelsim" / "compiled.py")
 
 
 def _warn(why: object) -> None:
-    print(f"funnelsim: building pure Python, not compiled ({why})", file=sys.stderr)
+    reason = str(why).splitlines()[0] if str(why) else type(why).__name__
+    print(f"funnelsim: installing as pure Python, not compiled ({reason[:200]})", file=sys.stderr)
 
 
 class OptionalBuildExt(build_ext):
-    """Compiled modules are a speed-up, not a requirement: a failed compile leaves pure Python."""
+    """Compiled modules are a speed-up, not a requirement: if any of them fails to build (no
+    compiler, no Python headers), none is kept, since they only work together."""
 
     def run(self) -> None:
         try:
             super().run()
-        except Exception as error:  # no compiler, no Python headers, ...
-            _warn(error)
-
-    def build_extension(self, ext: Extension) -> None:
-        try:
-            super().build_extension(ext)
         except Exception as error:
+            for extension in self.extensions:
+                Path(self.get_ext_fullpath(extension.name)).unlink(missing_ok=True)
             _warn(error)
 
 
