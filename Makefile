@@ -60,8 +60,8 @@ notebooks: install
 	done
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks notebooks
-	$(BIN)/ruff format --check src tests benchmarks notebooks
+	$(BIN)/ruff check src tests benchmarks notebooks setup.py
+	$(BIN)/ruff format --check src tests benchmarks notebooks setup.py
 	$(BIN)/mypy
 
 bench: install

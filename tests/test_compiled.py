@@ -140,11 +140,11 @@ def test_an_edited_module_runs_from_source_with_a_warning(tmp_path: Path) -> Non
     os.utime(copy / "funnelsim" / "model" / "pool.py")
     code = (
         "import funnelsim.compiled as c\n"
-        "assert c.__file__.startswith(%r), c.__file__\n"
+        f"assert c.__file__.startswith({str(copy)!r}), c.__file__\n"
         "assert not c.is_compiled()\n"
         "from funnelsim.model import funnel\n"
         "assert funnel.__file__.endswith('.py')"
-    ) % str(copy)
+    )
     stderr = _run(code, pure=False, pythonpath=copy)
     assert "funnelsim.model.pool changed after it was compiled" in stderr
     untouched = "import funnelsim.compiled as c\nassert c.is_compiled()"

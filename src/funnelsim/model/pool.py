@@ -230,6 +230,7 @@ class RepPool:
         self._agenda(due, happening)
 
     def _agenda(self, due: float, item: Task | Happening) -> None:
+        """Put a task or happening due later on the agenda; wake up for it if a rep is idle."""
         self._later_seq += 1
         heappush(self._later, (due, self._later_seq, item))
         if due < self._due_h:
