@@ -137,6 +137,7 @@ def test_an_edited_module_runs_from_source_with_a_warning(tmp_path: Path) -> Non
     shutil.copytree(SRC / "funnelsim", copy / "funnelsim", symlinks=False)
     for shared in SRC.glob("*__mypyc*"):  # mypyc's runtime library, beside the package
         shutil.copy2(shared, copy / shared.name)
+    shutil.copy2(ROOT / "setup.py", tmp_path / "setup.py")  # a checkout, as the guard sees it
     os.utime(copy / "funnelsim" / "model" / "pool.py")
     code = (
         "import funnelsim.compiled as c\n"

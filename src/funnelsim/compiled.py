@@ -6,11 +6,14 @@ machine with a C compiler (``setup.py``): the same Python source, run as native 
 twice as fast on a full funnel, with the same results to the last bit
 (``tests/test_compiled.py``). Everything else stays Python.
 
-An editable install compiles in place, beside the source. A compiled module older than its
-source would run yesterday's model, so when any of them is stale, or when
-``FUNNELSIM_PURE_PYTHON=1`` asks for it, every one is loaded from its source instead: all or
-none, since compiled modules call each other natively. This module uses the standard library
-only: ``setup.py`` reads ``MODULES`` from it before funnelsim is installed.
+An editable install compiles in place, beside the source of a checkout. A compiled module
+older than its source would run yesterday's model, so in a checkout, when any of them is stale
+(or anywhere, when ``FUNNELSIM_PURE_PYTHON=1`` asks for it), every one is loaded from its
+source instead: all or none, since compiled modules call each other natively. An installed
+wheel is not checked: nobody edits it, and unpacking it gives its files arbitrary times.
+
+This module uses the standard library only: ``setup.py`` reads ``MODULES`` from it before
+funnelsim is installed.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ MODULES = (
 )
 PURE_ENV = "FUNNELSIM_PURE_PYTHON"
 _ROOT = Path(__file__).resolve().parent.parent  # the folder holding the funnelsim package
+_CHECKOUT = (_ROOT.parent / "setup.py").is_file()  # src/funnelsim in a checkout, not a wheel
 
 
 def source_path(module: str, root: Path = _ROOT) -> Path:
@@ -86,7 +90,7 @@ def guard() -> None:
     if os.environ.get(PURE_ENV, "") not in ("", "0"):
         sys.meta_path.insert(0, _FromSource())
         return
-    changed = stale()
+    changed = stale() if _CHECKOUT else []
     if changed:
         warnings.warn(
             f"funnelsim: {', '.join(changed)} changed after it was compiled; running the "
