@@ -8,7 +8,6 @@ Everything else about the package lives in pyproject.toml.
 
 from __future__ import annotations
 
-import os
 import runpy
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from setuptools.command.build_ext import build_ext
 
 SRC = Path(__file__).resolve().parent / "src"
 # stdlib-only module, read by path: funnelsim itself is not importable before it is built
-MODULES: tuple[str, ...] = runpy.run_path(str(SRC / "funnelsim" / "compiled.py"))["MODULES"]
+COMPILED = runpy.run_path(str(SRC / "funnelsim" / "compiled.py"))
 
 
 def _warn(why: object) -> None:
@@ -40,12 +39,12 @@ class OptionalBuildExt(build_ext):
 
 
 def ext_modules() -> list[Extension]:
-    if os.environ.get("FUNNELSIM_PURE_PYTHON", "") not in ("", "0"):
+    if COMPILED["pure_requested"]():
         return []
     try:
         from mypyc.build import mypycify
 
-        paths = [str(Path("src", *m.split(".")).with_suffix(".py")) for m in MODULES]
+        paths = [str(Path("src", *m.split(".")).with_suffix(".py")) for m in COMPILED["MODULES"]]
         extensions: list[Extension] = mypycify(paths, opt_level="3")
     except Exception as error:  # mypyc missing, or it could not type-check the modules
         _warn(error)

@@ -39,6 +39,11 @@ _ROOT = Path(__file__).resolve().parent.parent  # the folder holding the funnels
 _CHECKOUT = (_ROOT.parent / "setup.py").is_file()  # src/funnelsim in a checkout, not a wheel
 
 
+def pure_requested() -> bool:
+    """True when ``FUNNELSIM_PURE_PYTHON`` asks to build or run from source."""
+    return os.environ.get(PURE_ENV, "") not in ("", "0")
+
+
 def source_path(module: str, root: Path = _ROOT) -> Path:
     return root.joinpath(*module.split(".")).with_suffix(".py")
 
@@ -87,7 +92,7 @@ def guard() -> None:
     """Run the compiled modules from source if asked to, or if any is older than its source."""
     if any(isinstance(finder, _FromSource) for finder in sys.meta_path):
         return
-    if os.environ.get(PURE_ENV, "") not in ("", "0"):
+    if pure_requested():
         sys.meta_path.insert(0, _FromSource())
         return
     changed = stale() if _CHECKOUT else []
