@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import re
 import statistics
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+from machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -147,21 +146,7 @@ def target_text(name: str, ratio: float) -> str:
 
 
 def machine() -> str:
-    """CPUs available (as ``nproc`` counts them), Python, OS, and the tool versions."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 0
-    versions = []
-    for package in ("funnelsim", "simpy", "ciw", "numpy"):
-        try:
-            versions.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{package} (not installed)")
-    return (
-        f"nproc {cpus}, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.machine()}; {', '.join(versions)}"
-    )
+    return describe(("funnelsim", "simpy", "ciw", "numpy"))
 
 
 def print_table(timings: list[Timings], rounds: int, console: Console) -> None:

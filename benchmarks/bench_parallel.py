@@ -19,11 +19,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
-import os
-import platform
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import psutil  # a dependency of distributed
@@ -32,6 +29,7 @@ from rich.table import Table
 
 from funnelsim.experiment import Batch, Chunk, run_replications
 from funnelsim.scenario.load import load_scenario
+from machine import CPUS, describe
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -40,7 +38,6 @@ SCENARIO = "scenarios/baseline.yaml"
 SEED = 1
 EFFICIENCY_TARGET = 1.8  # seconds on 1 worker / seconds on 2 workers, at least
 DASK_TARGET = 1.15  # Dask seconds / pool seconds on 2 workers, at most
-CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -151,17 +148,7 @@ def same(a: Batch, b: Batch) -> bool:
 
 
 def machine() -> str:
-    """CPUs available (as ``nproc`` counts them), Python, OS, and the tool versions."""
-    versions = []
-    for package in ("funnelsim", "simpy", "numpy", "distributed"):
-        try:
-            versions.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{package} (not installed)")
-    return (
-        f"nproc {CPUS}, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.machine()}; {', '.join(versions)}"
-    )
+    return describe(("funnelsim", "simpy", "numpy", "distributed"))
 
 
 def verdicts(timings: dict[str, Timing]) -> tuple[float, str, float, str]:
