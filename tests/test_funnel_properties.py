@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from funnelsim import metrics
 from funnelsim.analysis import summarise
+from funnelsim.model.decay import DecayCurve
 from funnelsim.model.funnel import FunnelModel, simulate
 from funnelsim.model.population import INBOUND, OUTBOUND
 from funnelsim.records import OUTCOMES, TASK_KINDS, RunRecords
@@ -427,3 +429,26 @@ def test_bundled_scenarios_are_all_checked() -> None:
         "monday-batch.yaml",
     } <= set(BUNDLED)
     assert all(Path(SCENARIOS / f).exists() for f in BUNDLED)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    table=decay_tables(),
+    half_life_m=st.floats(0.5, 1e5),
+    waits=st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=20),
+)
+def test_simulation_reads_the_scenarios_decay_curve(
+    table: dict[str, Any], half_life_m: float, waits: list[float]
+) -> None:
+    """The curve the simulation reads one wait at a time (compiled) is the scenario's curve, at
+    the points, between them and beyond both ends."""
+    specs = [
+        TypeAdapter(Decay).validate_python({"kind": "exponential", "half_life": f"{half_life_m}m"})
+    ]
+    with contextlib.suppress(ValidationError):  # unless the table rises: refused
+        specs.append(TypeAdapter(Decay).validate_python(table))
+    for spec in specs:
+        curve = DecayCurve.of(spec)
+        grid = np.array(sorted(waits + [w.hours for w, _ in getattr(spec, "points", [])]))
+        one_at_a_time = np.array([curve.at(float(w)) for w in grid])
+        assert np.allclose(one_at_a_time, spec.multiplier(grid), rtol=1e-12, atol=1e-15), spec

@@ -180,7 +180,14 @@ class Calendar:
         ends = self._ends
         while b > ends[-1]:
             self._extend(self._covered_until + 24.0 * 7 * _EXTEND_WEEKS)
-        j = bisect.bisect_left(ends, b, k)  # the interval in which b working hours are reached
+        # the interval in which b working hours are reached: mostly one of the next few, found
+        # by stepping forward (far cheaper than a search), or searched for when further ahead
+        j = k
+        while ends[j] < b:
+            j += 1
+            if j - k > 8:
+                j = bisect.bisect_left(ends, b, j)
+                break
         end = opens[j] + (b - cum[j])
         # at a boundary the earliest instant with that much working time is the previous
         # closing, which lies before t when no working time is added: never go back in time

@@ -30,6 +30,7 @@ from types import ModuleType
 
 MODULES = (
     "funnelsim.calendar",
+    "funnelsim.model.decay",
     "funnelsim.model.first_touch",
     "funnelsim.model.funnel",
     "funnelsim.model.pool",

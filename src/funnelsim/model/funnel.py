@@ -39,6 +39,7 @@ from simpy.events import Timeout
 
 from funnelsim.calendar import Calendar, hours_between
 from funnelsim.model import population as pop
+from funnelsim.model.decay import DecayCurve
 from funnelsim.model.first_touch import FirstTouchQueue, is_queue_only
 from funnelsim.model.pool import (
     AE_STAGE,
@@ -238,13 +239,23 @@ class FunnelModel:
         self._next = 0
         self._sources = [self.scenario.sources[name] for name in p.source_names]
         self._seq_rng = self.streams.generator("nurture/sequence")
+        # marketing's rules, as the hot path reads them
         m = s.marketing
         if m is not None:
             total = m.score_weights.fit + m.score_weights.intent
             self._w_fit = m.score_weights.fit / total if total else 0.5
             self._w_intent = 1 - self._w_fit
+            self._scoring_noise = m.scoring_noise
+            self._halving_rejections = m.feedback_rejections if m.feedback_loop else math.inf
+            self._mql_threshold = m.mql_threshold
+            self._noise_z = self._uniforms["noise"][0]
+        self._nurture_rule = nurture = m.nurture if m is not None else None
+        self._nurture_cycles = nurture.max_cycles if nurture is not None else 0
+        self._reemerge_p = nurture.reemerge_probability if nurture is not None else 0.0
+        acceptance = s.handoff.acceptance
+        self._acceptance_fit = acceptance.fit_threshold if acceptance is not None else -math.inf
         decay = s.handoff.decay
-        self._decay = None if decay is None else decay.scalar()
+        self._decay = None if decay is None else DecayCurve.of(decay)
         # the SDR rules the hot path reads, taken out of the scenario once
         sdr = s.teams.sdr
         attempts = sdr.attempts
@@ -252,6 +263,7 @@ class FunnelModel:
         self._max_attempts = attempts.max if attempts else 1
         self._retry_spacing = _spacing(attempts.spacing if attempts else Duration(0, "h"), cal)
         self._call = None if sdr.qualification is None else self._draws["qualification"][0]
+        self._qualify_p = sdr.qualification.probability if sdr.qualification else 0.0
         self._sequences = [
             _Sequence(
                 source.sequence.touches,
@@ -265,6 +277,8 @@ class FunnelModel:
         ]
         stages = s.teams.ae.stages if s.teams.ae else []
         self._stage_done = [partial(self._on_stage_done, i) for i in range(len(stages))]
+        self._stage_advance = [stage.advance for stage in stages]
+        self._stage_delay_h = [stage.delay.hours for stage in stages]
 
     # -- running -----------------------------------------------------------------------------
     def run(self) -> RunRecords:
@@ -363,36 +377,33 @@ class FunnelModel:
 
     def _marketing_score(self, lead: int, z: float) -> float:
         """Marketing sees fit through a noisy scoring model, and intent as shown."""
-        m = self._marketing
-        assert m is not None
-        noise = m.scoring_noise
-        if m.feedback_loop:
-            noise *= 0.5 ** (self.rejections / m.feedback_rejections)
+        noise = self._scoring_noise
+        if self._halving_rejections < math.inf:  # sales' rejections sharpen the scoring
+            noise *= 0.5 ** (self.rejections / self._halving_rejections)
         seen_fit = self.fit[lead] + noise * z
         return float(self._w_fit * seen_fit + self._w_intent * self.intent[lead])
 
     def _qualify_marketing(self, lead: int, now: float) -> None:
-        m = self._marketing
-        assert m is not None  # without marketing every inbound lead is an MQL on arrival
+        # (without marketing every inbound lead is an MQL on arrival, and this is never called)
         z = (
-            self._uniforms["noise"][0][lead]
+            self._noise_z[lead]
             if self.cycles[lead] == 0
             else float(self._seq_rng.standard_normal())
         )
         score = self._marketing_score(lead, z)
         self.score[lead] = score
-        if score >= m.mql_threshold:
+        if score >= self._mql_threshold:
             self._mql(lead, now)
         else:
             self._nurture(lead, now, _NURTURED)
 
     def _nurture(self, lead: int, now: float, outcome: int) -> None:
         self.outcome[lead] = outcome
-        m = self.scenario.marketing
-        if m is None or m.nurture is None or self.cycles[lead] >= m.nurture.max_cycles:
+        if self.cycles[lead] >= self._nurture_cycles:
             return
-        if self._uniform("nurture", lead) < m.nurture.reemerge_probability:
-            delay = float(m.nurture.after.sample(self._seq_rng, 1)[0])
+        if self._uniform("nurture", lead) < self._reemerge_p:
+            assert self._nurture_rule is not None
+            delay = float(self._nurture_rule.after.sample(self._seq_rng, 1)[0])
             self.sdr.call_at(now + delay, partial(self._reemerge, lead))
 
     def _reemerge(self, lead: int, now: float) -> None:
@@ -507,7 +518,7 @@ class FunnelModel:
         lead = task.lead
         self.touch_start_h[lead] = now
         self.rep[lead] = rep
-        decay = 1.0 if self._decay is None else self._decay(now - self.ready_h[lead])
+        decay = 1.0 if self._decay is None else self._decay.at(now - self.ready_h[lead])
         self.decay[lead] = decay
         row = self._row[lead]
         self.handoffs.touch_start_h[row] = now
@@ -518,14 +529,13 @@ class FunnelModel:
         if self._decay is None:
             return 1.0
         wait = self.attempt_start_h[lead] - self.ready_h[lead]
-        return self._decay(wait)
+        return self._decay.at(wait)
 
     def _first_touch_done(self, task: Task, rep: int, now: float) -> None:
         lead = task.lead
         self.attempt_start_h[lead] = task.start_h
         self.touch_end_h[lead] = now
-        acceptance = self.scenario.handoff.acceptance
-        if acceptance is not None and self.fit[lead] < acceptance.fit_threshold:
+        if self.fit[lead] < self._acceptance_fit:
             self.accepted[lead] = 0
             self.rejections += 1
             self._decide(lead, now)
@@ -568,9 +578,7 @@ class FunnelModel:
 
     def _qualification_done(self, task: Task, rep: int, now: float) -> None:
         lead = task.lead
-        q = self.scenario.teams.sdr.qualification
-        assert q is not None
-        p = min(1.0, q.probability * (0.5 + self.fit[lead]) * self._odds(lead))
+        p = min(1.0, self._qualify_p * (0.5 + self.fit[lead]) * self._odds(lead))
         if self._uniform("qualify", lead) < p:
             self._decide(lead, now)
             self._sql(lead, now)
@@ -646,17 +654,15 @@ class FunnelModel:
         self.ae.submit_at(Task(lead, AE_STAGE, INBOUND, work, self._stage_done[s]), due)
 
     def _on_stage_done(self, s: int, task: Task, rep: int, now: float) -> None:
-        ae = self.scenario.teams.ae
-        assert ae is not None
         lead = task.lead
-        stage = ae.stages[s]
-        if self._advance[lead * self._advance_w + s] >= stage.advance:
+        if self._advance[lead * self._advance_w + s] >= self._stage_advance[s]:
             self._close(lead, now, won=False)
             return
-        if s + 1 < len(ae.stages):  # the next stage, after the buyer's delay
-            self._stage(lead, s + 1, now + stage.delay.hours)
+        delay = self._stage_delay_h[s]
+        if s + 1 < len(self._stage_advance):  # the next stage, after the buyer's delay
+            self._stage(lead, s + 1, now + delay)
             return
-        self._at(now + stage.delay.hours, self._on_decision, lead)
+        self._at(now + delay, self._on_decision, lead)
 
     def _on_decision(self, event: simpy.Event) -> None:
         lead: int = event._value
@@ -786,7 +792,7 @@ class FunnelModel:
             start = self.touch_start_h[lead]
             if start == start:
                 self.decay[lead] = (
-                    1.0 if self._decay is None else self._decay(start - arrival[lead])
+                    1.0 if self._decay is None else self._decay.at(start - arrival[lead])
                 )
         log = self.handoffs
         n = len(arrival)

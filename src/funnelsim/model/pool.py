@@ -135,11 +135,12 @@ class RepPool:
         self._always = calendar.always
         # the working interval the clock was last seen in: most checks fall inside it
         self._open_h, self._close_h = (-math.inf, math.inf) if calendar.always else (0.0, 0.0)
-        # tasks and happenings due later: (due time, order of submission, what), earliest
-        # first; and a plan of happenings known from the start, in order of due time (two
-        # parallel lists, walked by an index)
-        self._later: list[tuple[float, int, Task | Happening]] = []
-        self._later_seq = 0
+        # tasks and happenings due later, by due time: the distinct due times on a heap, and
+        # what falls due at each in order of submission (a heap of bare times compares far
+        # more cheaply than one of tuples); and a plan of happenings known from the start, in
+        # order of due time (two parallel lists, walked by an index)
+        self._later_h: list[float] = []
+        self._later: dict[float, list[Task | Happening]] = {}
         self._planned_h: list[float] = []
         self._planned: list[Happening] = []
         self._next_planned = 0
@@ -231,8 +232,12 @@ class RepPool:
 
     def _agenda(self, due: float, item: Task | Happening) -> None:
         """Put a task or happening due later on the agenda; wake up for it if a rep is idle."""
-        self._later_seq += 1
-        heappush(self._later, (due, self._later_seq, item))
+        same = self._later.get(due)
+        if same is None:
+            self._later[due] = [item]
+            heappush(self._later_h, due)
+        else:
+            same.append(item)
         if due < self._due_h:
             self._due_h = due
         if self._free and due < self._wake_h:
@@ -263,17 +268,23 @@ class RepPool:
         then, in the order they fell due; as of the clock for those due from ``instant`` on."""
         if self._promoting:
             return  # already under way, further up the stack
-        later, planned_h, planned = self._later, self._planned_h, self._planned
+        later_h, later = self._later_h, self._later
+        planned_h, planned = self._planned_h, self._planned
         queues, ordered, waiting = self.queues, self.ordered, self.waiting
         i, n = self._next_planned, len(planned)
         self._promoting = True
         while self._due_h <= now:
             item: Task | Happening
-            if i < n and (not later or planned_h[i] <= later[0][0]):
+            if i < n and (not later_h or planned_h[i] <= later_h[0]):
                 due, item = planned_h[i], planned[i]
                 i += 1
             else:
-                due, _, item = heappop(later)
+                due = later_h[0]
+                same = later[due]
+                item = same.pop(0)
+                if not same:
+                    del later[due]
+                    heappop(later_h)
             if isinstance(item, Task):  # queued as by _enqueue, written out: the hot path
                 self._seq += 1
                 item.seq = self._seq
@@ -286,7 +297,7 @@ class RepPool:
             else:  # it may queue work, or put more on the agenda
                 item(due if due < instant else self.env.now)
             next_planned = planned_h[i] if i < n else math.inf
-            next_later = later[0][0] if later else math.inf
+            next_later = later_h[0] if later_h else math.inf
             self._due_h = next_planned if next_planned < next_later else next_later
         self._next_planned = i
         self._promoting = False

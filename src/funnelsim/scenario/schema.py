@@ -8,13 +8,11 @@ runs a simulation: loading lives in ``scenario.load``, simulating in ``model``.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import difflib
 import itertools
 import math
 import re
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -553,11 +551,6 @@ class ExponentialDecay(Section):
     def multiplier(self, wait_hours: np.ndarray) -> np.ndarray:
         return np.exp2(-np.asarray(wait_hours) / self.half_life.hours)
 
-    def scalar(self) -> Callable[[float], float]:
-        """The same curve for one wait at a time (the simulation's hot path)."""
-        half_life = self.half_life.hours
-        return lambda wait: 2.0 ** (-wait / half_life)
-
 
 class TableDecay(Section):
     """Odds multiplier read off a table of (wait, multiplier) points, linear in between."""
@@ -584,22 +577,6 @@ class TableDecay(Section):
         waits = np.array([w.hours for w, _ in self.points])
         values = np.array([m for _, m in self.points])
         return np.asarray(np.interp(np.asarray(wait_hours), waits, values), dtype=float)
-
-    def scalar(self) -> Callable[[float], float]:
-        """The same curve for one wait at a time (the simulation's hot path)."""
-        waits = [w.hours for w, _ in self.points]
-        values = [m for _, m in self.points]
-
-        def multiplier(wait: float) -> float:
-            k = bisect.bisect_right(waits, wait)
-            if k == 0:
-                return values[0]
-            if k == len(waits):
-                return values[-1]
-            w0, w1, v0, v1 = waits[k - 1], waits[k], values[k - 1], values[k]
-            return v0 + (v1 - v0) * (wait - w0) / (w1 - w0)
-
-        return multiplier
 
 
 Decay = Annotated[ExponentialDecay | TableDecay, Field(discriminator="kind")]
