@@ -29,7 +29,6 @@ import gc
 import math
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Final
 
@@ -100,14 +99,14 @@ def _spacing(duration: Duration, calendar: Calendar) -> Spacing:
     return False, duration.hours
 
 
-@dataclass(frozen=True, slots=True)
 class _Sequence:
     """An outbound source's sequence, in the form the hot path reads it."""
 
-    touches: int
-    spacing: Spacing
-    connect_probability: float
-    meeting_probability: float
+    def __init__(self, touches: int, spacing: Spacing, connect_p: float, meeting_p: float) -> None:
+        self.touches = touches
+        self.business, self.spacing_h = spacing
+        self.connect_probability = connect_p
+        self.meeting_probability = meeting_p
 
 
 def _column(n: int) -> list[float]:
@@ -156,7 +155,7 @@ class FunnelModel:
         self.end_h = scenario.warmup_hours + scenario.horizon_hours
         self.streams = Streams(seed, replication)
         self.people = pop.draw_population(scenario, self.streams, self.end_h)
-        self.env = env = simpy.Environment()
+        self.env = env = simpy.Environment(initial_time=0.0)  # a float clock from the start
         sdr, ae = scenario.teams.sdr, scenario.teams.ae
         self.sdr_seats = seats_from_plan(sdr.headcount, self._changes(sdr.hiring), self.end_h)
         score_first = sdr.priority == "score"
@@ -184,9 +183,9 @@ class FunnelModel:
         p = self.people
         s = self.scenario
         cal = self.calendar
-        self.score = p.score.tolist() if s.marketing is None else [NAN] * n
-        self.fit = p.fit.tolist()
-        self.intent = p.intent.tolist()
+        self.score: list[float] = p.score.tolist() if s.marketing is None else [NAN] * n
+        self.fit: list[float] = p.fit.tolist()
+        self.intent: list[float] = p.intent.tolist()
         self.outcome = [_WAITING] * n
         self.cycles = [0] * n
         # per-lead columns, filled as the story unfolds (nan: did not happen)
@@ -206,11 +205,13 @@ class FunnelModel:
         self.attempt_start_h = _column(n)
         self.ready_h = _column(n)  # latest time it became an MQL
         # hot-path copies as Python lists: indexing numpy arrays one item at a time is slow
-        self._arrival = p.arrival_h.tolist()
-        self._kind = p.kind.tolist()
-        self._entry = p.entry.tolist()
-        self._work = p.work_h.tolist()
-        self._patience = None if s.handoff.expire_after is None else p.patience_h.tolist()
+        self._arrival: list[float] = p.arrival_h.tolist()
+        self._kind: list[int] = p.kind.tolist()
+        self._entry: list[int] = p.entry.tolist()
+        self._work: list[float] = p.work_h.tolist()
+        self._patience: list[float] | None = (
+            None if s.handoff.expire_after is None else p.patience_h.tolist()
+        )
         self._expire_at = [math.inf] * n  # when the lead's patience runs out, this cycle
         self._uniforms = {name: _flat(values) for name, values in p.uniforms.items()}
         self._draws = {name: _flat(values) for name, values in p.draws.items()}
@@ -305,9 +306,9 @@ class FunnelModel:
         # team next looks at its queues (at their own time if an SDR is idle then). The
         # starting state arrives at hour 0 by events.
         p = self.people
-        self._source = p.source.tolist()
+        self._source: list[int] = p.source.tolist()
         new = p.entry == pop.NEW
-        self._arrivals = np.flatnonzero(~new).tolist()
+        self._arrivals: list[int] = np.flatnonzero(~new).tolist()
         self._inbound = iter(np.flatnonzero(new & (p.kind == pop.INBOUND)).tolist())
         self._contacts = iter(np.flatnonzero(new & (p.kind == pop.OUTBOUND)).tolist())
         arrive, load = self._arrive_next, self._load_next
@@ -332,7 +333,8 @@ class FunnelModel:
 
     def _at(self, t: float, callback: Callable[[simpy.Event], None], value: object = None) -> None:
         """Call ``callback`` at simulation time ``t`` (now, if ``t`` has passed)."""
-        Timeout(self.env, max(t - self.env.now, 0.0), value).callbacks.append(callback)
+        now: float = self.env.now
+        Timeout(self.env, max(t - now, 0.0), value).callbacks.append(callback)
 
     # -- arrivals and marketing --------------------------------------------------------------
     def _arrive_next(self, now: float) -> None:
@@ -349,7 +351,7 @@ class FunnelModel:
         """A lead of the starting state enters, where the scenario says."""
         lead = self._arrivals[self._next]
         self._next += 1
-        now = self.env.now
+        now: float = self.env.now
         self._arrival[lead] = now  # the drawn time, up to the clock's rounding: keeps waits exact
         if self._next < len(self._arrivals):
             self._at(self._arrival[self._arrivals[self._next]], self._on_arrival)
@@ -493,7 +495,7 @@ class FunnelModel:
         """Marketing releases its best-scored MQLs, up to the batch size."""
         batch = self.scenario.handoff.batch
         assert batch is not None
-        now = self.env.now
+        now: float = self.env.now
         self.sdr.catch_up(now)  # MQLs made by now are in the pool
         self._expire_pooled(now)
         pool = sorted(
@@ -631,8 +633,8 @@ class FunnelModel:
         # reuses this task (same lead, kind and queue), which the pool has let go of
         task.work_h = self._touch[lead * self._touch_w + k + 1]
         task.started = None
-        business, hours = seq.spacing
-        due = self.calendar.add_business(now, hours) if business else now + hours
+        hours = seq.spacing_h
+        due = self.calendar.add_business(now, hours) if seq.business else now + hours
         self.sdr.submit_at(task, due)
 
     # -- opportunities -----------------------------------------------------------------------
@@ -667,7 +669,8 @@ class FunnelModel:
     def _on_decision(self, event: simpy.Event) -> None:
         lead: int = event._value
         won = bool(self.people.uniforms["win"][lead] < self.win_p(lead))
-        self._close(lead, self.env.now, won=won)
+        now: float = self.env.now
+        self._close(lead, now, won=won)
 
     def win_p(self, lead: int) -> float:
         """Segment win rate x source kind x fit x collateral, capped at 1."""

@@ -24,11 +24,11 @@ the instant its patience ran out.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from collections.abc import Callable
-from heapq import heapify, heappop, heappush
-from typing import Any, Final
+from typing import Final
 
 import simpy
 from simpy.events import Timeout
@@ -47,6 +47,11 @@ ATTEMPT: Final = 1
 QUALIFICATION: Final = 2
 PROSPECT: Final = 3
 AE_STAGE: Final = 4
+
+# the heap functions, held where compiled code reaches them directly (an imported name is looked
+# up in the module's namespace at every call)
+heappush: Final = heapq.heappush
+heappop: Final = heapq.heappop
 
 Done = Callable[["Task", int, float], None]
 Started = Callable[["Task", int, float], None]
@@ -93,7 +98,9 @@ class Task:
         self.start_h = math.nan
 
     def __lt__(self, other: Task) -> bool:
-        return (self.key, self.seq) < (other.key, other.seq)
+        if self.key != other.key:
+            return self.key < other.key
+        return self.seq < other.seq
 
 
 class RepPool:
@@ -117,12 +124,15 @@ class RepPool:
         self.priority = priority
         self.ordered = ordered
         self.on_expire = on_expire
-        self.queues: list[Any] = [[] if o else deque() for o in ordered]
+        # the waiting tasks of each queue: in order of arrival, or (an ordered queue) on a heap
+        # by key
+        self._fifo: list[deque[Task]] = [deque(), deque(), deque()]
+        self._ranked: list[list[Task]] = [[], [], []]
         self.waiting = [0, 0, 0]
         self.busy_h = [0.0, 0.0, 0.0]  # work started, by queue (for the outbound share rule)
         self.log = TaskLog()
         self._free = [i for i, s in enumerate(seats) if s.joined_h <= 0.0]
-        heapify(self._free)
+        heapq.heapify(self._free)
         self._seq = 0
         # until when each rep is still ramping up (-inf: fully productive from the start)
         ramp_h = ramp.hours if ramp is not None else 0.0
@@ -165,10 +175,11 @@ class RepPool:
 
     def _on_join(self, event: simpy.Event) -> None:
         heappush(self._free, event._value)
-        self._dispatch(self.env.now)
+        now: float = self.env.now
+        self._dispatch(now)
 
     def _on_open(self, event: simpy.Event) -> None:
-        now = self.env.now
+        now: float = self.env.now
         self._dispatch(now)
         nxt = self.calendar.opens_after(now)
         if nxt is not None:
@@ -198,7 +209,7 @@ class RepPool:
         if self._promoting:  # handed over by a happening being caught up: queue it in turn
             self._enqueue(task)
             return
-        now = self.env.now
+        now: float = self.env.now
         if self._due_h <= now:
             self._promote(now)  # work that fell due earlier queues ahead of this task
         free = self._free
@@ -219,7 +230,8 @@ class RepPool:
         It waits among the later tasks without an event of its own; only if a rep is idle does
         the pool wake up at the due time to start it then.
         """
-        if due <= self.env.now and not self._promoting:
+        now: float = self.env.now
+        if due <= now and not self._promoting:
             self.submit(task)
             return
         self._agenda(due, task)
@@ -258,9 +270,9 @@ class RepPool:
         task.seq = self._seq
         q = task.queue
         if self.ordered[q]:
-            heappush(self.queues[q], task)
+            heappush(self._ranked[q], task)
         else:
-            self.queues[q].append(task)
+            self._fifo[q].append(task)
         self.waiting[q] += 1
 
     def _promote(self, now: float, instant: float = math.inf) -> None:
@@ -270,7 +282,7 @@ class RepPool:
             return  # already under way, further up the stack
         later_h, later = self._later_h, self._later
         planned_h, planned = self._planned_h, self._planned
-        queues, ordered, waiting = self.queues, self.ordered, self.waiting
+        fifo, ranked, ordered, waiting = self._fifo, self._ranked, self.ordered, self.waiting
         i, n = self._next_planned, len(planned)
         self._promoting = True
         while self._due_h <= now:
@@ -290,12 +302,13 @@ class RepPool:
                 item.seq = self._seq
                 q = item.queue
                 if ordered[q]:
-                    heappush(queues[q], item)
+                    heappush(ranked[q], item)
                 else:
-                    queues[q].append(item)
+                    fifo[q].append(item)
                 waiting[q] += 1
             else:  # it may queue work, or put more on the agenda
-                item(due if due < instant else self.env.now)
+                clock: float = self.env.now
+                item(due if due < instant else clock)
             next_planned = planned_h[i] if i < n else math.inf
             next_later = later_h[0] if later_h else math.inf
             self._due_h = next_planned if next_planned < next_later else next_later
@@ -314,7 +327,8 @@ class RepPool:
             return
         heappush(self._wakes, due)
         self._wake_h = due
-        Timeout(self.env, due - self.env.now, due).callbacks.append(self._on_wake)
+        now: float = self.env.now
+        Timeout(self.env, due - now, due).callbacks.append(self._on_wake)
 
     def _on_wake(self, event: simpy.Event) -> None:
         due: float = event._value
@@ -322,7 +336,7 @@ class RepPool:
         while wakes and wakes[0] <= due:
             heappop(wakes)
         self._wake_h = wakes[0] if wakes else math.inf
-        now = self.env.now
+        now: float = self.env.now
         # The clock lands on the due time up to a rounding error, either side: what falls due
         # at this instant happens as of the clock, as it would by an event of its own (so that
         # a lead arriving to an idle team waits exactly no time).
@@ -337,7 +351,7 @@ class RepPool:
         if rule == "outbound_first":
             return OUTBOUND
         if rule == "score":
-            return INBOUND if self.queues[INBOUND][0] < self.queues[OUTBOUND][0] else OUTBOUND
+            return INBOUND if self._ranked[INBOUND][0] < self._ranked[OUTBOUND][0] else OUTBOUND
         assert isinstance(rule, float)
         spent = self.busy_h[INBOUND] + self.busy_h[OUTBOUND]
         return OUTBOUND if self.busy_h[OUTBOUND] < rule * spent else INBOUND
@@ -348,7 +362,8 @@ class RepPool:
             return
         if self._due_h <= now:
             self._promote(now)
-        free, waiting, queues, ordered = self._free, self.waiting, self.queues, self.ordered
+        free, waiting, ordered = self._free, self.waiting, self.ordered
+        fifo, ranked = self._fifo, self._ranked
         while free:
             if waiting[URGENT]:
                 q = URGENT
@@ -363,8 +378,7 @@ class RepPool:
                 q = OUTBOUND
             else:
                 q = self._rule()
-            queue = queues[q]
-            task = heappop(queue) if ordered[q] else queue.popleft()
+            task = heappop(ranked[q]) if ordered[q] else fifo[q].popleft()
             waiting[q] -= 1
             if task.expire_h <= now:  # the lead's patience ran out while it waited
                 if self.on_expire is not None:
@@ -374,9 +388,9 @@ class RepPool:
             if self._leaving and now >= self._left_h[rep]:
                 waiting[q] += 1  # put the task back: that rep has left
                 if ordered[q]:
-                    heappush(queue, task)
+                    heappush(ranked[q], task)
                 else:
-                    queue.appendleft(task)
+                    fifo[q].appendleft(task)
                 continue
             self._begin(task, rep, now)
 
@@ -405,7 +419,7 @@ class RepPool:
     def _on_done(self, event: simpy.Event) -> None:
         task: Task = event._value
         rep = task.rep
-        now = self.env.now
+        now: float = self.env.now
         if self._due_h <= now:
             self._promote(now)  # what fell due happened before this moment's consequences
         task.done(task, rep, now)
@@ -418,7 +432,7 @@ class RepPool:
         """At the end of a run: drop the waiting tasks whose patience ran out before ``until``."""
         if self.on_expire is None:
             return
-        for queue in self.queues:
-            for task in queue:
+        for q in (URGENT, INBOUND, OUTBOUND):
+            for task in self._ranked[q] if self.ordered[q] else self._fifo[q]:
                 if task.expire_h < until:
                     self.on_expire(task)
