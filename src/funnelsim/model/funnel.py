@@ -327,7 +327,10 @@ class FunnelModel:
             self._schedule_release()
         self.env.run(until=self.end_h)
         # what fell due before the end has happened (the next instant down from the end)
-        self.sdr.catch_up(math.nextafter(self.end_h, -math.inf))
+        before_end = math.nextafter(self.end_h, -math.inf)
+        self.sdr.catch_up(before_end)
+        if self.ae is not None:
+            self.ae.catch_up(before_end)
         self._expire_at_end()
         return self._records()
 
@@ -357,10 +360,7 @@ class FunnelModel:
             self._at(self._arrival[self._arrivals[self._next]], self._on_arrival)
         entry = self._entry[lead]
         if entry >= pop.OPEN_OPPORTUNITY:  # an opportunity already open
-            self.opp_h[lead] = now
-            self.outcome[lead] = _OPPORTUNITY
-            self.open_opps.change(now, +1)
-            self._stage(lead, entry - pop.OPEN_OPPORTUNITY, now)
+            self._open_opportunity(lead, entry - pop.OPEN_OPPORTUNITY, now)
         else:  # starting state: an MQL that has waited already
             if self._marketing is not None:
                 self.score[lead] = self._marketing_score(lead, 0.0)
@@ -644,10 +644,16 @@ class FunnelModel:
         if self.ae is None:
             self.outcome[lead] = _SQL
             return
+        self._open_opportunity(lead, 0, now)
+
+    def _open_opportunity(self, lead: int, stage: int, now: float) -> None:
+        """An AE takes the lead on as an opportunity, at ``stage``."""
+        assert self.ae is not None
+        self.ae.catch_up(now)  # deals decided by now close first: the open count stays in order
         self.opp_h[lead] = now
         self.outcome[lead] = _OPPORTUNITY
         self.open_opps.change(now, +1)
-        self._stage(lead, 0, now)
+        self._stage(lead, stage, now)
 
     def _stage(self, lead: int, s: int, due: float) -> None:
         """The AE's work on stage ``s`` of the opportunity is due at ``due``."""
@@ -664,12 +670,13 @@ class FunnelModel:
         if s + 1 < len(self._stage_advance):  # the next stage, after the buyer's delay
             self._stage(lead, s + 1, now + delay)
             return
-        self._at(now + delay, self._on_decision, lead)
+        # the buyer decides after the last delay: a happening on the AE team's agenda, since
+        # nothing waits on the instant it is known
+        assert self.ae is not None
+        self.ae.call_at(now + delay, partial(self._buyer_decides, lead))
 
-    def _on_decision(self, event: simpy.Event) -> None:
-        lead: int = event._value
+    def _buyer_decides(self, lead: int, now: float) -> None:
         won = bool(self.people.uniforms["win"][lead] < self.win_p(lead))
-        now: float = self.env.now
         self._close(lead, now, won=won)
 
     def win_p(self, lead: int) -> float:

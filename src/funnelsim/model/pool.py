@@ -10,14 +10,14 @@ started at 16:45 ends the next morning.
 There is no process per task: the pool starts work as reps free up, so a task costs one
 completion event. Much work is known in advance to become due later (a follow-up attempt four
 working hours after a failed one, the next touch of an outbound sequence, an opportunity's next
-stage after the buyer's delay), and so are *happenings* that may bring work (a lead arriving, a
-contact loaded from the month's list, a lead back from nurture). These wait on the pool's
-agenda, ordered by the time they fall due, and cost no event of their own: the next time the
-pool looks at its queues (a rep frees, the office opens, other work is submitted, the funnel
-catches up before a batch release), each takes its turn in the order they fell due, a task
-joining its queue, a happening running as of its own time. Only while a rep sits idle in
-working hours does the pool set a wake-up, at the earliest due time, so that the work starts
-exactly when due. A lead's patience costs no event either: a first touch whose lead ran out of
+stage after the buyer's delay), and so are *happenings* that may bring work or close it (a lead
+arriving, a contact loaded from the month's list, a lead back from nurture, a buyer's decision
+after the last stage). These wait on the pool's agenda, ordered by the time they fall due, and
+cost no event of their own: the next time the pool looks at its queues (a rep frees, the office
+opens, other work is submitted, the funnel catches up before a batch release or a new
+opportunity), each takes its turn in the order they fell due, a task joining its queue, a
+happening running as of its own time. Only while a rep sits idle in working hours does the pool
+set a wake-up, at the earliest due time, so that the work starts exactly when due. A lead's patience costs no event either: a first touch whose lead ran out of
 patience while it waited is dropped when a rep would take it (or when the run ends), as lost at
 the instant its patience ran out.
 """
