@@ -232,6 +232,11 @@ class FunnelModel:
         self.won = [False] * n
         self.open_opps = LevelMonitor()  # opportunities open
         self.handoffs = HandoffLog()
+        # the handoff log's columns the hot path writes, held here
+        self._handoff_touch_h = self.handoffs.touch_start_h
+        self._handoff_decay = self.handoffs.decay
+        self._handoff_expired_h = self.handoffs.expired_h
+        self._handoff_decision_h = self.handoffs.decision_h
         self._row = [-1] * n  # each lead's current handoff row
         self.mql_pool: list[int] = []  # MQLs waiting for a batch release
         self._pooled = [False] * n
@@ -247,7 +252,8 @@ class FunnelModel:
             self._w_fit = m.score_weights.fit / total if total else 0.5
             self._w_intent = 1 - self._w_fit
             self._scoring_noise = m.scoring_noise
-            self._halving_rejections = m.feedback_rejections if m.feedback_loop else math.inf
+            self._feedback = m.feedback_loop
+            self._halving_rejections = float(m.feedback_rejections)
             self._mql_threshold = m.mql_threshold
             self._noise_z = self._uniforms["noise"][0]
         self._nurture_rule = nurture = m.nurture if m is not None else None
@@ -276,6 +282,14 @@ class FunnelModel:
             else None
             for source in self._sources
         ]
+        # what tasks call back when started and done, bound once (a method bound anew for each
+        # task would be a new object each time)
+        self._touched_cb, self._contact_touched_cb = self._touched, self._contact_touched
+        self._first_touch_done_cb, self._retry_done_cb = self._first_touch_done, self._retry_done
+        self._qualification_done_cb, self._touch_done_cb = (
+            self._qualification_done,
+            self._touch_done,
+        )
         stages = s.teams.ae.stages if s.teams.ae else []
         self._stage_done = [partial(self._on_stage_done, i) for i in range(len(stages))]
         self._stage_advance = [stage.advance for stage in stages]
@@ -380,7 +394,7 @@ class FunnelModel:
     def _marketing_score(self, lead: int, z: float) -> float:
         """Marketing sees fit through a noisy scoring model, and intent as shown."""
         noise = self._scoring_noise
-        if self._halving_rejections < math.inf:  # sales' rejections sharpen the scoring
+        if self._feedback:  # sales' rejections sharpen the scoring
             noise *= 0.5 ** (self.rejections / self._halving_rejections)
         seen_fit = self.fit[lead] + noise * z
         return float(self._w_fit * seen_fit + self._w_intent * self.intent[lead])
@@ -448,15 +462,15 @@ class FunnelModel:
         self.attempts[lead] = 0
         self._row[lead] = self.handoffs.add(lead, now, self.batch[lead], self.deadline_h[lead])
         task = Task(
-            lead, FIRST_TOUCH, INBOUND, self._work[lead], self._first_touch_done,
-            key=-self.score[lead], expire_h=self._expire_at[lead], started=self._touched,
+            lead, FIRST_TOUCH, INBOUND, self._work[lead], self._first_touch_done_cb,
+            key=-self.score[lead], expire_h=self._expire_at[lead], started=self._touched_cb,
         )  # fmt: skip
         self.sdr.submit(task)
 
     def _on_expire(self, task: Task) -> None:
         """Patience ran out before any rep took the lead: lost, at the instant it ran out."""
         lead, when = task.lead, task.expire_h
-        self.handoffs.expired_h[self._row[lead]] = when
+        self._handoff_expired_h[self._row[lead]] = when
         self._expire(lead, when)
 
     def _expire(self, lead: int, when: float) -> None:
@@ -523,8 +537,8 @@ class FunnelModel:
         decay = 1.0 if self._decay is None else self._decay.at(now - self.ready_h[lead])
         self.decay[lead] = decay
         row = self._row[lead]
-        self.handoffs.touch_start_h[row] = now
-        self.handoffs.decay[row] = decay
+        self._handoff_touch_h[row] = now
+        self._handoff_decay[row] = decay
 
     def _odds(self, lead: int) -> float:
         """The lead's decay multiplier at the start of the current attempt."""
@@ -560,7 +574,7 @@ class FunnelModel:
                 self._decide(lead, now)
                 return
             call = self._call[lead]
-            self.sdr.submit(Task(lead, QUALIFICATION, URGENT, call, self._qualification_done))
+            self.sdr.submit(Task(lead, QUALIFICATION, URGENT, call, self._qualification_done_cb))
             return
         if k + 1 >= self._max_attempts:
             self.outcome[lead] = _UNREACHABLE
@@ -568,7 +582,7 @@ class FunnelModel:
             return
         # the next attempt is due a spacing after this one ended, with a work time of its own
         work = self._touch[lead * self._touch_w + k + 1]
-        task = Task(lead, ATTEMPT, INBOUND, work, self._retry_done, key=-self.score[lead])
+        task = Task(lead, ATTEMPT, INBOUND, work, self._retry_done_cb, key=-self.score[lead])
         business, hours = self._retry_spacing
         due = self.calendar.add_business(now, hours) if business else now + hours
         self.sdr.submit_at(task, due)
@@ -591,7 +605,7 @@ class FunnelModel:
     def _decide(self, lead: int, now: float) -> None:
         """Sales has reached a decision on a handed-off lead."""
         self.decision_h[lead] = now
-        self.handoffs.decision_h[self._row[lead]] = now
+        self._handoff_decision_h[self._row[lead]] = now
 
     # -- outbound ----------------------------------------------------------------------------
     def _load_next(self, now: float) -> None:
@@ -599,8 +613,8 @@ class FunnelModel:
         contact's touch when it starts."""
         lead = next(self._contacts)
         task = Task(
-            lead, PROSPECT, OUTBOUND, self._work[lead], self._touch_done, key=-self.fit[lead],
-            started=self._contact_touched,
+            lead, PROSPECT, OUTBOUND, self._work[lead], self._touch_done_cb, key=-self.fit[lead],
+            started=self._contact_touched_cb,
         )  # fmt: skip
         self.sdr.submit(task)
 

@@ -17,9 +17,10 @@ cost no event of their own: the next time the pool looks at its queues (a rep fr
 opens, other work is submitted, the funnel catches up before a batch release or a new
 opportunity), each takes its turn in the order they fell due, a task joining its queue, a
 happening running as of its own time. Only while a rep sits idle in working hours does the pool
-set a wake-up, at the earliest due time, so that the work starts exactly when due. A lead's patience costs no event either: a first touch whose lead ran out of
-patience while it waited is dropped when a rep would take it (or when the run ends), as lost at
-the instant its patience ran out.
+set a wake-up, at the earliest due time, so that the work starts exactly when due. A lead's
+patience costs no event either: a first touch whose lead ran out of patience while it waited is
+dropped when a rep would take it (or when the run ends), as lost at the instant its patience ran
+out.
 """
 
 from __future__ import annotations
