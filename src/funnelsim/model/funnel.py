@@ -51,6 +51,7 @@ from funnelsim.model.pool import (
     URGENT,
     RepPool,
     Task,
+    Worker,
 )
 from funnelsim.records import (
     BatchRecords,
@@ -144,7 +145,7 @@ def _ramp(spec_ramp: object) -> Ramp | None:
     return Ramp(start=spec_ramp.start, hours=spec_ramp.over.hours)  # type: ignore[attr-defined]
 
 
-class FunnelModel:
+class FunnelModel(Worker):
     """A built replication: leads drawn, teams seated, processes wired, ready to run."""
 
     def __init__(self, scenario: Scenario, seed: int, replication: int = 0) -> None:
@@ -163,15 +164,15 @@ class FunnelModel:
             env,
             cal,
             self.sdr_seats,
+            self,
             ramp=_ramp(sdr.ramp),
             priority=float(sdr.priority) if not isinstance(sdr.priority, str) else sdr.priority,
             ordered=(False, score_first or scenario.handoff.routing == "score", score_first),
-            on_expire=self._on_expire,
         )
         self.ae_seats = (
             seats_from_plan(ae.headcount, self._changes(ae.hiring), self.end_h) if ae else []
         )
-        self.ae = RepPool(env, cal, self.ae_seats, ramp=_ramp(ae.ramp)) if ae else None
+        self.ae = RepPool(env, cal, self.ae_seats, self, ramp=_ramp(ae.ramp)) if ae else None
         self._init_state()
         self.queue_only = is_queue_only(scenario)
 
@@ -282,16 +283,7 @@ class FunnelModel:
             else None
             for source in self._sources
         ]
-        # what tasks call back when started and done, bound once (a method bound anew for each
-        # task would be a new object each time)
-        self._touched_cb, self._contact_touched_cb = self._touched, self._contact_touched
-        self._first_touch_done_cb, self._retry_done_cb = self._first_touch_done, self._retry_done
-        self._qualification_done_cb, self._touch_done_cb = (
-            self._qualification_done,
-            self._touch_done,
-        )
         stages = s.teams.ae.stages if s.teams.ae else []
-        self._stage_done = [partial(self._on_stage_done, i) for i in range(len(stages))]
         self._stage_advance = [stage.advance for stage in stages]
         self._stage_delay_h = [stage.delay.hours for stage in stages]
 
@@ -462,12 +454,12 @@ class FunnelModel:
         self.attempts[lead] = 0
         self._row[lead] = self.handoffs.add(lead, now, self.batch[lead], self.deadline_h[lead])
         task = Task(
-            lead, FIRST_TOUCH, INBOUND, self._work[lead], self._first_touch_done_cb,
-            key=-self.score[lead], expire_h=self._expire_at[lead], started=self._touched_cb,
+            lead, FIRST_TOUCH, INBOUND, self._work[lead], key=-self.score[lead],
+            expire_h=self._expire_at[lead],
         )  # fmt: skip
         self.sdr.submit(task)
 
-    def _on_expire(self, task: Task) -> None:
+    def expired(self, task: Task) -> None:
         """Patience ran out before any rep took the lead: lost, at the instant it ran out."""
         lead, when = task.lead, task.expire_h
         self._handoff_expired_h[self._row[lead]] = when
@@ -528,6 +520,30 @@ class FunnelModel:
         day, hour = parse_weekly_time(batch.release)
         self._at(self._next_weekly(now + 1e-6, day, hour), self._on_release)
 
+    # -- the teams' work ---------------------------------------------------------------------
+    def started(self, task: Task, rep: int, now: float) -> None:
+        """A rep takes a task: a lead's first touch, or a contact's first prospecting touch,
+        is the lead's touch."""
+        if task.kind == FIRST_TOUCH:
+            self._touched(task, rep, now)
+        elif task.kind == PROSPECT and self.attempts[task.lead] == 0:
+            self.touch_start_h[task.lead] = now
+            self.rep[task.lead] = rep
+
+    def done(self, task: Task, rep: int, now: float) -> None:
+        """A rep has finished a task: what follows depends on its kind."""
+        kind = task.kind
+        if kind == PROSPECT:
+            self._touch_done(task, now)
+        elif kind == ATTEMPT:
+            self._retry_done(task, now)
+        elif kind == FIRST_TOUCH:
+            self._first_touch_done(task, now)
+        elif kind == QUALIFICATION:
+            self._qualification_done(task, now)
+        else:
+            self._stage_done(task, now)
+
     # -- SDR work ----------------------------------------------------------------------------
     def _touched(self, task: Task, rep: int, now: float) -> None:
         """The first touch starts: the SLA is judged, patience stops, decay is recorded."""
@@ -547,7 +563,7 @@ class FunnelModel:
         wait = self.attempt_start_h[lead] - self.ready_h[lead]
         return self._decay.at(wait)
 
-    def _first_touch_done(self, task: Task, rep: int, now: float) -> None:
+    def _first_touch_done(self, task: Task, now: float) -> None:
         lead = task.lead
         self.attempt_start_h[lead] = task.start_h
         self.touch_end_h[lead] = now
@@ -574,7 +590,7 @@ class FunnelModel:
                 self._decide(lead, now)
                 return
             call = self._call[lead]
-            self.sdr.submit(Task(lead, QUALIFICATION, URGENT, call, self._qualification_done_cb))
+            self.sdr.submit(Task(lead, QUALIFICATION, URGENT, call))
             return
         if k + 1 >= self._max_attempts:
             self.outcome[lead] = _UNREACHABLE
@@ -582,17 +598,17 @@ class FunnelModel:
             return
         # the next attempt is due a spacing after this one ended, with a work time of its own
         work = self._touch[lead * self._touch_w + k + 1]
-        task = Task(lead, ATTEMPT, INBOUND, work, self._retry_done_cb, key=-self.score[lead])
+        task = Task(lead, ATTEMPT, INBOUND, work, key=-self.score[lead])
         business, hours = self._retry_spacing
         due = self.calendar.add_business(now, hours) if business else now + hours
         self.sdr.submit_at(task, due)
 
-    def _retry_done(self, task: Task, rep: int, now: float) -> None:
+    def _retry_done(self, task: Task, now: float) -> None:
         # the odds of this attempt, and of the call if it connects, count from its start
         self.attempt_start_h[task.lead] = task.start_h
         self._attempt_done(task.lead, now)
 
-    def _qualification_done(self, task: Task, rep: int, now: float) -> None:
+    def _qualification_done(self, task: Task, now: float) -> None:
         lead = task.lead
         p = min(1.0, self._qualify_p * (0.5 + self.fit[lead]) * self._odds(lead))
         if self._uniform("qualify", lead) < p:
@@ -609,20 +625,11 @@ class FunnelModel:
 
     # -- outbound ----------------------------------------------------------------------------
     def _load_next(self, now: float) -> None:
-        """The next contact of the lists is loaded: its first touch is due; it is the
-        contact's touch when it starts."""
+        """The next contact of the lists is loaded: its first touch is due."""
         lead = next(self._contacts)
-        task = Task(
-            lead, PROSPECT, OUTBOUND, self._work[lead], self._touch_done_cb, key=-self.fit[lead],
-            started=self._contact_touched_cb,
-        )  # fmt: skip
-        self.sdr.submit(task)
+        self.sdr.submit(Task(lead, PROSPECT, OUTBOUND, self._work[lead], key=-self.fit[lead]))
 
-    def _contact_touched(self, task: Task, rep: int, now: float) -> None:
-        self.touch_start_h[task.lead] = now
-        self.rep[task.lead] = rep
-
-    def _touch_done(self, task: Task, rep: int, now: float) -> None:
+    def _touch_done(self, task: Task, now: float) -> None:
         lead = task.lead
         seq = self._sequences[self._source[lead]]
         assert seq is not None
@@ -646,7 +653,6 @@ class FunnelModel:
         # the next touch is due a spacing after this one ended, with a work time of its own; it
         # reuses this task (same lead, kind and queue), which the pool has let go of
         task.work_h = self._touch[lead * self._touch_w + k + 1]
-        task.started = None
         hours = seq.spacing_h
         due = self.calendar.add_business(now, hours) if seq.business else now + hours
         self.sdr.submit_at(task, due)
@@ -673,10 +679,10 @@ class FunnelModel:
         """The AE's work on stage ``s`` of the opportunity is due at ``due``."""
         assert self.ae is not None
         work = self._stage_work[lead * self._stage_w + s]
-        self.ae.submit_at(Task(lead, AE_STAGE, INBOUND, work, self._stage_done[s]), due)
+        self.ae.submit_at(Task(lead, AE_STAGE, INBOUND, work, stage=s), due)
 
-    def _on_stage_done(self, s: int, task: Task, rep: int, now: float) -> None:
-        lead = task.lead
+    def _stage_done(self, task: Task, now: float) -> None:
+        lead, s = task.lead, task.stage
         if self._advance[lead * self._advance_w + s] >= self._stage_advance[s]:
             self._close(lead, now, won=False)
             return

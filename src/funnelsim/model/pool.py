@@ -54,25 +54,20 @@ AE_STAGE: Final = 4
 heappush: Final = heapq.heappush
 heappop: Final = heapq.heappop
 
-Done = Callable[["Task", int, float], None]
-Started = Callable[["Task", int, float], None]
-Expired = Callable[["Task"], None]
 # Something the funnel does at a known time, given that time, that may hand the team work (a
 # lead arriving, a lead back from nurture). It waits among the later tasks like one.
 Happening = Callable[[float], None]
 
 
 class Task:
-    """A piece of work on one lead.
+    """A piece of work of some kind on one lead (``stage``: which stage of an opportunity).
 
-    ``done(task, rep, now)`` runs when it is finished, ``started(task, rep, now)`` (if any) when
-    a rep takes it. A task with an ``expire_h`` is dropped unstarted once that instant has come:
-    the lead's patience ran out while it waited.
+    A task with an ``expire_h`` is dropped unstarted once that instant has come: the lead's
+    patience ran out while it waited.
     """
 
     __slots__ = (
-        "done", "expire_h", "key", "kind", "lead", "queue", "rep", "seq", "start_h", "started",
-        "work_h",
+        "expire_h", "key", "kind", "lead", "queue", "rep", "seq", "stage", "start_h", "work_h",
     )  # fmt: skip
 
     def __init__(
@@ -81,19 +76,17 @@ class Task:
         kind: int,
         queue: int,
         work_h: float,
-        done: Done,
         key: float = 0.0,
         expire_h: float = math.inf,
-        started: Started | None = None,
+        stage: int = 0,
     ) -> None:
         self.lead = lead
         self.kind = kind
         self.queue = queue
         self.work_h = work_h
-        self.done = done
         self.key = key  # lower first, when the queue is ordered by key
         self.expire_h = expire_h
-        self.started = started
+        self.stage = stage
         self.seq = 0  # order of arrival in its queue
         self.rep = -1  # who works it, once started
         self.start_h = math.nan
@@ -104,6 +97,20 @@ class Task:
         return self.seq < other.seq
 
 
+class Worker:
+    """What the team's work means to the funnel: told when a rep takes a task, when the task is
+    done, and when a task was dropped because its lead's patience ran out."""
+
+    def started(self, task: Task, rep: int, now: float) -> None:
+        raise NotImplementedError
+
+    def done(self, task: Task, rep: int, now: float) -> None:
+        raise NotImplementedError
+
+    def expired(self, task: Task) -> None:
+        raise NotImplementedError
+
+
 class RepPool:
     """One team: its seats over time, its task queues and its priority rule."""
 
@@ -112,19 +119,19 @@ class RepPool:
         env: simpy.Environment,
         calendar: Calendar,
         seats: list[Seat],
+        worker: Worker,
         *,
         ramp: Ramp | None = None,
         priority: str | float = "inbound_first",
         ordered: tuple[bool, bool, bool] = (False, False, False),
-        on_expire: Expired | None = None,
     ) -> None:
         self.env = env
         self.calendar = calendar
         self.seats = seats
+        self.worker = worker
         self.ramp = ramp
         self.priority = priority
         self.ordered = ordered
-        self.on_expire = on_expire
         # the waiting tasks of each queue: in order of arrival, or (an ordered queue) on a heap
         # by key
         self._fifo: list[deque[Task]] = [deque(), deque(), deque()]
@@ -294,8 +301,10 @@ class RepPool:
             else:
                 due = later_h[0]
                 same = later[due]
-                item = same.pop(0)
-                if not same:
+                if len(same) > 1:
+                    item = same.pop(0)
+                else:  # alone at its time, as most are
+                    item = same[0]
                     del later[due]
                     heappop(later_h)
             if isinstance(item, Task):  # queued as by _enqueue, written out: the hot path
@@ -307,9 +316,11 @@ class RepPool:
                 else:
                     fifo[q].append(item)
                 waiting[q] += 1
-            else:  # it may queue work, or put more on the agenda
+            elif due < instant:  # it may queue work, or put more on the agenda
+                item(due)
+            else:
                 clock: float = self.env.now
-                item(due if due < instant else clock)
+                item(clock)
             next_planned = planned_h[i] if i < n else math.inf
             next_later = later_h[0] if later_h else math.inf
             self._due_h = next_planned if next_planned < next_later else next_later
@@ -382,8 +393,7 @@ class RepPool:
             task = heappop(ranked[q]) if ordered[q] else fifo[q].popleft()
             waiting[q] -= 1
             if task.expire_h <= now:  # the lead's patience ran out while it waited
-                if self.on_expire is not None:
-                    self.on_expire(task)
+                self.worker.expired(task)
                 continue
             rep = heappop(free)
             if self._leaving and now >= self._left_h[rep]:
@@ -413,8 +423,7 @@ class RepPool:
         self._log_kind.append(task.kind)
         self._log_start.append(now)
         self._log_end.append(end)
-        if task.started is not None:
-            task.started(task, rep, now)
+        self.worker.started(task, rep, now)
         Timeout(self.env, end - now, task).callbacks.append(self._done_cb)
 
     def _on_done(self, event: simpy.Event) -> None:
@@ -423,7 +432,7 @@ class RepPool:
         now: float = self.env.now
         if self._due_h <= now:
             self._promote(now)  # what fell due happened before this moment's consequences
-        task.done(task, rep, now)
+        self.worker.done(task, rep, now)
         if not self._leaving or now < self._left_h[rep]:
             heappush(self._free, rep)
         if self._free:
@@ -431,9 +440,7 @@ class RepPool:
 
     def expire_waiting(self, until: float) -> None:
         """At the end of a run: drop the waiting tasks whose patience ran out before ``until``."""
-        if self.on_expire is None:
-            return
         for q in (URGENT, INBOUND, OUTBOUND):
             for task in self._ranked[q] if self.ordered[q] else self._fifo[q]:
                 if task.expire_h < until:
-                    self.on_expire(task)
+                    self.worker.expired(task)
