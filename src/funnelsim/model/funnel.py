@@ -521,6 +521,13 @@ class FunnelModel(Worker):
         self._at(self._next_weekly(now + 1e-6, day, hour), self._on_release)
 
     # -- the teams' work ---------------------------------------------------------------------
+    def _hand(self, team: RepPool, task: Task, due: float, now: float) -> None:
+        """Hand the team a task due at ``due``: at once if that is now, else on its agenda."""
+        if due > now:
+            team.submit_at(task, due)
+        else:
+            team.submit(task)
+
     def started(self, task: Task, rep: int, now: float) -> None:
         """A rep takes a task: a lead's first touch, or a contact's first prospecting touch,
         is the lead's touch."""
@@ -601,7 +608,7 @@ class FunnelModel(Worker):
         task = Task(lead, ATTEMPT, INBOUND, work, key=-self.score[lead])
         business, hours = self._retry_spacing
         due = self.calendar.add_business(now, hours) if business else now + hours
-        self.sdr.submit_at(task, due)
+        self._hand(self.sdr, task, due, now)
 
     def _retry_done(self, task: Task, now: float) -> None:
         # the odds of this attempt, and of the call if it connects, count from its start
@@ -655,7 +662,7 @@ class FunnelModel(Worker):
         task.work_h = self._touch[lead * self._touch_w + k + 1]
         hours = seq.spacing_h
         due = self.calendar.add_business(now, hours) if seq.business else now + hours
-        self.sdr.submit_at(task, due)
+        self._hand(self.sdr, task, due, now)
 
     # -- opportunities -----------------------------------------------------------------------
     def _sql(self, lead: int, now: float) -> None:
@@ -673,13 +680,11 @@ class FunnelModel(Worker):
         self.opp_h[lead] = now
         self.outcome[lead] = _OPPORTUNITY
         self.open_opps.change(now, +1)
-        self._stage(lead, stage, now)
+        self.ae.submit(self._stage(lead, stage))
 
-    def _stage(self, lead: int, s: int, due: float) -> None:
-        """The AE's work on stage ``s`` of the opportunity is due at ``due``."""
-        assert self.ae is not None
-        work = self._stage_work[lead * self._stage_w + s]
-        self.ae.submit_at(Task(lead, AE_STAGE, INBOUND, work, stage=s), due)
+    def _stage(self, lead: int, s: int) -> Task:
+        """The AE's work on stage ``s`` of the opportunity."""
+        return Task(lead, AE_STAGE, INBOUND, self._stage_work[lead * self._stage_w + s], stage=s)
 
     def _stage_done(self, task: Task, now: float) -> None:
         lead, s = task.lead, task.stage
@@ -688,7 +693,8 @@ class FunnelModel(Worker):
             return
         delay = self._stage_delay_h[s]
         if s + 1 < len(self._stage_advance):  # the next stage, after the buyer's delay
-            self._stage(lead, s + 1, now + delay)
+            assert self.ae is not None
+            self._hand(self.ae, self._stage(lead, s + 1), now + delay, now)
             return
         # the buyer decides after the last delay: a happening on the AE team's agenda, since
         # nothing waits on the instant it is known

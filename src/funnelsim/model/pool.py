@@ -97,6 +97,21 @@ class Task:
         return self.seq < other.seq
 
 
+class _Due:
+    """An entry of the agenda: a task or happening that falls due at ``due_h``; entries due at
+    the same time take their turns in the order they were put on the agenda."""
+
+    def __init__(self, due_h: float, order: int, item: Task | Happening) -> None:
+        self.due_h = due_h
+        self.order = order
+        self.item = item
+
+    def __lt__(self, other: _Due) -> bool:
+        if self.due_h != other.due_h:
+            return self.due_h < other.due_h
+        return self.order < other.order
+
+
 class Worker:
     """What the team's work means to the funnel: told when a rep takes a task, when the task is
     done, and when a task was dropped because its lead's patience ran out."""
@@ -131,7 +146,7 @@ class RepPool:
         self.worker = worker
         self.ramp = ramp
         self.priority = priority
-        self.ordered = ordered
+        self.ordered = list(ordered)
         # the waiting tasks of each queue: in order of arrival, or (an ordered queue) on a heap
         # by key
         self._fifo: list[deque[Task]] = [deque(), deque(), deque()]
@@ -153,12 +168,10 @@ class RepPool:
         self._always = calendar.always
         # the working interval the clock was last seen in: most checks fall inside it
         self._open_h, self._close_h = (-math.inf, math.inf) if calendar.always else (0.0, 0.0)
-        # tasks and happenings due later, by due time: the distinct due times on a heap, and
-        # what falls due at each in order of submission (a heap of bare times compares far
-        # more cheaply than one of tuples); and a plan of happenings known from the start, in
-        # order of due time (two parallel lists, walked by an index)
-        self._later_h: list[float] = []
-        self._later: dict[float, list[Task | Happening]] = {}
+        # tasks and happenings due later, earliest first; and a plan of happenings known from
+        # the start, in order of due time (two parallel lists, walked by an index)
+        self._later: list[_Due] = []
+        self._later_seq = 0
         self._planned_h: list[float] = []
         self._planned: list[Happening] = []
         self._next_planned = 0
@@ -233,15 +246,12 @@ class RepPool:
             self._dispatch(now)
 
     def submit_at(self, task: Task, due: float) -> None:
-        """Queue a task that falls due at ``due``: from then on it is as if submitted then.
+        """Queue a task that falls due at ``due``, later than now: from then on it is as if
+        submitted then.
 
         It waits among the later tasks without an event of its own; only if a rep is idle does
         the pool wake up at the due time to start it then.
         """
-        now: float = self.env.now
-        if due <= now and not self._promoting:
-            self.submit(task)
-            return
         self._agenda(due, task)
 
     def call_at(self, due: float, happening: Happening) -> None:
@@ -252,12 +262,8 @@ class RepPool:
 
     def _agenda(self, due: float, item: Task | Happening) -> None:
         """Put a task or happening due later on the agenda; wake up for it if a rep is idle."""
-        same = self._later.get(due)
-        if same is None:
-            self._later[due] = [item]
-            heappush(self._later_h, due)
-        else:
-            same.append(item)
+        self._later_seq += 1
+        heappush(self._later, _Due(due, self._later_seq, item))
         if due < self._due_h:
             self._due_h = due
         if self._free and due < self._wake_h:
@@ -281,32 +287,25 @@ class RepPool:
             heappush(self._ranked[q], task)
         else:
             self._fifo[q].append(task)
-        self.waiting[q] += 1
+        self.waiting[q] = self.waiting[q] + 1
 
     def _promote(self, now: float, instant: float = math.inf) -> None:
         """Queue every later and planned task due by ``now``, and run every happening due by
         then, in the order they fell due; as of the clock for those due from ``instant`` on."""
         if self._promoting:
             return  # already under way, further up the stack
-        later_h, later = self._later_h, self._later
-        planned_h, planned = self._planned_h, self._planned
+        later, planned_h, planned = self._later, self._planned_h, self._planned
         fifo, ranked, ordered, waiting = self._fifo, self._ranked, self.ordered, self.waiting
         i, n = self._next_planned, len(planned)
         self._promoting = True
         while self._due_h <= now:
             item: Task | Happening
-            if i < n and (not later_h or planned_h[i] <= later_h[0]):
+            if i < n and (not later or planned_h[i] <= later[0].due_h):
                 due, item = planned_h[i], planned[i]
                 i += 1
             else:
-                due = later_h[0]
-                same = later[due]
-                if len(same) > 1:
-                    item = same.pop(0)
-                else:  # alone at its time, as most are
-                    item = same[0]
-                    del later[due]
-                    heappop(later_h)
+                entry = heappop(later)
+                due, item = entry.due_h, entry.item
             if isinstance(item, Task):  # queued as by _enqueue, written out: the hot path
                 self._seq += 1
                 item.seq = self._seq
@@ -315,14 +314,14 @@ class RepPool:
                     heappush(ranked[q], item)
                 else:
                     fifo[q].append(item)
-                waiting[q] += 1
+                waiting[q] = waiting[q] + 1
             elif due < instant:  # it may queue work, or put more on the agenda
                 item(due)
             else:
                 clock: float = self.env.now
                 item(clock)
             next_planned = planned_h[i] if i < n else math.inf
-            next_later = later_h[0] if later_h else math.inf
+            next_later = later[0].due_h if later else math.inf
             self._due_h = next_planned if next_planned < next_later else next_later
         self._next_planned = i
         self._promoting = False
@@ -391,13 +390,13 @@ class RepPool:
             else:
                 q = self._rule()
             task = heappop(ranked[q]) if ordered[q] else fifo[q].popleft()
-            waiting[q] -= 1
+            waiting[q] = waiting[q] - 1
             if task.expire_h <= now:  # the lead's patience ran out while it waited
                 self.worker.expired(task)
                 continue
             rep = heappop(free)
             if self._leaving and now >= self._left_h[rep]:
-                waiting[q] += 1  # put the task back: that rep has left
+                waiting[q] = waiting[q] + 1  # put the task back: that rep has left
                 if ordered[q]:
                     heappush(ranked[q], task)
                 else:
