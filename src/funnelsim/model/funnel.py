@@ -216,8 +216,11 @@ class FunnelModel(Worker):
         self._expire_at = [math.inf] * n  # when the lead's patience runs out, this cycle
         self._uniforms = {name: _flat(values) for name, values in p.uniforms.items()}
         self._draws = {name: _flat(values) for name, values in p.draws.items()}
-        none = (array("d"), 0)
-        self._connect, self._connect_w = self._uniforms.get("connect", none)
+        none: tuple[array[float], int] = (array("d"), 0)
+        self._u_connect = self._uniforms.get("connect", none)
+        self._u_qualify = self._uniforms.get("qualify", none)
+        self._u_nurture = self._uniforms.get("nurture", none)
+        self._connect, self._connect_w = self._u_connect
         self._touch, self._touch_w = self._draws.get("touch", none)
         self._advance, self._advance_w = self._uniforms.get("advance", none)
         self._stage_work, self._stage_w = self._draws.get("stage", none)
@@ -372,16 +375,16 @@ class FunnelModel(Worker):
                 self.score[lead] = self._marketing_score(lead, 0.0)
             self._mql(lead, now, ready=now - float(self.people.age_h[lead]))
 
-    def _uniform(self, name: str, lead: int, k: int | None = None) -> float:
-        """The lead's pre-drawn random number for ``name``; a fresh one in a later cycle.
+    def _uniform(self, column: tuple[array[float], int], lead: int, k: int = 0) -> float:
+        """The lead's ``k``-th pre-drawn uniform of ``column``; a fresh one in a later cycle.
 
         A lead back from nurture is a new conversation: its odds are drawn anew (from the
         sequential stream), while its company's fit stays what it was.
         """
         if self.cycles[lead]:
             return float(self._seq_rng.random())
-        values, width = self._uniforms[name]
-        return values[lead * width + (k or 0)]
+        values, width = column
+        return values[lead * width + k]
 
     def _marketing_score(self, lead: int, z: float) -> float:
         """Marketing sees fit through a noisy scoring model, and intent as shown."""
@@ -409,7 +412,7 @@ class FunnelModel(Worker):
         self.outcome[lead] = outcome
         if self.cycles[lead] >= self._nurture_cycles:
             return
-        if self._uniform("nurture", lead) < self._reemerge_p:
+        if self._uniform(self._u_nurture, lead) < self._reemerge_p:
             assert self._nurture_rule is not None
             delay = float(self._nurture_rule.after.sample(self._seq_rng, 1)[0])
             self.sdr.call_at(now + delay, partial(self._reemerge, lead))
@@ -590,7 +593,7 @@ class FunnelModel(Worker):
     def _attempt_done(self, lead: int, now: float) -> None:
         k = self.attempts[lead]
         self.attempts[lead] = k + 1
-        if self._uniform("connect", lead, k) < self._connect_p * self._odds(lead):
+        if self._uniform(self._u_connect, lead, k) < self._connect_p * self._odds(lead):
             self.connected_h[lead] = now
             if self._call is None:
                 self.outcome[lead] = _TOUCHED
@@ -618,7 +621,7 @@ class FunnelModel(Worker):
     def _qualification_done(self, task: Task, now: float) -> None:
         lead = task.lead
         p = min(1.0, self._qualify_p * (0.5 + self.fit[lead]) * self._odds(lead))
-        if self._uniform("qualify", lead) < p:
+        if self._uniform(self._u_qualify, lead) < p:
             self._decide(lead, now)
             self._sql(lead, now)
         else:
@@ -648,7 +651,7 @@ class FunnelModel(Worker):
             self.connected_h[lead] = now
             p = min(1.0, seq.meeting_probability * (0.5 + self.fit[lead]))
             self.decision_h[lead] = now
-            if self._uniform("qualify", lead) < p:
+            if self._uniform(self._u_qualify, lead) < p:
                 self._sql(lead, now)
             else:
                 self.outcome[lead] = _DISQUALIFIED

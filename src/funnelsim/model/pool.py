@@ -67,7 +67,8 @@ class Task:
     """
 
     __slots__ = (
-        "expire_h", "key", "kind", "lead", "queue", "rep", "seq", "stage", "start_h", "work_h",
+        "done_h", "expire_h", "key", "kind", "lead", "queue", "rep", "seq", "stage", "start_h",
+        "work_h",
     )  # fmt: skip
 
     def __init__(
@@ -90,6 +91,7 @@ class Task:
         self.seq = 0  # order of arrival in its queue
         self.rep = -1  # who works it, once started
         self.start_h = math.nan
+        self.done_h = math.nan
 
     def __lt__(self, other: Task) -> bool:
         if self.key != other.key:
@@ -423,12 +425,16 @@ class RepPool:
         self._log_start.append(now)
         self._log_end.append(end)
         self.worker.started(task, rep, now)
-        Timeout(self.env, end - now, task).callbacks.append(self._done_cb)
+        # SimPy's clock will read exactly now + delay when it is done: kept, so that the pool
+        # need not ask SimPy for the time then
+        delay = end - now
+        task.done_h = now + delay
+        Timeout(self.env, delay, task).callbacks.append(self._done_cb)
 
     def _on_done(self, event: simpy.Event) -> None:
         task: Task = event._value
         rep = task.rep
-        now: float = self.env.now
+        now = task.done_h
         if self._due_h <= now:
             self._promote(now)  # what fell due happened before this moment's consequences
         self.worker.done(task, rep, now)
