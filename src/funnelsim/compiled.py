@@ -1,10 +1,10 @@
 """Which of funnelsim's modules run compiled, and the guard that keeps a stale build from running.
 
-The simulation's hot path (the rep pool, the funnel's callbacks, the first-touch dispatcher and
-the calendar's business-time arithmetic) is compiled with mypyc when funnelsim is installed on a
-machine with a C compiler (``setup.py``): the same Python source, run as native code, about
-twice as fast on a full funnel, with the same results to the last bit
-(``tests/test_compiled.py``). Everything else stays Python.
+The simulation's hot path (the rep pool, the funnel's callbacks, the decay curve, the
+first-touch dispatcher and the calendar's business-time arithmetic) is compiled with mypyc when
+funnelsim is installed on a machine with a C compiler (``setup.py``): the same Python source,
+run as native code, more than twice as fast on a full funnel, with the same results to the last
+bit (``tests/test_compiled.py``). Everything else stays Python.
 
 An editable install compiles in place, beside the source of a checkout. A compiled module
 older than its source would run yesterday's model, so in a checkout, when any of them is stale

@@ -55,7 +55,8 @@ heappush: Final = heapq.heappush
 heappop: Final = heapq.heappop
 
 # Something the funnel does at a known time, given that time, that may hand the team work (a
-# lead arriving, a lead back from nurture). It waits among the later tasks like one.
+# lead arriving, a lead back from nurture) or close it (a buyer's decision). It waits among the
+# later tasks like one.
 Happening = Callable[[float], None]
 
 
@@ -148,7 +149,7 @@ class RepPool:
         self.worker = worker
         self.ramp = ramp
         self.priority = priority
-        self.ordered = list(ordered)
+        self.ordered = list(ordered)  # a list: compiled, indexing a tuple by a variable boxes it
         # the waiting tasks of each queue: in order of arrival, or (an ordered queue) on a heap
         # by key
         self._fifo: list[deque[Task]] = [deque(), deque(), deque()]
@@ -289,6 +290,7 @@ class RepPool:
             heappush(self._ranked[q], task)
         else:
             self._fifo[q].append(task)
+        # counts written out in full (compiled, `+=` on a list item goes through generic objects)
         self.waiting[q] = self.waiting[q] + 1
 
     def _promote(self, now: float, instant: float = math.inf) -> None:
