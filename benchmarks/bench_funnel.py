@@ -6,7 +6,7 @@ to the metrics (imports excluded: both pay them alike). The figure is the ratio 
 seconds per simulated lead (a lead or an outbound contact) of the baseline to that of Erlang C;
 seconds per SimPy event are shown too, since a full-funnel lead lives through many more events.
 The ratio within each round is shown as a range: on a shared machine a burst of other work can
-slow one run by a fifth, which the medians of enough rounds ride out.
+slow any one run badly, which the medians of enough rounds ride out.
 """
 
 from __future__ import annotations

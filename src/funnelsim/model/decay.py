@@ -18,7 +18,7 @@ class DecayCurve:
     or a table of (wait, multiplier) points, linear in between and flat beyond its ends."""
 
     def __init__(self, half_life_h: float, waits: list[float], values: list[float]) -> None:
-        self.half_life_h = half_life_h  # nan: read off the table
+        self.half_life_h = half_life_h  # read when there is no table
         self.waits = waits
         self.values = values
 
@@ -30,7 +30,7 @@ class DecayCurve:
 
     def at(self, wait: float) -> float:
         """The multiplier after ``wait`` hours."""
-        if self.half_life_h == self.half_life_h:
+        if not self.waits:  # a halving every half-life
             return math.pow(2.0, -wait / self.half_life_h)
         waits, values = self.waits, self.values
         # the first point beyond the wait (tables hold a handful of points: step through them)
