@@ -10,8 +10,8 @@ REPORT := reports/demo
 
 # the modules compiled at install (src/funnelsim/compiled.py): editing one reinstalls, to compile
 # it again (until then funnelsim runs it from source, with a warning)
-COMPILED_SRC := $(shell $(PYTHON) -c "import runpy; print(' '.join('src/' + m.replace('.', '/') \
-  + '.py' for m in runpy.run_path('src/funnelsim/compiled.py')['MODULES']))")
+COMPILED_SRC := $(shell $(PYTHON) -c "import pathlib, runpy; c = runpy.run_path('src/funnelsim/compiled.py'); \
+  print(' '.join(str(c['source_path'](m, pathlib.Path('src'))) for m in c['MODULES']))")
 
 $(STAMP): pyproject.toml setup.py $(COMPILED_SRC)
 	$(PYTHON) -m venv $(VENV)

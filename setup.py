@@ -44,7 +44,7 @@ def ext_modules() -> list[Extension]:
     try:
         from mypyc.build import mypycify
 
-        paths = [str(Path("src", *m.split(".")).with_suffix(".py")) for m in COMPILED["MODULES"]]
+        paths = [str(COMPILED["source_path"](m, Path("src"))) for m in COMPILED["MODULES"]]
         extensions: list[Extension] = mypycify(paths, opt_level="3")
     except Exception as error:  # mypyc missing, or it could not type-check the modules
         _warn(error)

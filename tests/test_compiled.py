@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 import pytest
 
 from funnelsim import compiled
+from helpers import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = Path(compiled.__file__).resolve().parent.parent
@@ -62,30 +61,12 @@ def _require_compiled() -> None:
     pytest.skip("funnelsim is installed as pure Python: nothing compiled to compare")
 
 
-def _run(code: str, *args: str, pure: bool, pythonpath: Path | None = None) -> str:
-    env = {k: v for k, v in os.environ.items() if k != compiled.PURE_ENV}
-    if pure:
-        env[compiled.PURE_ENV] = "1"
-    if pythonpath is not None:
-        env["PYTHONPATH"] = str(pythonpath)
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
-    return done.stderr
-
-
 def test_compiled_and_source_give_identical_records(tmp_path: Path) -> None:
     _require_compiled()
     dumps = {}
     for mode, pure in (("compiled", False), ("source", True)):
         out = tmp_path / f"{mode}.npz"
-        _run(DUMP % CASES, str(out), pure=pure)
+        run_python(DUMP % CASES, str(out), pure=pure)
         dumps[mode] = dict(np.load(out))
     fast, slow = dumps["compiled"], dumps["source"]
     assert str(fast.pop("mode")) == "compiled (mypyc)"
@@ -108,7 +89,7 @@ def test_pure_python_switch_loads_every_module_from_source() -> None:
         "for m in c.MODULES: assert importlib.import_module(m).__file__.endswith('.py'), m\n"
         "assert not c.is_compiled()"
     )
-    _run(code, pure=True)
+    run_python(code, pure=True)
 
 
 def test_stale_detection(tmp_path: Path) -> None:
@@ -146,8 +127,8 @@ def test_an_edited_module_runs_from_source_with_a_warning(tmp_path: Path) -> Non
         "from funnelsim.model import funnel\n"
         "assert funnel.__file__.endswith('.py')"
     )
-    stderr = _run(code, pure=False, pythonpath=copy)
+    stderr = run_python(code, pure=False, pythonpath=copy).stderr
     assert "funnelsim.model.pool changed after it was compiled" in stderr
     untouched = "import funnelsim.compiled as c\nassert c.is_compiled()"
     os.utime(copy / "funnelsim" / "model" / "pool.py", (0, 0))  # older than its build again
-    assert "changed after" not in _run(untouched, pure=False, pythonpath=copy)
+    assert "changed after" not in run_python(untouched, pure=False, pythonpath=copy).stderr

@@ -10,17 +10,13 @@ out by hand from those rules.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from funnelsim.model.funnel import FunnelModel
 from funnelsim.records import OUTCOMES, TASK_KINDS
-from helpers import scenario
+from helpers import run_python, scenario
 
 START = dt.datetime(2026, 1, 5)  # Monday
 FIRST_TOUCH, ATTEMPT = TASK_KINDS.index("first_touch"), TASK_KINDS.index("attempt")
@@ -149,15 +145,6 @@ def test_the_pool_knows_when_work_is_done_to_the_last_bit() -> None:
     """The pool reads the time a task is done from what it scheduled, not from SimPy's clock:
     on every completion of a full funnel (run from source, where the check can be slipped in)
     the two are the same number."""
-    done = subprocess.run(
-        [sys.executable, "-c", CLOCK_CHECK],
-        cwd=Path(__file__).resolve().parent.parent,
-        env=dict(os.environ, FUNNELSIM_PURE_PYTHON="1"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    checked = int(done.stdout)
+    checked = int(run_python(CLOCK_CHECK, pure=True).stdout)
     print(f"{checked} completions checked")
     assert checked > 5000
