@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from funnelsim import metrics
-from funnelsim.model.funnel import simulate
+from funnelsim.model.run import simulate
 from funnelsim.records import RunRecords
 from funnelsim.theory import ErlangA, ErlangC
 from helpers import assert_theory_in_ci, bundled, scenario

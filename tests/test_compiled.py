@@ -35,7 +35,7 @@ DUMP = """
 import dataclasses, sys
 import numpy as np
 from funnelsim import compiled, metrics
-from funnelsim.model.funnel import simulate
+from funnelsim.model.run import simulate
 from funnelsim.scenario.load import load_scenario
 columns = {"mode": np.array(compiled.mode())}
 for i, (path, overrides) in enumerate(%r):

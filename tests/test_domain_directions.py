@@ -19,7 +19,7 @@ from scipy.special import stdtrit
 
 from funnelsim import metrics
 from funnelsim.analysis import summarise
-from funnelsim.model.funnel import simulate
+from funnelsim.model.run import simulate
 from funnelsim.scenario.load import load_scenario
 from helpers import SCENARIOS
 

@@ -27,8 +27,9 @@ from pydantic import TypeAdapter, ValidationError
 from funnelsim import metrics
 from funnelsim.analysis import summarise
 from funnelsim.model.decay import DecayCurve
-from funnelsim.model.funnel import FunnelModel, simulate
+from funnelsim.model.funnel import FunnelModel
 from funnelsim.model.population import INBOUND, OUTBOUND
+from funnelsim.model.run import simulate
 from funnelsim.records import OUTCOMES, TASK_KINDS, RunRecords
 from funnelsim.scenario.schema import Decay, OutboundSource, Scenario
 from funnelsim.staffing import Ramp

@@ -32,9 +32,10 @@ from pydantic import TypeAdapter
 from scipy.special import stdtrit
 
 from funnelsim.analysis import summarise
+from funnelsim.calendar import month_bounds
 from funnelsim.curves import SpendResponse
-from funnelsim.model.funnel import simulate
-from funnelsim.model.population import month_bounds, response_of
+from funnelsim.model.population import response_of
+from funnelsim.model.run import simulate
 from funnelsim.model.sources import hourly_intensity
 from funnelsim.records import RunRecords
 from funnelsim.scenario.schema import Constant, DurationDist, Exponential, InboundSource, Uniform

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from funnelsim import metrics
-from funnelsim.model.funnel import FunnelModel, simulate
+from funnelsim.model.funnel import FunnelModel
+from funnelsim.model.run import simulate
 from funnelsim.records import OUTCOMES, TASK_KINDS, RunRecords
 from helpers import scenario
 

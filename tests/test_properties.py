@@ -14,7 +14,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funnelsim.model.funnel import FunnelModel, simulate
+from funnelsim.model.funnel import FunnelModel
+from funnelsim.model.run import simulate
 from funnelsim.records import EXPIRED, TOUCHED, WAITING, RunRecords
 from helpers import scenario
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from funnelsim.model.funnel import simulate
+from funnelsim.model.run import simulate
 from funnelsim.records import OUTCOMES
 from helpers import scenario
 

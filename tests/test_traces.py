@@ -12,7 +12,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from funnelsim.model.funnel import simulate
+from funnelsim.model.run import simulate
 from funnelsim.records import EXPIRED, TOUCHED, WAITING
 from helpers import scenario
 

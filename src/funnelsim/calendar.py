@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from funnelsim.scenario.schema import Scenario
 from funnelsim.units import Duration
 
 FloatArray = npt.NDArray[np.float64]
@@ -246,3 +247,37 @@ class Calendar:
 
     def datetime_at(self, t: float) -> dt.datetime:
         return self.origin + dt.timedelta(hours=t)
+
+
+def build_calendar(scenario: Scenario) -> Calendar:
+    """The scenario's working calendar: around the clock, or its working days and hours."""
+    spec = scenario.calendar
+    if spec == "always":
+        return Calendar(scenario.origin, always=True)
+    return Calendar(
+        scenario.origin,
+        workdays=spec.weekday_indices,
+        hours=spec.hour_ranges,
+        holidays=spec.holidays,
+    )
+
+
+def month_bounds(origin: dt.datetime, span_h: float) -> tuple[FloatArray, FloatArray]:
+    """Start and end (simulation hours) of each calendar month the simulation touches.
+
+    Months are whole calendar months: the first starts on the 1st of the origin's month, so
+    at or before hour 0, and the last ends on or after ``span_h``.
+    """
+    starts = [hours_between(origin, dt.datetime(origin.year, origin.month, 1))]
+    ends: list[float] = []
+    while True:
+        ends.append(hours_between(origin, _next_month(origin, len(ends))))
+        if ends[-1] >= span_h:
+            return np.array(starts), np.array(ends)
+        starts.append(ends[-1])
+
+
+def _next_month(origin: dt.datetime, index: int) -> dt.datetime:
+    """The first instant of the calendar month after month ``index`` (0: the origin's)."""
+    month = origin.month + index + 1
+    return dt.datetime(origin.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)

@@ -24,10 +24,10 @@ from funnelsim.errors import StoreError
 from funnelsim.executors import EXECUTORS, default_workers
 from funnelsim.experiment import Batch, Comparison, Precision, check_names
 from funnelsim.metrics import METRICS
-from funnelsim.model.funnel import offered_load
 from funnelsim.scenario.load import ScenarioError, load_scenario
 from funnelsim.scenario.schema import Scenario, did_you_mean
 from funnelsim.scenario.study import load_study
+from funnelsim.theory import offered_load
 
 app = typer.Typer(
     name="funnelsim",

@@ -23,7 +23,7 @@ import numpy as np
 from funnelsim import metrics
 from funnelsim.analysis import Summary, paired_difference, summarise_metrics
 from funnelsim.executors import SERIAL, Pool, default_workers, open_executor
-from funnelsim.model.funnel import simulate
+from funnelsim.model.run import simulate
 from funnelsim.records import RunRecords
 from funnelsim.rng import normalise_seed
 from funnelsim.scenario.schema import Scenario

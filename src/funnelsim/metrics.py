@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from funnelsim.model.population import INBOUND, OUTBOUND, month_bounds
-from funnelsim.records import OUTCOMES, TASK_KINDS, RunRecords
+from funnelsim.calendar import month_bounds
+from funnelsim.records import Kind, Outcome, RunRecords, TaskKind
 from funnelsim.scenario.schema import InboundSource, OutboundSource, Scenario
 from funnelsim.staffing import seat_hours
 
@@ -138,8 +138,8 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     leads, tasks = records.leads, records.tasks
     t0, t1 = records.window
     b0, b1 = records.window_b
-    inbound = leads.kind == INBOUND
-    outbound = leads.kind == OUTBOUND
+    inbound = leads.kind == Kind.INBOUND
+    outbound = leads.kind == Kind.OUTBOUND
     out: dict[str, float] = {}
 
     # -- volumes in the period
@@ -200,7 +200,7 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     expired = ~np.isnan(leads.expired_h)
     out["expired_share"] = _share(expired, _in(leads.mql_h, t0, t1) & inbound)
     out["leads_lost_untouched"] = float(np.count_nonzero(_in(leads.expired_h, t0, t1)))
-    unreachable = leads.outcome == OUTCOMES.index("unreachable")
+    unreachable = leads.outcome == Outcome.UNREACHABLE
     out["leads_unreachable"] = float(np.count_nonzero(unreachable & _in(leads.decision_h, t0, t1)))
     out["decay_at_first_touch_mean"] = float(h.decay[touched].mean()) if touched.any() else math.nan
 
@@ -215,7 +215,7 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     first_touches = float(np.count_nonzero(_in(leads.touch_start_h, t0, t1) & inbound))
     headcount = seat_hours(records.sdr_seats, t0, t1) / (t1 - t0)  # average over the period
     out["first_touches_per_sdr_week"] = _ratio(first_touches, weeks * headcount)
-    prospect = tasks.kind == TASK_KINDS.index("prospect")
+    prospect = tasks.kind == TaskKind.PROSPECT
     sdr_in = tasks.busy_hours(0, b0, b1, ~prospect)
     sdr_out = tasks.busy_hours(0, b0, b1, prospect)
     out["sdr_hours_per_sql_inbound"] = _ratio(sdr_in, out["sqls_inbound"])
@@ -273,7 +273,7 @@ def weekly(records: RunRecords) -> dict[str, np.ndarray]:
         selected = times if mask is None else times[mask]
         return np.histogram(selected[~np.isnan(selected)], bins=edges)[0].astype(float)
 
-    inbound = leads.kind == INBOUND
+    inbound = leads.kind == Kind.INBOUND
     series: dict[str, np.ndarray] = {
         "week_start_h": edges[:-1],
         "leads_inbound": count(leads.arrival_h, inbound),

@@ -10,6 +10,7 @@ Metrics, tables and charts are all derived from these records after the run.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -21,26 +22,64 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-# Where a lead is when the run ends; every lead is in exactly one of these.
-OUTCOMES = (
-    "waiting",  # in the funnel: waiting for marketing's batch, a first touch or an attempt
-    "touched",  # first touched (or reached) and the scenario's funnel ends there
-    "expired",  # lost untouched when its patience ran out
-    "nurtured",  # below the MQL bar, in nurture
-    "rejected",  # rejected by sales at first touch, in nurture
-    "unreachable",  # every attempt failed
-    "disqualified",  # reached, not qualified (inbound: back to nurture)
-    "sql",  # sales qualified, no AE team to take it further
-    "opportunity",  # open opportunity
-    "won",
-    "lost",
-)
-_CODE = {name: i for i, name in enumerate(OUTCOMES)}
-WAITING, TOUCHED, EXPIRED = _CODE["waiting"], _CODE["touched"], _CODE["expired"]
+
+class Kind(IntEnum):
+    """Where a lead comes from: it came to us (inbound), or sales went out to it (outbound)."""
+
+    INBOUND = 0
+    OUTBOUND = 1
 
 
-def outcome_code(name: str) -> int:
-    return _CODE[name]
+class Entry(IntEnum):
+    """Where a lead enters the run: new, or part of the starting state (an MQL that has waited
+    already, or an opportunity open at stage ``k``, recorded as ``OPEN_OPPORTUNITY + k``)."""
+
+    NEW = -1
+    OPEN_MQL = 0
+    OPEN_OPPORTUNITY = 1
+
+
+class Outcome(IntEnum):
+    """Where a lead is when the run ends; every lead is in exactly one of these."""
+
+    WAITING = 0  # in the funnel: waiting for marketing's batch, a first touch or an attempt
+    TOUCHED = 1  # first touched (or reached) and the scenario's funnel ends there
+    EXPIRED = 2  # lost untouched when its patience ran out
+    NURTURED = 3  # below the MQL bar, in nurture
+    REJECTED = 4  # rejected by sales at first touch, in nurture
+    UNREACHABLE = 5  # every attempt failed
+    DISQUALIFIED = 6  # reached, not qualified (inbound: back to nurture)
+    SQL = 7  # sales qualified, no AE team to take it further
+    OPPORTUNITY = 8  # open opportunity
+    WON = 9
+    LOST = 10
+
+
+class TaskKind(IntEnum):
+    """A piece of rep work: an SDR's first touch of an MQL, a follow-up attempt, the
+    qualification call after a connect, a prospecting touch of an outbound sequence; an AE's
+    work on one stage of an opportunity."""
+
+    FIRST_TOUCH = 0
+    ATTEMPT = 1
+    QUALIFICATION = 2
+    PROSPECT = 3
+    AE_STAGE = 4
+
+
+class Team(IntEnum):
+    SDR = 0
+    AE = 1
+
+
+def labels(codes: type[IntEnum]) -> tuple[str, ...]:
+    """The names records and results folders use for a code: ``Kind`` -> ("inbound", ...)."""
+    return tuple(code.name.lower() for code in codes)
+
+
+# TODO(house): the tests still read codes by name; they move to the enums with the test reorganisation
+OUTCOMES, TASK_KINDS, TEAMS = labels(Outcome), labels(TaskKind), labels(Team)
+WAITING, TOUCHED, EXPIRED = Outcome.WAITING, Outcome.TOUCHED, Outcome.EXPIRED
 
 
 def floats(column: list[float]) -> FloatArray:
@@ -103,10 +142,6 @@ class LeadRecords:
 
     def columns(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-TASK_KINDS = ("first_touch", "attempt", "qualification", "prospect", "ae_stage")
-TEAMS = ("sdr", "ae")
 
 
 class TaskLog:
@@ -179,7 +214,7 @@ class TaskRecords:
     team: IntArray
     rep: IntArray
     lead: IntArray
-    kind: IntArray  # index into TASK_KINDS
+    kind: IntArray  # a TaskKind
     start_h: FloatArray
     end_h: FloatArray
     start_b: FloatArray  # the same instants on the business clock (working hours)

@@ -40,8 +40,7 @@ from funnelsim.analysis import Summary
 from funnelsim.errors import StoreError
 from funnelsim.experiment import Batch, Chunk, Comparison, Replication, check_names
 from funnelsim.metrics import METRICS
-from funnelsim.model.population import KINDS
-from funnelsim.records import OUTCOMES, TASK_KINDS, TEAMS, RunRecords
+from funnelsim.records import Kind, Outcome, RunRecords, TaskKind, Team, labels
 from funnelsim.scenario.schema import Scenario
 
 FORMAT = 1
@@ -60,9 +59,9 @@ def lead_frame(records: RunRecords) -> pd.DataFrame:
         records.leads.source, categories=pd.Index(records.source_names)
     )
     frame["outcome"] = pd.Categorical.from_codes(
-        records.leads.outcome, categories=pd.Index(OUTCOMES)
+        records.leads.outcome, categories=pd.Index(labels(Outcome))
     )
-    frame["kind"] = pd.Categorical.from_codes(records.leads.kind, categories=pd.Index(KINDS))
+    frame["kind"] = pd.Categorical.from_codes(records.leads.kind, categories=pd.Index(labels(Kind)))
     frame["segment"] = pd.Categorical.from_codes(
         records.leads.segment, categories=pd.Index(records.segment_names)
     )
@@ -86,8 +85,8 @@ def task_frame(records: RunRecords) -> pd.DataFrame:
         {f: getattr(tasks, f) for f in ("rep", "lead", "start_h", "end_h", "start_b", "end_b")}
     )
     frame.insert(0, "replication", records.replication)
-    frame["team"] = pd.Categorical.from_codes(tasks.team, categories=pd.Index(TEAMS))
-    frame["kind"] = pd.Categorical.from_codes(tasks.kind, categories=pd.Index(TASK_KINDS))
+    frame["team"] = pd.Categorical.from_codes(tasks.team, categories=pd.Index(labels(Team)))
+    frame["kind"] = pd.Categorical.from_codes(tasks.kind, categories=pd.Index(labels(TaskKind)))
     return frame
 
 

@@ -13,7 +13,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from funnelsim.calendar import build_calendar
+from funnelsim.model.population import expected_monthly_leads
+from funnelsim.scenario.schema import OutboundSource, Scenario
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class ErlangC:
     def prob_wait(self) -> float:
         """C(c, a): probability an arriving lead waits at all (the Erlang C formula)."""
         a, c = self.load, self.c
+        from scipy import stats  # ~0.3 s to import: only when a figure is asked for
+
         # P(N >= c) of the M/M/c chain, via the Poisson pmf for numerical stability.
         s = float(stats.poisson.cdf(c - 1, a))
         t = float(stats.poisson.pmf(c, a)) * c / (c - a)
@@ -115,3 +120,29 @@ class ErlangA:
     @property
     def utilization(self) -> float:
         return self.lam * (1 - self.prob_abandon) / (self.c * self.mu)
+
+
+def offered_load(scenario: Scenario) -> tuple[float, float]:
+    """Mean SDR work offered per hour by first touches, and SDR hours available per hour.
+
+    Arrivals come around the clock while reps work only in working hours, so both are taken
+    per hour of the whole simulated span; follow-up work is not counted (a lower bound).
+    """
+    calendar = build_calendar(scenario)
+    span = scenario.warmup_hours + scenario.horizon_hours
+    work = 0.0
+    for source in scenario.sources.values():
+        if isinstance(source, OutboundSource):
+            rate = source.contacts_per_month * 12 / 8766
+            work += rate * source.sequence.touch_time.mean_hours
+            continue
+        if source.arrivals.rate is not None:
+            rate = source.arrivals.rate.per_hour
+        elif source.arrivals.at is not None:
+            rate = len(source.arrivals.at) / span
+        else:
+            leads = expected_monthly_leads(source, scenario.origin, span)
+            rate = float(leads.mean()) * 12 / 8766
+        work += rate * scenario.teams.sdr.first_touch_time.mean_hours
+    capacity = scenario.teams.sdr.headcount * calendar.working_hours_between(0.0, span) / span
+    return work, capacity

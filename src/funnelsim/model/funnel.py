@@ -36,7 +36,7 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
-from funnelsim.calendar import Calendar, hours_between
+from funnelsim.calendar import Calendar, build_calendar, hours_between
 from funnelsim.model import population as pop
 from funnelsim.model.decay import DecayCurve
 from funnelsim.model.first_touch import FirstTouchQueue, is_queue_only
@@ -57,14 +57,15 @@ from funnelsim.records import (
     BatchRecords,
     HandoffLog,
     HandoffRecords,
+    Kind,
     LeadRecords,
     LevelMonitor,
+    Outcome,
     RunRecords,
     TaskRecords,
     floats,
     ints,
     level_series,
-    outcome_code,
 )
 from funnelsim.rng import Streams
 from funnelsim.scenario.schema import (
@@ -79,17 +80,17 @@ from funnelsim.units import Duration
 
 NAN: Final = math.nan
 # outcome codes the hot path writes (records.OUTCOMES)
-_WAITING: Final = outcome_code("waiting")
-_TOUCHED: Final = outcome_code("touched")
-_EXPIRED: Final = outcome_code("expired")
-_NURTURED: Final = outcome_code("nurtured")
-_REJECTED: Final = outcome_code("rejected")
-_UNREACHABLE: Final = outcome_code("unreachable")
-_DISQUALIFIED: Final = outcome_code("disqualified")
-_SQL: Final = outcome_code("sql")
-_OPPORTUNITY: Final = outcome_code("opportunity")
-_WON: Final = outcome_code("won")
-_LOST: Final = outcome_code("lost")
+_WAITING: Final = int(Outcome.WAITING)
+_TOUCHED: Final = int(Outcome.TOUCHED)
+_EXPIRED: Final = int(Outcome.EXPIRED)
+_NURTURED: Final = int(Outcome.NURTURED)
+_REJECTED: Final = int(Outcome.REJECTED)
+_UNREACHABLE: Final = int(Outcome.UNREACHABLE)
+_DISQUALIFIED: Final = int(Outcome.DISQUALIFIED)
+_SQL: Final = int(Outcome.SQL)
+_OPPORTUNITY: Final = int(Outcome.OPPORTUNITY)
+_WON: Final = int(Outcome.WON)
+_LOST: Final = int(Outcome.LOST)
 
 Spacing = tuple[bool, float]  # (on the business clock?, hours) between two pieces of work
 
@@ -125,18 +126,6 @@ def _flat(values: np.ndarray) -> tuple[array[float], int]:
     column = array("d")
     column.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
     return column, width
-
-
-def build_calendar(scenario: Scenario) -> Calendar:
-    spec = scenario.calendar
-    if spec == "always":
-        return Calendar(scenario.origin, always=True)
-    return Calendar(
-        scenario.origin,
-        workdays=spec.weekday_indices,
-        hours=spec.hour_ranges,
-        holidays=spec.holidays,
-    )
 
 
 def _ramp(spec_ramp: object) -> Ramp | None:
@@ -715,7 +704,7 @@ class FunnelModel(Worker):
         assert self.scenario.segments is not None
         win = ae.win
         segment = list(self.scenario.segments.values())[self.people.segment[lead]]
-        kind = pop.KINDS[self.people.kind[lead]]
+        kind = Kind(self.people.kind[lead]).name.lower()
         p = (
             segment.win_rate
             * getattr(win.by_kind, kind)
@@ -874,35 +863,4 @@ class FunnelModel(Worker):
         return self.calendar.business_time_array(np.minimum(times, self.end_h + 1.0))
 
 
-def simulate(scenario: Scenario, seed: int, replication: int = 0) -> RunRecords:
-    """Build and run one replication."""
-    return FunnelModel(scenario, seed, replication).run()
-
-
-def offered_load(scenario: Scenario) -> tuple[float, float]:
-    """Mean SDR work offered per hour by first touches, and SDR hours available per hour.
-
-    Arrivals come around the clock while reps work only in working hours, so both are taken
-    per hour of the whole simulated span; follow-up work is not counted (a lower bound).
-    """
-    calendar = build_calendar(scenario)
-    span = scenario.warmup_hours + scenario.horizon_hours
-    work = 0.0
-    for source in scenario.sources.values():
-        if isinstance(source, OutboundSource):
-            rate = source.contacts_per_month * 12 / 8766
-            work += rate * source.sequence.touch_time.mean_hours
-            continue
-        if source.arrivals.rate is not None:
-            rate = source.arrivals.rate.per_hour
-        elif source.arrivals.at is not None:
-            rate = len(source.arrivals.at) / span
-        else:
-            leads = pop.expected_monthly_leads(source, scenario.origin, span)
-            rate = float(leads.mean()) * 12 / 8766
-        work += rate * scenario.teams.sdr.first_touch_time.mean_hours
-    capacity = scenario.teams.sdr.headcount * calendar.working_hours_between(0.0, span) / span
-    return work, capacity
-
-
-__all__ = ["FunnelModel", "Scenario", "build_calendar", "offered_load", "simulate"]
+__all__ = ["FunnelModel"]

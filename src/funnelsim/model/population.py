@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from funnelsim.calendar import FloatArray, hours_between
+from funnelsim.calendar import FloatArray, month_bounds
 from funnelsim.curves import SpendResponse
 from funnelsim.model.sources import arrival_times, hourly_intensity, invert_intensity
+from funnelsim.records import Entry, Kind
 from funnelsim.rng import Streams
 from funnelsim.scenario.schema import (
     InboundSource,
@@ -27,26 +28,8 @@ from funnelsim.scenario.schema import (
     Spend,
 )
 
-INBOUND, OUTBOUND = 0, 1
-KINDS = ("inbound", "outbound")
-# where a lead enters: new, an open MQL of the starting state, or an open opportunity
-# (OPEN_OPPORTUNITY + stage index)
-NEW, OPEN_MQL, OPEN_OPPORTUNITY = -1, 0, 1
-
-
-def month_bounds(origin: dt.datetime, span_h: float) -> tuple[FloatArray, FloatArray]:
-    """Start and end (simulation hours) of each calendar month the simulation touches.
-
-    Months are whole calendar months: the first starts on the 1st of the origin's month, so
-    at or before hour 0, and the last ends on or after ``span_h``.
-    """
-    starts = [hours_between(origin, dt.datetime(origin.year, origin.month, 1))]
-    ends: list[float] = []
-    while True:
-        ends.append(hours_between(origin, _next_month(origin, len(ends))))
-        if ends[-1] >= span_h:
-            return np.array(starts), np.array(ends)
-        starts.append(ends[-1])
+INBOUND, OUTBOUND = Kind.INBOUND, Kind.OUTBOUND
+NEW, OPEN_MQL, OPEN_OPPORTUNITY = Entry.NEW, Entry.OPEN_MQL, Entry.OPEN_OPPORTUNITY
 
 
 def spend_by_month(spend: Spend, months: int) -> FloatArray:
@@ -68,12 +51,6 @@ def expected_monthly_leads(source: InboundSource, origin: dt.datetime, span_h: f
     assert source.spend is not None
     months, _ = month_bounds(origin, span_h)
     return response_of(source).leads(spend_by_month(source.spend, len(months)))
-
-
-def _next_month(origin: dt.datetime, index: int) -> dt.datetime:
-    """The first instant of the calendar month after month ``index`` (0: the origin's)."""
-    month = origin.month + index + 1
-    return dt.datetime(origin.year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
 
 
 def _spend_arrivals(
