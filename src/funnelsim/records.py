@@ -77,7 +77,7 @@ def labels(codes: type[IntEnum]) -> tuple[str, ...]:
     return tuple(code.name.lower() for code in codes)
 
 
-# TODO(house): the tests still read codes by name; they move to the enums with the test reorganisation
+# TODO(house): tests still read codes by name; they move to the enums when reorganised
 OUTCOMES, TASK_KINDS, TEAMS = labels(Outcome), labels(TaskKind), labels(Team)
 WAITING, TOUCHED, EXPIRED = Outcome.WAITING, Outcome.TOUCHED, Outcome.EXPIRED
 
