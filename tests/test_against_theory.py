@@ -2,7 +2,7 @@
 
 Each check runs independent replications of a long horizon after a warm-up, and asserts that
 the analytic value lies in the simulation's 99.9% confidence interval and that the interval is
-narrow (see VALIDATION.md). The numbers are printed: run with ``-s`` to see them.
+narrow (see docs/validation.md). The numbers are printed: run with ``-s`` to see them.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from funnelsim.theory import ErlangA, ErlangC
 
 
 def erlang_c_by_sums(lam: float, mu: float, c: int) -> float:
-    """C(c, a) written exactly as VALIDATION.md gives it (factorial sums)."""
+    """C(c, a) written exactly as docs/validation.md gives it (factorial sums)."""
     a = lam / mu
     s = sum(a**k / math.factorial(k) for k in range(c))
     t = a**c / math.factorial(c) * c / (c - a)
