@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml setup.py $(COMPILED_SRC)
 install: $(STAMP)
 
 ## demo: inbound-heavy against outbound-heavy at the same budget: side by side with records,
-## then paired differences on common random numbers, then the budget-split study, each into a
+## then paired differences on common random numbers, then inbound-heavy against a variant of
+## itself with two more SDRs (no second file), then the budget-split study, each into a
 ## results folder under reports/demo; reports with charts for the comparison and the study;
 ## then one SQL query over the comparison
 demo: install
@@ -33,6 +34,9 @@ demo: install
 	  --replications 10 --out $(REPORT)/run
 	$(BIN)/funnelsim compare scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml \
 	  --replications 10 --out $(REPORT)/compare
+	$(BIN)/funnelsim compare scenarios/inbound-heavy.yaml \
+	  --variant "Inbound-heavy, 5 SDRs: teams.sdr.headcount=5" \
+	  --replications 10 --out $(REPORT)/more-sdrs
 	$(BIN)/funnelsim study scenarios/studies/inbound-vs-outbound.yaml --replications 5 \
 	  --out $(REPORT)/study
 	$(BIN)/funnelsim report $(REPORT)/compare

@@ -1,7 +1,8 @@
-"""Parallel benchmark (``make bench``): one batch on 1 and 2 pool workers, and on local Dask.
+"""Parallel benchmark (``make bench``): one run on 1 and 2 pool workers, and on local Dask.
 
-The same batch of replications of ``scenarios/baseline.yaml`` (a whole year, no overrides) runs
-three times in this one process, through the public API: on the process pool with 1 worker
+The same replications of ``scenarios/baseline.yaml`` (a whole year, no overrides) run three
+times in this one process, through the public API (``funnelsim.experiment.run``, the path every
+command takes): on the process pool with 1 worker
 (that is, in this process), with 2 workers, and on a local Dask cluster of 2 single-threaded
 workers. Each timing runs from the call to its return, so it includes starting the pool or the
 cluster and shutting it down: that is what a user waits for. Two ratios are reported:
@@ -9,8 +10,8 @@ cluster and shutting it down: that is what a user waits for. Two ratios are repo
 - parallel efficiency, seconds on 1 worker / seconds on 2 workers (target at least 1.8x);
 - Dask against the pool, Dask seconds / pool seconds on 2 workers (target at most 1.15).
 
-The three batches must give identical metrics (same seed, same replication numbers); the
-script stops if they do not. It must be run as a script: the pool's workers start from a
+The three runs must give identical metrics (same seed, same replication numbers); the script
+stops if they do not. It must be run as a script: the pool's workers start from a
 forkserver, and Dask's from fresh interpreters.
 """
 
@@ -27,7 +28,7 @@ import psutil  # a dependency of distributed
 from rich.console import Console
 from rich.table import Table
 
-from funnelsim.experiment import Batch, Chunk, run_replications
+from funnelsim.experiment import Chunk, ExecutorSpec, Replications, run_replications
 from funnelsim.scenario.load import load_scenario
 from machine import CPUS, describe
 
@@ -57,7 +58,7 @@ CASES = (
 
 @dataclass
 class Timing:
-    """One timed batch, and when each of its chunks reached this process."""
+    """One timed run, and when each of its chunks reached this process."""
 
     case: Case
     seconds: float = math.nan
@@ -106,7 +107,7 @@ def descendants_cpu() -> dict[int, float]:
     return seconds
 
 
-def timed(case: Case, replications: int) -> tuple[Timing, Batch]:
+def timed(case: Case, replications: int) -> tuple[Timing, Replications]:
     scenario = load_scenario(ROOT / SCENARIO, [])
     timing = Timing(case)
     before = descendants_cpu()
@@ -120,12 +121,11 @@ def timed(case: Case, replications: int) -> tuple[Timing, Batch]:
         timing.sizes.append(len(chunk.replications))
         latest.update(descendants_cpu())  # workers' CPU, sampled while they still live
 
-    batch = run_replications(
+    result = run_replications(
         scenario,
         replications,
         SEED,
-        workers=case.workers,
-        executor=case.executor,
+        executor=ExecutorSpec(workers=case.workers, kind=case.executor),
         on_chunk=heard,
     )
     timing.seconds = time.perf_counter() - start
@@ -134,10 +134,10 @@ def timed(case: Case, replications: int) -> tuple[Timing, Batch]:
     ours = time.process_time() - own0
     ours += sum(cpu - before.get(pid, 0.0) for pid, cpu in latest.items())
     timing.ours = ours / (timing.seconds * CPUS)
-    return timing, batch
+    return timing, result
 
 
-def same(a: Batch, b: Batch) -> bool:
+def same(a: Replications, b: Replications) -> bool:
     def equal(x: float, y: float) -> bool:
         return x == y or (math.isnan(x) and math.isnan(y))
 
@@ -205,7 +205,7 @@ def docs_section(timings: dict[str, Timing], replications: int) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Measured {now} with `make bench` ({replications} replications of `{SCENARIO}`, "
-        f"seed {SEED}, one batch per case, in one process; start-up and shut-down included).",
+        f"seed {SEED}, one run per case, in one process; start-up and shut-down included).",
         "",
         f"Machine: {machine()}.",
         "",
@@ -248,15 +248,15 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     timings: dict[str, Timing] = {}
-    reference: Batch | None = None
+    reference: Replications | None = None
     for case in CASES:
         console.print(f"{case.name}: {args.replications} replications ...", highlight=False)
-        timing, batch = timed(case, args.replications)
+        timing, result = timed(case, args.replications)
         timings[case.name] = timing
         console.print(f"  {timing.seconds:.1f} s", highlight=False)
         if reference is None:
-            reference = batch
-        elif not same(reference, batch):
+            reference = result
+        elif not same(reference, result):
             raise SystemExit(f"{case.name} gave other metrics than {CASES[0].name}")
     table = Table(title=f"{args.replications} replications of {SCENARIO}")
     for header in HEADERS:

@@ -68,7 +68,7 @@ print(f"offered load:    {arrivals_per_h / touches_per_rep_h:g} reps busy on ave
 # `funnelsim run --set teams.sdr.headcount=12 --set horizon=90d` would do.
 
 # %%
-batches = {
+runs = {
     c: run_replications(
         load_scenario(SCENARIO, [f"teams.sdr.headcount={c}", f"horizon={HORIZON}"]),
         REPLICATIONS,
@@ -76,7 +76,7 @@ batches = {
     for c in HEADCOUNTS
 }
 theory = {c: ErlangC(arrivals_per_h, touches_per_rep_h, c) for c in HEADCOUNTS}
-summaries = {c: batch.summary() for c, batch in batches.items()}
+summaries = {c: replications.summary() for c, replications in runs.items()}
 
 # %% [markdown]
 # ## SLA attainment
@@ -126,7 +126,7 @@ CHECKS = {
 rows = []
 for what, (metric, expected) in CHECKS.items():
     for c in HEADCOUNTS:
-        s = batches[c].summary(level=0.999)[metric]
+        s = runs[c].summary(level=0.999)[metric]
         value = expected(c)
         rows.append(
             {

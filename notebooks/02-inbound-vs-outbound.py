@@ -40,11 +40,11 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 from funnelsim import charts
-from funnelsim.analysis import summarise
-from funnelsim.experiment import compare, run_replications
+from funnelsim.analysis import excludes_zero, summarise
+from funnelsim.experiment import ExecutorSpec, compare, run
+from funnelsim.formatting import cell  # mean ± half-width, as the CLI and reports print it
 from funnelsim.metrics import METRICS
-from funnelsim.report import cell  # mean ± half-width, as the budget-review report prints it
-from funnelsim.scenario.load import load_scenario
+from funnelsim.scenario.load import load_scenario, load_scenarios
 
 # The repository root holds pyproject.toml; the notebook may run from anywhere below it.
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").is_file())
@@ -55,7 +55,7 @@ PLANS = {
 SHORT = ["horizon=26w"]  # measured period of each run, after the scenarios' warm-up
 SEED = 2027  # one seed everywhere: every run shares random numbers stream by stream
 REPLICATIONS = 6  # per plan, for the comparison
-WORKERS = 2  # worker processes; results are identical to one process's
+WORKERS = ExecutorSpec(workers=2)  # two worker processes; results are identical to one's
 
 # %% [markdown]
 # ## The two plans side by side
@@ -68,7 +68,7 @@ WORKERS = 2  # worker processes; results are identical to one process's
 
 # %%
 plans = {name: load_scenario(path, SHORT) for name, path in PLANS.items()}
-comparison = compare(list(plans.values()), REPLICATIONS, SEED, workers=WORKERS)
+comparison = compare(list(plans.values()), REPLICATIONS, SEED, executor=WORKERS)
 difference = comparison.differences()["Outbound-heavy"]
 
 KEY_METRICS = [
@@ -86,7 +86,7 @@ KEY_METRICS = [
 ]
 
 
-summaries = {b.scenario.name: b.summary() for b in comparison.batches}
+summaries = {r.scenario.name: r.summary() for r in comparison.per_scenario}
 table = pd.DataFrame(
     {
         "unit": [METRICS[m].unit for m in KEY_METRICS],
@@ -108,7 +108,7 @@ HIGHER_IS_BETTER = {"cost_per_sql": False, "cac": False, "roi": True}
 for metric, higher_is_better in HIGHER_IS_BETTER.items():
     d = difference[metric]
     verdict = "better" if (d.mean > 0) == higher_is_better else "worse"
-    sure = "clearly" if d.ci_low > 0 or d.ci_high < 0 else "not clearly"
+    sure = "clearly" if excludes_zero(d) else "not clearly"
     print(f"{metric:13s} outbound-heavy {sure} {verdict} than inbound-heavy (paired 95% CI)")
 display(table)
 
@@ -128,26 +128,22 @@ display(table)
 # while it waits. So the inbound-heavy plan should gain (or lose) more SQLs with each SDR
 # added (or removed).
 #
-# We sweep `teams.sdr.headcount` around each plan's own team, every option on the same seed
-# (so the steps between options are not drowned by noise), with fewer replications than
-# above.
+# We sweep `teams.sdr.headcount` around each plan's own team, with fewer replications than
+# above. Each option is a **variant** of the plan's file, written as `funnelsim compare
+# inbound-heavy.yaml --variant "4 SDRs: teams.sdr.headcount=4"` would take it: the file with
+# that one value changed, named by its label. All options of a plan run together on the same
+# seed (so the steps between options are not drowned by noise).
 
 # %%
 SWEEP = {"Inbound-heavy": [2, 3, 4, 5], "Outbound-heavy": [6, 7, 8, 9]}
 SWEEP_REPLICATIONS = 4
 
-sweep = {
-    name: {
-        h: run_replications(
-            load_scenario(PLANS[name], [*SHORT, f"teams.sdr.headcount={h}"]),
-            SWEEP_REPLICATIONS,
-            SEED,
-            workers=WORKERS,
-        ).summary()
-        for h in headcounts
-    }
-    for name, headcounts in SWEEP.items()
-}
+sweep = {}
+for name, headcounts in SWEEP.items():
+    variants = [f"{h} SDRs: teams.sdr.headcount={h}" for h in headcounts]
+    _, *options = load_scenarios([PLANS[name]], SHORT, variants)  # the file itself is not run
+    result = run(options, SWEEP_REPLICATIONS, SEED, executor=WORKERS)
+    sweep[name] = dict(zip(headcounts, result.summaries().values(), strict=True))
 
 # %% [markdown]
 # Both sweeps on one chart, on the same scale: each line is a plan's mean SQLs over the
@@ -221,17 +217,17 @@ pd.DataFrame(rows).set_index(["plan", "SDRs"])
 
 # %%
 cost_gap = {
-    batch.scenario.name: summarise(
+    plan.scenario.name: summarise(
         [
             out - inb
             for out, inb in zip(
-                batch.values("cost_per_lead_outbound"),
-                batch.values("cost_per_lead_inbound"),
+                plan.values("cost_per_lead_outbound"),
+                plan.values("cost_per_lead_inbound"),
                 strict=True,
             )
         ]
     )
-    for batch in comparison.batches
+    for plan in comparison.per_scenario
 }
 for name, gap in cost_gap.items():
     print(

@@ -11,16 +11,17 @@
 # ---
 
 # %% [markdown]
-# # Batches, stored results and SQL
+# # Runs, stored results and SQL
 #
-# An analyst's loop: run a batch of scenarios into a **results folder**, come back to it later
-# (or after the machine was restarted halfway), and ask it questions with pandas or SQL.
+# An analyst's loop: run some scenarios into a **results folder**, come back to it later (or
+# after the machine was restarted halfway), and ask it questions with pandas or SQL.
 #
 # This notebook runs the inbound-heavy and outbound-heavy plans on common random numbers into
 # a temporary folder, with replications added until the paired difference in SQLs is known to
 # within ±12, then reads the folder back, charts the weekly SQLs of both plans with their 95%
-# bands, queries it with DuckDB SQL, and shows that an interrupted batch resumes to exactly the
-# numbers of an uninterrupted one. `funnelsim compare ... --out DIR`, `funnelsim query DIR
+# bands, queries it with DuckDB SQL, and shows that an interrupted run resumes to exactly the
+# numbers of an uninterrupted one. Everything goes through `funnelsim.experiment.run`, the
+# one path the command line takes too. `funnelsim compare ... --out DIR`, `funnelsim query DIR
 # "SQL"` and `--resume` do the same from the command line.
 
 # %%
@@ -34,15 +35,14 @@ from matplotlib.figure import Figure
 
 from funnelsim import charts, results
 from funnelsim.analysis import summarise
-from funnelsim.batch import run_batch
-from funnelsim.experiment import Precision
+from funnelsim.experiment import ExecutorSpec, Precision, run
 from funnelsim.scenario.load import load_scenario
 
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "pyproject.toml").is_file())
 PLANS = [ROOT / "scenarios" / "inbound-heavy.yaml", ROOT / "scenarios" / "outbound-heavy.yaml"]
 SHORT = ["horizon=26w"]  # half a year measured, after the 12-week warm-up, to keep this quick
 SEED = 2027
-WORKERS = 2  # worker processes; the numbers are the same on one
+WORKERS = ExecutorSpec(workers=2)  # two worker processes; the numbers are the same on one
 OUT = Path(tempfile.mkdtemp(prefix="funnelsim-")) / "inbound-vs-outbound"
 
 # %% [markdown]
@@ -55,7 +55,7 @@ OUT = Path(tempfile.mkdtemp(prefix="funnelsim-")) / "inbound-vs-outbound"
 # %%
 plans = [load_scenario(path, SHORT) for path in PLANS]
 target = Precision("sqls", half_width=12, cap=40)
-done = run_batch(plans, 4, SEED, precision=target, out=OUT, command="compare", workers=WORKERS)
+done = run(plans, 4, SEED, precision=target, out=OUT, command="compare", executor=WORKERS)
 print(f"{done.replications} replications a plan: SQL difference ± {done.half_width:.1f}")
 assert done.precision_met, "the cap was reached first"
 
@@ -113,9 +113,9 @@ display(answer)
 assert answer["replications"].tolist() == [done.replications] * 2
 
 # %% [markdown]
-# ## An interrupted batch resumes to the same numbers
+# ## An interrupted run resumes to the same numbers
 #
-# Losing a chunk (a machine stopped mid-batch) costs only that chunk: here we delete one and
+# Losing a chunk (a machine stopped mid-run) costs only that chunk: here we delete one and
 # resume. Only the missing replications run again, and every number is what it was.
 
 # %%
@@ -123,9 +123,9 @@ before = stored.replications
 lost = sorted((OUT / "replications").glob("*/*.parquet"))[-1]
 lost.unlink()
 print(f"deleted {lost.relative_to(OUT)}")
-resumed = run_batch(plans, None, None, out=OUT, resume=True, command="compare", workers=WORKERS)
+resumed = run(plans, out=OUT, resume=True, command="compare", executor=WORKERS)
 print(f"kept {resumed.kept} finished replications, ran the rest")
 after = results.load(OUT).replications
-assert after.equals(before), "a resumed batch must match the uninterrupted one"
-print("the resumed folder matches the uninterrupted batch, value for value")
+assert after.equals(before), "a resumed run must match the uninterrupted one"
+print("the resumed folder matches the uninterrupted run, value for value")
 assert np.all(after.groupby("scenario").size() == done.replications)

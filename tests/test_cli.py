@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from typer.testing import CliRunner, Result
 from funnelsim import results
 from funnelsim.analysis import summarise
 from funnelsim.cli import app
+from funnelsim.errors import FunnelsimError
 from funnelsim.experiment import run_replications, summary_json
 from funnelsim.scenario.load import load_scenario
 from helpers import ROOT, SCENARIOS
@@ -216,8 +219,8 @@ def test_run_out_writes_consistent_files(tmp_path: Path) -> None:
     # per-lead records: every lead simulated, warm-up included
     leads = stored.table("leads")
     assert sorted(leads["replication"].unique()) == list(range(replications))
-    batch = run_replications(original, replications, keep_records=True)
-    simulated = [len(records.leads) for records in batch.records]
+    kept = run_replications(original, replications, records=True)
+    simulated = [len(records.leads) for records in kept.records]
     print(f"leads simulated per replication: {simulated}, rows written: {len(leads)}")
     assert len(leads) == sum(simulated)
     rows = leads.groupby("replication").size()
@@ -283,3 +286,93 @@ def test_validate_prints_ok_for_bundled_files(file: Path, monkeypatch: pytest.Mo
     name = yaml.safe_load(file.read_text())["name"]
     stdout = " ".join(result.stdout.split())  # the console may wrap long lines
     assert f"{relative}: ok: '{name}'" in stdout, result.stdout
+
+
+# -- errors and start-up -------------------------------------------------------------------------
+def test_every_funnelsim_error_is_its_lines_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One handler for every command: what a FunnelsimError says, one line per problem, on
+    stderr, exit 2, no traceback; any other exception is a bug and is not dressed up."""
+
+    class TwoProblemsError(FunnelsimError):
+        def lines(self) -> list[str]:
+            return ["first: what is wrong", "second: and where"]
+
+    def refuse(folder: Path) -> Path:
+        raise TwoProblemsError
+
+    monkeypatch.setattr("funnelsim.report.write_report", refuse)
+    refused = invoke("report", "anywhere")
+    assert refused.exit_code == 2
+    assert refused.stdout == ""
+    assert refused.stderr.splitlines() == ["first: what is wrong", "second: and where"]
+    assert "Traceback" not in refused.output
+
+    def fail(folder: Path) -> Path:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("funnelsim.report.write_report", fail)
+    failed = invoke("report", "anywhere")
+    assert failed.exit_code == 1
+    assert isinstance(failed.exception, RuntimeError)
+
+
+def modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has imported once ``code`` ran."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return set(done.stdout.splitlines()[-1].split())
+
+
+RUNNING = {"funnelsim.experiment", "funnelsim.metrics", "pandas", "pyarrow", "matplotlib", "simpy"}
+
+
+def test_the_cli_imports_only_typer_until_a_command_runs() -> None:
+    """``funnelsim validate`` must start about as fast as pydantic and PyYAML import: the
+    command line imports what a command needs when it runs, never everything up front."""
+    loaded = modules_after("import funnelsim.cli")
+    heavy = {*RUNNING, "numpy", "scipy", "pydantic", "yaml", "rich", "funnelsim.scenario.schema"}
+    print(sorted(m for m in loaded if m.startswith("funnelsim")))
+    assert "funnelsim.cli" in loaded
+    assert not heavy & loaded, sorted(heavy & loaded)
+
+
+def test_validate_imports_no_runner_and_no_table_drawing() -> None:
+    """What validate needs is the scenario and its offered load: not the machinery that runs
+    replications, stores or draws them (rich's console alone costs as much as pydantic)."""
+    code = (
+        "import sys\n"
+        "from funnelsim.cli import app\n"
+        "sys.argv = ['funnelsim', 'validate', 'scenarios/baseline.yaml']\n"
+        "try:\n    app()\nexcept SystemExit as done:\n    assert done.code in (0, None)"
+    )
+    loaded = modules_after(code)
+    assert "funnelsim.scenario.schema" in loaded, "validate did not run"
+    unwanted = {*RUNNING, "rich"} & loaded
+    assert not unwanted, sorted(unwanted)
+
+
+def test_per_lead_records_go_to_a_folder_never_only_to_memory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``--records`` (the default) writes them to ``--out``; without a folder nothing is kept,
+    since a year of a full funnel is tens of MB of records per replication."""
+    from funnelsim import experiment
+
+    asked: list[bool] = []
+    real = experiment.run
+
+    def spy(*args: Any, **kwargs: Any) -> experiment.RunResult:
+        asked.append(kwargs["records"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "run", spy)
+    args = ["run", str(ERLANG_C), *SHORT, "-n", "1", "-w", "1", "--json"]
+    assert invoke(*args).exit_code == 0
+    assert invoke(*args, "--out", str(tmp_path / "kept")).exit_code == 0
+    assert invoke(*args, "--out", str(tmp_path / "lean"), "--no-records").exit_code == 0
+    assert asked == [False, True, False]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -12,10 +12,12 @@ from typer.testing import CliRunner
 from funnelsim.analysis import paired_difference, unpaired_difference
 from funnelsim.cli import app
 from funnelsim.experiment import compare
-from funnelsim.scenario.load import load_scenario
+from funnelsim.scenario.load import load_scenario, load_scenarios
 from helpers import SCENARIOS
 
+BASELINE = SCENARIOS / "baseline.yaml"
 SHORT = ["horizon=13w", "warmup=4w"]
+SHORT_OPTIONS = ["--set", "horizon=4w", "--set", "warmup=1w"]
 
 
 def widths(base: list[float], other: list[float], label: str) -> tuple[float, float]:
@@ -38,64 +40,108 @@ def test_bundled_comparison_pairs_narrower_than_unpaired() -> None:
     plans = [
         load_scenario(SCENARIOS / f, SHORT) for f in ("inbound-heavy.yaml", "outbound-heavy.yaml")
     ]
-    base, other = compare(plans, 8, seed=5).batches
+    base, other = compare(plans, 8, seed=5).per_scenario
     for metric in ("leads_inbound", "mqls"):
         paired, unpaired = widths(base.values(metric), other.values(metric), metric)
         assert paired < 0.8 * unpaired
 
 
 @pytest.mark.slow
-def test_changing_outbound_leaves_inbound_numbers_alone(tmp_path: Path) -> None:
+def test_changing_outbound_leaves_inbound_numbers_alone() -> None:
     """More outbound effort, nothing else: inbound arrivals are the same leads in both plans,
     so inbound differences come only from what the change does to them."""
-    text = (SCENARIOS / "baseline.yaml").read_text()
-    more = tmp_path / "more-outbound.yaml"
-    more.write_text(
-        text.replace("name: Baseline (balanced)", "name: More outbound").replace(
-            "contacts_per_month: 400", "contacts_per_month: 600"
-        )
+    plans = load_scenarios(
+        [SCENARIOS / "baseline.yaml"],
+        SHORT,
+        ["More outbound: sources.outbound.contacts_per_month=600"],
     )
-    plans = [load_scenario(SCENARIOS / "baseline.yaml", SHORT), load_scenario(more, SHORT)]
-    base, other = compare(plans, 8, seed=5).batches
+    assert [p.name for p in plans] == ["Baseline (balanced)", "More outbound"]
+    base, other = compare(plans, 8, seed=5).per_scenario
     assert base.values("leads_inbound") == other.values("leads_inbound")  # the same leads
+    assert base.values("contacts_outbound") != other.values("contacts_outbound")  # the change
     for metric in ("mqls", "sqls_inbound", "first_touch_wait_mean_h", "sqls"):
         paired, unpaired = widths(base.values(metric), other.values(metric), metric)
         assert paired < 0.5 * unpaired
 
 
-def test_a_plan_against_itself_differs_by_exactly_nothing(tmp_path: Path) -> None:
-    """Same streams, same plan: every paired difference is zero, in every replication."""
-    text = (SCENARIOS / "baseline.yaml").read_text()
-    twin = tmp_path / "twin.yaml"
-    twin.write_text(text.replace("name: Baseline (balanced)", "name: Twin"))
+def compare_json(*args: str) -> dict[str, Any]:
     result = CliRunner().invoke(
-        app,
-        ["compare", str(SCENARIOS / "baseline.yaml"), str(twin), "-n", "3", "--json",
-         "--set", "horizon=4w", "--set", "warmup=1w"],
-    )  # fmt: skip
+        app, ["compare", *args, "-n", "3", "-w", "1", "--json", *SHORT_OPTIONS]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
+    assert isinstance(data, dict)
+    return data
+
+
+def defined(metrics: dict[str, dict[str, float | None]]) -> set[str]:
+    """The metrics whose mean is a number (not null: undefined in every replication)."""
+    return {name for name, s in metrics.items() if s["mean"] is not None}
+
+
+# metrics a baseline year always has: money spent, leads arriving, SDRs working
+ALWAYS = {"leads", "leads_inbound", "mqls", "total_cost", "sdr_utilization"}
+
+
+def test_a_plan_against_an_unchanged_variant_differs_by_exactly_nothing() -> None:
+    """Same streams, same plan under another name: every paired difference is zero, in every
+    replication, while the plans' own numbers are far from zero."""
+    data = compare_json(str(BASELINE), "--variant", "Twin: teams.sdr.headcount=5")
     assert data["baseline"] == "Baseline (balanced)"
-    assert set(data["scenarios"]) == {"Baseline (balanced)", "Twin"}
+    assert list(data["scenarios"]) == ["Baseline (balanced)", "Twin"]
     assert data["replications"] == 3
-    differences = data["differences"]["Twin"]
-    assert set(differences) == set(data["scenarios"]["Twin"]["metrics"])
-    for metric, diff in differences.items():
-        if diff["mean"] is not None:
-            assert diff["mean"] == 0.0, metric
-            assert diff["ci_low"] == diff["ci_high"] == 0.0, metric
+    twin, differences = data["scenarios"]["Twin"]["metrics"], data["differences"]["Twin"]
+    assert set(differences) == set(twin)
+    print({m: twin[m]["mean"] for m in sorted(ALWAYS)})
+    assert defined(twin) >= ALWAYS
+    assert all(twin[m]["mean"] > 0 for m in ALWAYS)
+    assert defined(differences) == defined(twin)
+    for metric in defined(differences):
+        diff = differences[metric]
+        assert diff == {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0}, metric
 
 
-def test_compare_needs_two_distinct_plans(tmp_path: Path) -> None:
+def test_a_variant_with_more_sdrs_shares_the_same_leads_among_more_people() -> None:
+    """``compare FILE --variant`` needs no second file: more SDRs, the same inbound leads
+    (common random numbers), each SDR clearly less busy."""
+    data = compare_json(str(BASELINE), "--variant", "8 SDRs: teams.sdr.headcount=8")
+    assert list(data["scenarios"]) == ["Baseline (balanced)", "8 SDRs"]
+    diff = data["differences"]["8 SDRs"]
+    print({m: diff[m] for m in ("leads_inbound", "first_touches_per_sdr_week", "sdr_utilization")})
+    assert diff["leads_inbound"] == {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+    assert diff["first_touches_per_sdr_week"]["ci_high"] < 0
+    assert diff["sdr_utilization"]["ci_high"] < 0
+
+
+def test_a_file_and_its_variants_line_up_in_order() -> None:
+    """Files first, then each variant of the first file, in the order given."""
+    data = compare_json(
+        str(BASELINE),
+        str(SCENARIOS / "inbound-heavy.yaml"),
+        "--variant", "6 SDRs: teams.sdr.headcount=6",
+        "--variant", "Bigger list: sources.outbound.contacts_per_month=600; teams.sdr.headcount=6",
+    )  # fmt: skip
+    names = ["Baseline (balanced)", "Inbound-heavy", "6 SDRs", "Bigger list"]
+    assert list(data["scenarios"]) == names
+    assert list(data["differences"]) == names[1:]
+    # two overrides applied: the bigger list reaches more contacts than 6 SDRs alone
+    six, bigger = (data["scenarios"][n]["metrics"]["contacts_outbound"] for n in names[2:])
+    assert bigger["mean"] > six["mean"]
+
+
+def test_compare_needs_two_distinct_plans() -> None:
     runner = CliRunner()
-    one = runner.invoke(app, ["compare", str(SCENARIOS / "baseline.yaml")])
+    one = runner.invoke(app, ["compare", str(BASELINE)])
     assert one.exit_code == 2
     assert "at least two" in one.stderr
-    same = runner.invoke(
-        app, ["compare", str(SCENARIOS / "baseline.yaml"), str(SCENARIOS / "baseline.yaml")]
-    )
+    same = runner.invoke(app, ["compare", str(BASELINE), str(BASELINE)])
     assert same.exit_code == 2
     assert "names must differ" in same.stderr
+    named_as_the_file = runner.invoke(
+        app, ["compare", str(BASELINE), "--variant", "Baseline (balanced): teams.sdr.headcount=6"]
+    )
+    assert named_as_the_file.exit_code == 2
+    assert "names must differ" in named_as_the_file.stderr
 
 
 def test_paired_difference_by_hand() -> None:

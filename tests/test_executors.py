@@ -26,8 +26,9 @@ import pytest
 from typer.testing import CliRunner
 
 from funnelsim.cli import app
-from funnelsim.executors import open_executor
-from funnelsim.experiment import Batch, Chunk, compare, run_replications
+from funnelsim.errors import UsageError
+from funnelsim.executors import ExecutorSpec
+from funnelsim.experiment import Chunk, Replications, compare, run_replications
 from funnelsim.records import RunRecords
 from funnelsim.scenario.load import load_scenario
 from funnelsim.scenario.schema import Scenario
@@ -77,7 +78,7 @@ def assert_same_records(a: list[RunRecords], b: list[RunRecords]) -> None:
         assert_same_columns(x.leads.columns(), y.leads.columns(), f"{what} leads")
         assert_same_columns(x.handoffs.columns(), y.handoffs.columns(), f"{what} handoffs")
         assert_same_columns(columns(x.tasks), columns(y.tasks), f"{what} tasks")
-        assert_same_columns(x.batches, y.batches, f"{what} batches")
+        assert_same_columns(x.batches, y.batches, f"{what} weekly handoff batches")
         for series in ("queue", "open_opportunities"):
             sx, sy = getattr(x, series), getattr(y, series)
             assert np.array_equal(sx.times, sy.times), f"{what} {series}"
@@ -85,7 +86,7 @@ def assert_same_records(a: list[RunRecords], b: list[RunRecords]) -> None:
         assert x.end_h == y.end_h, what
 
 
-def assert_same_batch(a: Batch, b: Batch) -> None:
+def assert_same_replications(a: Replications, b: Replications) -> None:
     assert a.seed == b.seed
     assert_same_metrics(a.metrics, b.metrics)
     assert_same_records(a.records, b.records)
@@ -114,27 +115,32 @@ def heard() -> Heard:
 
 
 @pytest.fixture(scope="module")
-def alone() -> Batch:
+def alone() -> Replications:
     """The reference: every replication in this process."""
     listener = heard()
-    batch = run_replications(
-        small_baseline(), REPLICATIONS, SEED, keep_records=True, workers=1, on_chunk=listener
+    reference = run_replications(
+        small_baseline(), REPLICATIONS, SEED, records=True, on_chunk=listener
     )
     listener.assert_each_once(REPLICATIONS)
-    assert len(batch.records) == REPLICATIONS
-    assert [r.replication for r in batch.records] == list(range(REPLICATIONS))
+    assert len(reference.records) == REPLICATIONS
+    assert [r.replication for r in reference.records] == list(range(REPLICATIONS))
     # the replications really differ from one another, so a mix-up would show
-    assert batch.metrics[0]["leads"] != batch.metrics[1]["leads"]
-    return batch
+    assert reference.metrics[0]["leads"] != reference.metrics[1]["leads"]
+    return reference
 
 
-def test_two_workers_give_the_same_replications_as_one(alone: Batch) -> None:
+def test_two_workers_give_the_same_replications_as_one(alone: Replications) -> None:
     listener = heard()
     pooled = run_replications(
-        small_baseline(), REPLICATIONS, SEED, keep_records=True, workers=2, on_chunk=listener
+        small_baseline(),
+        REPLICATIONS,
+        SEED,
+        records=True,
+        executor=ExecutorSpec(workers=2),
+        on_chunk=listener,
     )
     listener.assert_each_once(REPLICATIONS)
-    assert_same_batch(alone, pooled)
+    assert_same_replications(alone, pooled)
 
 
 def beyond_loopback(pids: list[int]) -> list[str]:
@@ -164,7 +170,7 @@ def _children() -> set[int]:
     return found
 
 
-def test_a_local_dask_cluster_gives_the_same_replications(alone: Batch) -> None:
+def test_a_local_dask_cluster_gives_the_same_replications(alone: Replications) -> None:
     before = _children()
     exposed: list[str] = []
     cluster: set[int] = set()
@@ -181,14 +187,13 @@ def test_a_local_dask_cluster_gives_the_same_replications(alone: Batch) -> None:
         small_baseline(),
         REPLICATIONS,
         SEED,
-        keep_records=True,
-        workers=2,
-        executor="dask",
+        records=True,
+        executor=ExecutorSpec(workers=2, kind="dask"),
         on_chunk=listener,
     )
     listener.assert_each_once(REPLICATIONS)
-    assert_same_batch(alone, distributed)
-    assert len(cluster) >= 2, "no worker processes: did the batch run in this process?"
+    assert_same_replications(alone, distributed)
+    assert len(cluster) >= 2, "no worker processes: did the run stay in this process?"
     assert not exposed, "the local cluster listens beyond 127.0.0.1"
     # the cluster the call started is gone once it returns
     deadline = time.monotonic() + 10
@@ -197,8 +202,8 @@ def test_a_local_dask_cluster_gives_the_same_replications(alone: Batch) -> None:
     assert not left, f"processes left running: {left}"
 
 
-def test_another_seed_gives_other_replications(alone: Batch) -> None:
-    other = run_replications(small_baseline(), 2, SEED + 1, workers=1)
+def test_another_seed_gives_other_replications(alone: Replications) -> None:
+    other = run_replications(small_baseline(), 2, SEED + 1)
     assert other.metrics[0]["leads"] != alone.metrics[0]["leads"]
 
 
@@ -208,19 +213,49 @@ def test_a_comparison_is_the_same_on_one_or_two_workers() -> None:
         for f in ("inbound-heavy.yaml", "outbound-heavy.yaml")
     ]
     chunks: list[Chunk] = []
-    one = compare(plans, 4, 3, workers=1)
-    two = compare(plans, 4, 3, workers=2, on_chunk=chunks.append)
+    one = compare(plans, 4, 3)
+    two = compare(plans, 4, 3, executor=ExecutorSpec(workers=2), on_chunk=chunks.append)
     heard_of = sorted((c.scenario, r.number) for c in chunks for r in c.replications)
     assert heard_of == [(k, n) for k in range(2) for n in range(4)]
-    for a, b in zip(one.batches, two.batches, strict=True):
+    for a, b in zip(one.per_scenario, two.per_scenario, strict=True):
         assert a.scenario.name == b.scenario.name
         assert_same_metrics(a.metrics, b.metrics)
-    assert one.batches[0].values("leads") != one.batches[1].values("leads")  # two plans
+    assert one.per_scenario[0].values("leads") != one.per_scenario[1].values("leads")
 
 
-def test_an_unknown_executor_is_refused() -> None:
-    with pytest.raises(ValueError, match="nope"), open_executor("nope"):
-        pass
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"kind": "proces"},
+            "--executor: unknown executor 'proces' (did you mean 'process'?); expected one of "
+            "process, dask",
+        ),
+        ({"kind": "threads"}, "--executor: unknown executor 'threads'; expected one of"),
+        ({"workers": 0}, "--workers: at least 1 worker, got 0"),
+    ],
+)
+def test_a_bad_executor_spec_is_refused(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        ExecutorSpec(**spec)
+    assert str(caught.value).startswith(message)
+
+
+def test_a_scheduler_means_dask() -> None:
+    assert ExecutorSpec(scheduler="tcp://127.0.0.1:8786").kind == "dask"
+    assert ExecutorSpec(workers=3).kind == "process"
+
+
+def test_the_cli_refuses_an_unknown_executor_before_anything_runs(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    args = ["run", str(SCENARIOS / "baseline.yaml"), "--executor", "dsak", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "--executor: unknown executor 'dsak' (did you mean 'dask'?); expected one of process, dask"
+    ]
+    assert not out.exists()
 
 
 # --- a Dask cluster started from its own command line ------------------------------------
@@ -339,21 +374,19 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
 
 
 def test_a_dask_cluster_from_the_command_line_gives_the_same_replications(
-    alone: Batch, dask_cluster: str
+    alone: Replications, dask_cluster: str
 ) -> None:
     listener = heard()
     remote = run_replications(
         small_baseline(),
         REPLICATIONS,
         SEED,
-        keep_records=True,
-        workers=2,
-        executor="dask",
-        scheduler=dask_cluster,
+        records=True,
+        executor=ExecutorSpec(workers=2, scheduler=dask_cluster),
         on_chunk=listener,
     )
     listener.assert_each_once(REPLICATIONS)
-    assert_same_batch(alone, remote)
+    assert_same_replications(alone, remote)
     # and the command line, pointed at the same cluster, prints what one process prints
     args = ["run", str(SCENARIOS / "baseline.yaml"), "--set", "horizon=6w", "--set", "warmup=2w"]
     args += ["-n", "4", "--seed", str(SEED), "--json"]

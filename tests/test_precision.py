@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from funnelsim.cli import app
+from funnelsim.errors import UsageError
 from funnelsim.experiment import (
+    DEFAULT_CAP,
     Precision,
     Runner,
     compare,
@@ -34,7 +38,7 @@ def test_next_size_follows_the_square_root_law_within_bounds() -> None:
     assert next_size(400, 2.0, target) == 500  # never beyond the cap
 
 
-def test_growing_to_a_target_gives_the_fixed_size_batch() -> None:
+def test_growing_to_a_target_gives_the_fixed_size_result() -> None:
     scenario = load_scenario(ERLANG_C, SHORT)
     first = run_replications(scenario, 4, seed=9).summary()["first_touch_wait_mean_h"].half_width
     target = Precision("first_touch_wait_mean_h", first / 2, cap=64)
@@ -47,10 +51,10 @@ def test_growing_to_a_target_gives_the_fixed_size_batch() -> None:
     assert sizes[0] == 4
     assert n == sizes[-1] > 4
     assert sizes == sorted(set(sizes))
-    [batch] = runner.batches()
-    assert batch.replications == n
+    [grown] = runner.per_scenario()
+    assert grown.n == n
     fixed = run_replications(scenario, n, seed=9)
-    assert batch.metrics == fixed.metrics  # growing in rounds changes no number
+    assert grown.metrics == fixed.metrics  # growing in rounds changes no number
 
 
 def test_an_unreachable_target_stops_at_the_cap() -> None:
@@ -70,25 +74,43 @@ def test_with_several_scenarios_the_widest_paired_difference_counts() -> None:
     result = compare(plans, 5, seed=4)
     widths = [d["first_touch_wait_mean_h"].half_width for d in result.differences().values()]
     print(f"paired half-widths: {widths}")
-    assert widest_half_width(result.batches, "first_touch_wait_mean_h") == max(widths)
+    assert widest_half_width(result.per_scenario, "first_touch_wait_mean_h") == max(widths)
 
 
-@pytest.mark.parametrize(
-    ("target", "message"),
-    [
-        ("leeds=1", "unknown metric 'leeds' (did you mean 'leads'?)"),
-        ("leads", "expected METRIC=VALUE"),
-        ("leads=-1", "leads: the half-width must be a positive number"),
-        ("leads=abc", "leads: the half-width must be a positive number"),
-    ],
-)
-def test_bad_targets_are_refused_before_anything_runs(target: str, message: str) -> None:
-    result = CliRunner().invoke(
-        app, ["run", str(ERLANG_C), "--target-halfwidth", target, "-n", "2"]
-    )
+BAD_TARGETS = [
+    ("leeds=1", "unknown metric 'leeds' (did you mean 'leads'?)"),
+    ("leads", "expected METRIC=VALUE, got 'leads'"),
+    ("leads=-1", "leads: the half-width must be a positive number"),
+    ("leads=0", "leads: the half-width must be a positive number"),
+    ("leads=abc", "leads: the half-width must be a positive number"),
+    ("leads=nan", "leads: the half-width must be a positive number"),
+    ("leads=inf", "leads: the half-width must be a positive number"),
+]
+
+
+def test_a_target_is_parsed_with_its_cap() -> None:
+    assert Precision.parse("sqls=12") == Precision("sqls", 12.0, DEFAULT_CAP)
+    assert Precision.parse(" sqls =0.5", 40) == Precision("sqls", 0.5, 40)
+
+
+@pytest.mark.parametrize(("target", "message"), BAD_TARGETS)
+def test_a_bad_target_says_what_is_wrong(target: str, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        Precision.parse(target)
+    assert str(caught.value) == f"--target-halfwidth: {message}"
+
+
+@pytest.mark.parametrize(("target", "message"), BAD_TARGETS[:3])
+def test_bad_targets_are_refused_before_anything_runs(
+    target: str, message: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "results"
+    args = ["run", str(ERLANG_C), "--target-halfwidth", target, "-n", "2", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert f"--target-halfwidth: {message}" in result.stderr, result.stderr
+    assert result.stderr.splitlines() == [f"--target-halfwidth: {message}"]
+    assert not out.exists()
 
 
 def test_the_cli_reaches_the_target_or_warns_at_the_cap() -> None:
@@ -97,8 +119,6 @@ def test_the_cli_reaches_the_target_or_warns_at_the_cap() -> None:
         app, [*args, "-n", "3", "--target-halfwidth", "leads=30", "--json"]
     )
     assert reached.exit_code == 0, reached.output
-    import json
-
     data = json.loads(reached.stdout)
     leads = data["metrics"]["leads"]
     print(f"{data['replications']} replications: leads half-width "

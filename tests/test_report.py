@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from funnelsim import charts, report
 from funnelsim.analysis import Summary
 from funnelsim.cli import app
+from funnelsim.formatting import cell
 from helpers import SCENARIOS
 
 SHORT = ["--set", "horizon=4w", "--set", "warmup=1w", "-n", "3", "-w", "1"]
@@ -36,14 +37,14 @@ def test_the_report_shows_the_folders_numbers(compared: Path) -> None:
     print(text)
     summary = pd.read_csv(compared / "summary.csv").set_index(["scenario", "metric"])
     cells = [
-        report.cell(report.summary_of(summary.loc[(plan, "sqls")]), "leads")
+        cell(report.summary_of(summary.loc[(plan, "sqls")]), "leads")
         for plan in ("Inbound-heavy", "Outbound-heavy")
     ]
     print(cells)
     assert f"| sqls | leads | {cells[0]} | {cells[1]} |" in text
     differences = pd.read_csv(compared / "differences.csv").set_index(["scenario", "metric"])
     diff = differences.loc[("Outbound-heavy", "sqls")]
-    moved = report.cell(report.summary_of(diff), "leads", signed=True)
+    moved = cell(report.summary_of(diff), "leads", signed=True)
     print(moved, diff["excludes_zero"])
     assert moved.startswith("+")
     assert f"| sqls | leads | {f'**{moved}**' if diff['excludes_zero'] else moved} |" in text

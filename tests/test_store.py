@@ -1,8 +1,8 @@
 """The results store: what ``--out`` writes, reading it back, refusals, and resuming.
 
 Most runs are short (Erlang C cut to 5 days after a 1-day warm-up) and in-process. The resume
-tests kill a real ``funnelsim`` process with SIGKILL halfway through a batch, resume it, and
-require exactly the numbers an uninterrupted batch gives.
+tests kill a real ``funnelsim`` process with SIGKILL halfway through a run, resume it, and
+require exactly the numbers an uninterrupted run gives.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typer.testing import CliRunner, Result
 
 from funnelsim import results
 from funnelsim.cli import app
-from funnelsim.executors import Pool
+from funnelsim.executors import Slots
 from funnelsim.experiment import Runner
 from funnelsim.scenario.load import load_scenario
 from funnelsim.store import CHUNK, RECORDS, SERIES, code_hash, scenario_hash
@@ -108,9 +108,9 @@ def no_nan(value: float) -> float | None:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-# -- what a batch folder holds ---------------------------------------------------------------------
+# -- what a results folder holds -------------------------------------------------------------------
 def test_manifest_records_what_ran(tmp_path: Path) -> None:
-    out = tmp_path / "batch"
+    out = tmp_path / "run"
     ok("run", ERLANG_C, *SHORT, "-n", "3", "-w", "1", "--seed", "11", "--out", out)
     manifest = json.loads((out / "manifest.json").read_text())
     print(json.dumps(manifest, indent=1))
@@ -143,7 +143,7 @@ def test_manifest_records_what_ran(tmp_path: Path) -> None:
 
 
 def test_no_records_writes_metrics_and_series_only(tmp_path: Path) -> None:
-    out = tmp_path / "batch"
+    out = tmp_path / "run"
     ok("run", ERLANG_C, *SHORT, "-n", "2", "-w", "1", "--no-records", "--out", out)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["records"] is False
@@ -223,7 +223,7 @@ def test_study_out_records_its_points(tmp_path: Path) -> None:
 # -- reading back --------------------------------------------------------------------------------
 def test_load_orders_rows_by_scenario_then_replication(tmp_path: Path) -> None:
     out = tmp_path / "two"
-    # Erlang C first: batch order is not alphabetical; two workers finish chunks out of order
+    # Erlang C first: the run's order is not alphabetical; two workers finish chunks out of order
     ok("run", ERLANG_C, ERLANG_A, *SHORT, "-n", "4", "-w", "2", "--out", out)
     stored = results.load(out)
     order = list(
@@ -309,33 +309,37 @@ def test_query_refuses_bad_sql_and_other_folders(
     bad = invoke("query", first, "SELEC leads FROM replications")
     print(bad.stderr)
     assert bad.exit_code == 2
-    assert bad.stderr.startswith("query: SQL:"), bad.stderr
+    assert bad.stderr.startswith("SQL: "), bad.stderr
     assert "Traceback" not in bad.output
     assert bad.stdout == ""
     missing = invoke("query", first, "SELECT * FROM differences")  # run: no differences.csv
     assert missing.exit_code == 2
-    assert missing.stderr.startswith("query: SQL:"), missing.stderr
+    assert missing.stderr.startswith("SQL: "), missing.stderr
+    assert "differences" in missing.stderr, "DuckDB names the table it does not know"
     plain = tmp_path / "plain"
     plain.mkdir()
-    (plain / "notes.txt").write_text("not a batch")
+    (plain / "notes.txt").write_text("not a results folder")
     other = invoke("query", first, plain, "SELECT 1")
     print(other.stderr)
     assert other.exit_code == 2
-    assert other.stderr.startswith("query: "), other.stderr
-    assert "manifest.json" in other.stderr, other.stderr
-    assert invoke("query", "SELECT 1").exit_code == 2, "no folder"
+    assert other.stderr.splitlines() == [
+        f"{plain}: not a funnelsim results folder (no manifest.json)"
+    ]
+    alone = invoke("query", "SELECT 1")
+    assert alone.exit_code == 2, "no folder"
+    assert alone.stderr.startswith("query: expected one or more results folders")
 
 
 # -- refusals: exit 2, a message, nothing written ------------------------------------------------
 @pytest.fixture(scope="module")
-def small_batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("refusals") / "batch"
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("refusals") / "run"
     ok("run", ERLANG_C, *SHORT, "-n", "2", "-w", "1", "--out", out)
     return out
 
 
 REFUSALS = {
-    "existing batch without --resume": ([], "holds a batch already"),
+    "existing run without --resume": ([], "holds a run already"),
     "changed scenario": (["--resume", "--set", "teams.sdr.headcount=11"], "changed: Erlang C"),
     "other seed": (["--resume", "--seed", "99"], "ran on seed 1, not 99"),
     "other set of scenarios": (["--resume", ERLANG_A], "a different set of scenarios"),
@@ -343,21 +347,21 @@ REFUSALS = {
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))
-def test_resume_refusals_change_nothing(case: str, small_batch: Path) -> None:
+def test_resume_refusals_change_nothing(case: str, small_run: Path) -> None:
     extra, message = REFUSALS[case]
-    before = snapshot(small_batch)
-    result = invoke("run", ERLANG_C, *SHORT, "-n", "2", "-w", "1", "--out", small_batch, *extra)
+    before = snapshot(small_run)
+    result = invoke("run", ERLANG_C, *SHORT, "-n", "2", "-w", "1", "--out", small_run, *extra)
     print(result.stderr)
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.stderr.split()), result.stderr
-    assert result.stderr.startswith("--out: ")
+    assert result.stderr.startswith(f"{small_run}: ")
     assert result.stdout == ""
-    assert snapshot(small_batch) == before
+    assert snapshot(small_run) == before
 
 
-def test_resume_refuses_a_batch_of_other_code(small_batch: Path, tmp_path: Path) -> None:
+def test_resume_refuses_a_run_of_other_code(small_run: Path, tmp_path: Path) -> None:
     copy = tmp_path / "old"
-    shutil.copytree(small_batch, copy)
+    shutil.copytree(small_run, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["code_hash"] = "0" * 64
     (copy / "manifest.json").write_text(json.dumps(manifest))
@@ -379,7 +383,7 @@ def test_resume_without_out_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_folder_that_is_not_a_batch_is_refused(tmp_path: Path) -> None:
+def test_a_folder_that_is_not_a_results_folder_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "notes.txt").write_text("my own notes")
@@ -388,7 +392,7 @@ def test_a_folder_that_is_not_a_batch_is_refused(tmp_path: Path) -> None:
         result = invoke("run", ERLANG_C, *SHORT, "-n", "2", "-w", "1", "--out", folder, *resume)
         print(result.stderr)
         assert result.exit_code == 2
-        assert "holds no funnelsim batch" in result.stderr
+        assert "holds no funnelsim run" in result.stderr
         assert snapshot(folder) == before
 
 
@@ -428,13 +432,13 @@ def test_resume_replaces_the_leftovers_of_an_unfinished_chunk(tmp_path: Path) ->
     ok(*args, "--out", damaged)
     ok(*args, "--out", fresh)
     # killed between a chunk's files: its series and records are there, its metrics are not
-    lost = chunk_files(damaged)[1]  # a chunk in the middle of the batch
+    lost = chunk_files(damaged)[1]  # a chunk in the middle of the run
     left = [r for r in range(8) if r not in chunk_numbers(lost)]
     lost.unlink()
     stray = [damaged / "leads" / lost.parent.name / ".x.tmp", damaged / ".manifest.json.y.tmp"]
     for path in stray:
         path.write_bytes(b"half a file")
-    # loading the damaged batch shows only the finished replications, in every table
+    # loading the damaged run shows only the finished replications, in every table
     partial = results.load(damaged)
     print(sorted(partial.replications["replication"]), sorted(set(partial.weekly["replication"])))
     assert partial.replications["replication"].tolist() == left
@@ -455,12 +459,12 @@ def test_resume_replaces_the_leftovers_of_an_unfinished_chunk(tmp_path: Path) ->
         assert_same_rows(table, got, expected)
 
 
-def test_a_resume_without_options_finishes_what_the_batch_was_asked(tmp_path: Path) -> None:
-    folder = tmp_path / "batch"
+def test_a_resume_without_options_finishes_what_the_run_was_asked(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
     ok("run", ERLANG_C, *SHORT, "-n", "4", "-w", "1", "--out", folder)
     lost = chunk_files(folder)[1]
     lost.unlink()
-    # no -n: the batch's own 4, not run's default 10
+    # no -n: the run's own 4, not the command's default 10
     resumed = ok("run", ERLANG_C, *SHORT, "-w", "1", "--out", folder, "--resume", "--json")
     print(resumed.stderr)
     assert json.loads(resumed.stdout)["replications"] == 4
@@ -475,7 +479,7 @@ def test_a_resume_without_options_finishes_what_the_batch_was_asked(tmp_path: Pa
 
 
 def test_a_resume_keeps_the_precision_target(tmp_path: Path) -> None:
-    folder = tmp_path / "batch"
+    folder = tmp_path / "run"
     target = ["--target-halfwidth", "leads=0.001", "--max-replications", "5"]
     ok("run", ERLANG_C, *SHORT, "-n", "3", "-w", "1", "--out", folder, *target)
     assert results.load(folder).manifest["replications"] == 5  # the cap, since 0.001 is not met
@@ -487,8 +491,8 @@ def test_a_resume_keeps_the_precision_target(tmp_path: Path) -> None:
     assert "after 5 replications (the cap)" in resumed.stderr
 
 
-def test_a_resumed_precision_batch_refills_every_lost_replication(tmp_path: Path) -> None:
-    folder = tmp_path / "batch"
+def test_a_resumed_precision_run_refills_every_lost_replication(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
     args = ["compare", ERLANG_C, ERLANG_A, *SHORT, "-w", "1", "--out", folder, "--json"]
     grown = json.loads(
         ok(*args, "-n", "3", "--target-halfwidth", "first_touch_wait_mean_h=0.1").stdout
@@ -510,13 +514,13 @@ def test_a_resumed_precision_batch_refills_every_lost_replication(tmp_path: Path
 # -- resuming after SIGKILL ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[results.Results, Any]:
-    out = tmp_path_factory.mktemp("uninterrupted") / "batch"
+    out = tmp_path_factory.mktemp("uninterrupted") / "run"
     printed = json.loads(ok("run", *KILLED, "-w", "2", "--out", out).stdout)
     return results.load(out), printed
 
 
 def kill_halfway(folder: Path, workers: int, chunks: int) -> list[str]:
-    """Start the batch, SIGKILL it once some but not all chunks are finished; their names.
+    """Start the run, SIGKILL it once some but not all chunks are finished; their names.
 
     A run that finishes before the kill (a loaded machine's scheduling) is started again in a
     fresh folder.
@@ -548,17 +552,18 @@ def kill_halfway(folder: Path, workers: int, chunks: int) -> list[str]:
             out.rename(folder / "killed")
             return finished
         assert returncode in (0, -signal.SIGKILL), (folder / f"attempt-{attempt}.err").read_text()
-    pytest.fail("the batch was never killed halfway in five attempts")
+    pytest.fail("the run was never killed halfway in five attempts")
 
 
+@pytest.mark.slow  # real processes, killed and resumed: several seconds each
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_batch_killed_with_sigkill_resumes_to_the_same_numbers(
+def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(
     workers: int,
     tmp_path: Path,
     uninterrupted: tuple[results.Results, Any],
 ) -> None:
     killed = tmp_path / "killed"
-    chunks = len(Runner([load_scenario(KILLED[0])], 0, pool=Pool(None, workers)).plan(16))
+    chunks = len(Runner([load_scenario(KILLED[0])], 0, slots=Slots(None, workers)).plan(16))
     finished = kill_halfway(tmp_path, workers, chunks)
     kept = {
         name: state for name, state in snapshot(killed).items() if name.endswith(tuple(finished))

@@ -84,8 +84,19 @@ def test_zip_sweeps_need_lists_of_one_length(tmp_path: Path) -> None:
     assert f"{study}:5:3: sweeps.staff:" in result.stderr  # type: ignore[attr-defined]
 
 
+def test_an_unknown_metric_is_located_in_the_study(tmp_path: Path) -> None:
+    study = write_study(tmp_path, "metrics: [sqls, sla_first_touch_attainmnt]\n")
+    result = run_cli(str(study))
+    assert result.exit_code == 2  # type: ignore[attr-defined]
+    assert result.stdout == ""  # type: ignore[attr-defined]
+    assert result.stderr.splitlines() == [  # type: ignore[attr-defined]
+        f"{study}:4:1: metrics: unknown metric(s) 'sla_first_touch_attainmnt' "
+        "(did you mean 'sla_first_touch_attainment'?)"
+    ]
+
+
 def test_bundled_study_keeps_the_budget_and_runs_from_python() -> None:
-    _, points = load_study(SCENARIOS / "studies" / "inbound-vs-outbound.yaml", ["horizon=4w"])
+    spec, points = load_study(SCENARIOS / "studies" / "inbound-vs-outbound.yaml", ["horizon=4w"])
     assert [p.label for p in points][:2] == ["baseline", "split: inbound 70%"]
     assert len(points) == 7
     for point in points:
@@ -99,6 +110,13 @@ def test_bundled_study_keeps_the_budget_and_runs_from_python() -> None:
             + s.teams.sdr.headcount * s.teams.sdr.annual_cost / 12
         )
         assert budget == pytest.approx(86_100, abs=1), point.label
-    result = run_study(points[:3], 2, seed=1)
-    assert [b.scenario.name for b in result.batches] == [p.scenario.name for p in points[:3]]
-    assert set(result.differences()) == {points[1].scenario.name, points[2].scenario.name}
+    result = run_study(spec, points[:3], 2, seed=1)
+    assert [r.scenario.name for r in result.per_scenario] == [p.scenario.name for p in points[:3]]
+    assert result.replications == 2
+    assert result.seed == 1
+    differences = result.comparison().differences()
+    assert set(differences) == {points[1].scenario.name, points[2].scenario.name}
+    # the split moves spend from search to outbound: the outbound leads change for sure
+    moved = differences[points[1].scenario.name]["leads_outbound"]
+    print(f"leads_outbound, {points[1].label} - baseline: {moved}")
+    assert moved.ci_low > 0 or moved.ci_high < 0

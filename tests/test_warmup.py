@@ -19,7 +19,7 @@ from helpers import bundled, scenario
 
 
 def test_mser_cuts_a_step_exactly_where_it_ends() -> None:
-    # two batches of level 5, then flat: cutting 10 observations leaves zero variance
+    # two groups of level 5, then flat: cutting 10 observations leaves zero variance
     assert mser(np.array([5.0] * 10 + [0.0] * 40)) == 10
 
 
@@ -40,7 +40,7 @@ def test_mser_finds_a_decaying_transient_in_noise() -> None:
 def test_mser_never_cuts_more_than_half_and_ignores_short_series() -> None:
     rising = np.arange(100, dtype=float)  # never settles: the cut is capped at half
     assert mser(rising) == 50
-    assert mser(np.array([9.0, 1, 1, 1, 1, 1, 1])) == 0  # fewer than two batches
+    assert mser(np.array([9.0, 1, 1, 1, 1, 1, 1])) == 0  # fewer than two groups
 
 
 def test_daily_means_are_time_weighted() -> None:
@@ -60,6 +60,7 @@ def backlog(warmup: str) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow  # 20 replications of 60 days: seconds, not milliseconds
 def test_a_backlog_longer_than_the_warmup_is_flagged() -> None:
     for warmup, enough in (("0d", False), ("30d", True)):
         [check] = run_replications(scenario(backlog(warmup)), 10, seed=3).warmup()

@@ -1,8 +1,13 @@
-"""Across replications: means with Student-t confidence intervals.
+"""Across replications: means with Student-t confidence intervals, and the tables of them.
 
 Replications are independent (their streams are), so a metric's replication values are an
 i.i.d. sample and its mean gets a t interval. A metric undefined in a replication (no touched
 lead, say) is left out of that metric's sample.
+
+The tables a run is read from (metrics by scenario, a comparison with its paired differences, a
+study's points) are built here as plain data: rows of :class:`Summary` cells with their units
+and marks. The command line draws them with rich, a notebook may draw them as it likes; the
+numbers and which of them stand out are decided once, here.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import stdtrit  # Student-t quantile; scipy.stats costs ~1 s to import
+
+from funnelsim.metrics import METRICS
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,15 @@ class Summary:
     @property
     def half_width(self) -> float:
         return (self.ci_high - self.ci_low) / 2
+
+
+def excludes_zero(summary: Summary) -> bool:
+    """True when the interval lies wholly above or below zero: for a paired difference, the
+    simulation is sure the change moves the metric, and in which direction.
+
+    An undefined interval (fewer than two values) excludes nothing.
+    """
+    return summary.n >= 2 and (summary.ci_low > 0 or summary.ci_high < 0)
 
 
 def summarise(values: Iterable[float], level: float = 0.95) -> Summary:
@@ -92,3 +108,127 @@ def unpaired_difference(
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = float(stdtrit(df, 0.5 + level / 2)) * math.sqrt(va + vb)
     return Summary(diff, diff - half, diff + half, min(len(a), len(b)), level)
+
+
+# -- tables ------------------------------------------------------------------------------------
+CAPTION = "mean ± half-width of the 95% CI"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One figure of a table: a summary in its metric's unit.
+
+    ``signed``: a difference, shown with its sign. ``marked``: its interval excludes zero (a
+    difference column), or the point's paired difference from the baseline does (a study).
+    """
+
+    summary: Summary
+    unit: str
+    signed: bool = False
+    marked: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    labels: tuple[str, ...]  # what the row is: (metric, unit), or (study point,)
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class SummaryTable:
+    """A table of summaries; ``header`` names the label columns, then the cell columns."""
+
+    title: str
+    caption: str
+    header: tuple[str, ...]
+    rows: tuple[Row, ...]
+
+    @property
+    def label_columns(self) -> int:
+        return len(self.rows[0].labels) if self.rows else len(self.header)
+
+
+def _seed_text(replications: int, seed: int) -> str:
+    return f"{replications} replication(s), seed {seed}"
+
+
+def metrics_table(
+    summaries: Mapping[str, Mapping[str, Summary]], *, replications: int, seed: int
+) -> SummaryTable:
+    """Every metric (in ``METRICS`` order) by scenario, side by side; ``summaries`` maps each
+    scenario's name to its metrics. Metrics undefined in every run of every scenario are left
+    out: a column of "n/a" says nothing."""
+    names = list(summaries)
+    title = (
+        f"{names[0]}: {_seed_text(replications, seed)}"
+        if len(names) == 1
+        else f"{len(names)} scenarios, {_seed_text(replications, seed)} each"
+    )
+    rows = []
+    for metric, info in METRICS.items():
+        column = [summaries[name][metric] for name in names if metric in summaries[name]]
+        if len(column) < len(names) or all(s.n == 0 for s in column):
+            continue
+        rows.append(Row((metric, info.unit), tuple(Cell(s, info.unit) for s in column)))
+    caption = f"{CAPTION}; metrics undefined in every run omitted"
+    return SummaryTable(title, caption, ("metric", "unit", *names), tuple(rows))
+
+
+def comparison_table(
+    summaries: Mapping[str, Mapping[str, Summary]],
+    differences: Mapping[str, Mapping[str, Summary]],
+    *,
+    replications: int,
+    seed: int,
+) -> SummaryTable:
+    """Metrics by scenario, then each later scenario's paired difference from the first (the
+    baseline), marked where its interval excludes zero. ``differences`` maps each later
+    scenario's name to its differences by metric."""
+    names = list(summaries)
+    base, others = names[0], names[1:]
+    by_scenario = metrics_table(summaries, replications=replications, seed=seed)
+    rows = []
+    for row in by_scenario.rows:
+        metric, unit = row.labels
+        moved = [differences[name][metric] for name in others]
+        cells = [Cell(d, unit, signed=True, marked=excludes_zero(d)) for d in moved]
+        rows.append(Row(row.labels, (*row.cells, *cells)))
+    return SummaryTable(
+        f"{len(names)} scenarios against '{base}': {replications} paired replications, seed {seed}",
+        f"{CAPTION}; differences paired by replication (common random numbers); "
+        "* the interval excludes zero",
+        (*by_scenario.header, *(f"{name} - {base}" for name in others)),
+        tuple(rows),
+    )
+
+
+def study_table(
+    name: str,
+    labels: Sequence[str],
+    summaries: Sequence[Mapping[str, Summary]],
+    differences: Sequence[Mapping[str, Summary] | None],
+    metrics: Sequence[str],
+    *,
+    replications: int,
+    seed: int,
+) -> SummaryTable:
+    """One row per point of a study (the baseline first), one column per chosen metric; a
+    figure is marked where the point's paired difference from the baseline excludes zero
+    (``differences`` is ``None`` for the baseline)."""
+    rows = []
+    for label, summary, moved in zip(labels, summaries, differences, strict=True):
+        cells = tuple(
+            Cell(
+                summary[m],
+                METRICS[m].unit,
+                marked=moved is not None and m in moved and excludes_zero(moved[m]),
+            )
+            for m in metrics
+        )
+        rows.append(Row((label,), cells))
+    return SummaryTable(
+        f"{name}: {len(labels)} points, {replications} paired replications each, seed {seed}",
+        f"{CAPTION}; * the paired difference from the baseline excludes zero",
+        ("point", *(f"{m} ({METRICS[m].unit})" for m in metrics)),
+        tuple(rows),
+    )

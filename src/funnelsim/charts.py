@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from funnelsim.analysis import Summary
+from funnelsim.analysis import Summary, excludes_zero
 
 FIGSIZE = (6.4, 4.0)  # inches: reads on a slide and in a notebook
 CI_ALPHA = 0.2
@@ -79,7 +79,7 @@ def plot_metric_vs(
     dashed line to check the model against. Axis labels should carry units, e.g.
     ``"mean wait to first touch (hours)"``; ``percent=True`` shows a share (0..1) as %.
 
-    ``summaries[i]`` is the metric at ``x[i]`` (``Batch.summary()[name]`` of that option);
+    ``summaries[i]`` is the metric at ``x[i]`` (``Replications.summary()[name]`` of that option);
     ``theory[i]``, if given, is the reference value there. Call again with the same ``ax``
     and another ``label`` to compare scenarios on one chart.
     """
@@ -154,8 +154,7 @@ def plot_relative_differences(
     ys = list(range(len(rows)))[::-1]
     for y, (_, diff, base) in zip(ys, rows, strict=True):
         scale = 1 / abs(base)
-        clear = diff.ci_low > 0 or diff.ci_high < 0
-        color = "C0" if clear else "0.55"
+        color = "C0" if excludes_zero(diff) else "0.55"
         ax.plot([diff.ci_low * scale, diff.ci_high * scale], [y, y], color=color, linewidth=2.5)
         ax.plot([diff.mean * scale], [y], marker="o", color=color, zorder=3)
     ax.axvline(0, color=THEORY_COLOR, linewidth=1)

@@ -1,6 +1,8 @@
 """Where replications run: this process, a local process pool, or a Dask cluster.
 
-Every executor here is a ``concurrent.futures.Executor``, so the batch code submits chunks and
+An :class:`ExecutorSpec` says where (it is what ``--workers``, ``--executor`` and
+``--scheduler`` give); :func:`open_executor` opens it for the length of a run. Every executor
+opened here is a ``concurrent.futures.Executor``, so the run submits chunks of replications and
 collects them as they complete without knowing which one it has. Results never depend on the
 choice: a replication's random numbers come from its seed and number alone.
 """
@@ -14,13 +16,14 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from funnelsim.errors import UsageError
 
 if TYPE_CHECKING:
     from distributed import Client
 
-ExecutorKind = Literal["process", "dask"]
-EXECUTORS: tuple[ExecutorKind, ...] = ("process", "dask")
+EXECUTORS = ("process", "dask")
 
 
 def default_workers() -> int:
@@ -39,49 +42,75 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 @dataclass(frozen=True)
-class Pool:
-    """An executor (``None``: this process) and how many chunks it runs at once."""
+class ExecutorSpec:
+    """Where a run's replications go, checked before anything runs.
+
+    - ``kind="process"``: a pool of ``workers`` local processes (one worker: this process).
+    - ``kind="dask"``: the Dask cluster whose scheduler is at ``scheduler``
+      (``tcp://host:port``), or, without one, a local cluster of ``workers`` single-threaded
+      processes listening on 127.0.0.1 only.
+
+    A scheduler is a Dask cluster's, so giving one implies ``kind="dask"``. An unknown kind or
+    fewer than one worker is a :class:`~funnelsim.errors.UsageError` naming the option.
+    """
+
+    workers: int = 1
+    kind: str = "process"
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.scheduler is not None:
+            object.__setattr__(self, "kind", "dask")  # frozen: set once, while being made
+        if self.kind not in EXECUTORS:
+            from funnelsim.scenario.schema import did_you_mean  # only to explain a refusal
+
+            hint = did_you_mean(self.kind, list(EXECUTORS))
+            raise UsageError(
+                f"unknown executor {self.kind!r}{hint}; expected one of {', '.join(EXECUTORS)}",
+                "--executor",
+            )
+        if self.workers < 1:
+            raise UsageError(f"at least 1 worker, got {self.workers}", "--workers")
+
+
+@dataclass(frozen=True)
+class Slots:
+    """An open executor (``None``: this process) and how many chunks it runs at once."""
 
     executor: Executor | None
-    slots: int
+    count: int
 
 
-SERIAL = Pool(None, 1)  # this process, one chunk at a time
+SERIAL = Slots(None, 1)  # this process, one chunk at a time
 
 
 @contextmanager
-def open_executor(
-    kind: str = "process", workers: int = 1, scheduler: str | None = None
-) -> Iterator[Pool]:
-    """Where chunks of replications run, shut down on leaving.
+def open_executor(spec: ExecutorSpec) -> Iterator[Slots]:
+    """Open where chunks of replications run; shut it down on leaving.
 
-    - ``process``: a pool of ``workers`` local processes (one worker: this process).
-    - ``dask``: the Dask cluster whose scheduler is at ``scheduler`` (``tcp://host:port``), or,
-      without one, a local cluster of ``workers`` single-threaded processes listening on
-      127.0.0.1 only, its dashboard on a free loopback port. A cluster runs as many chunks at
-      once as its workers have threads.
+    A local Dask cluster's dashboard listens on a free loopback port; a cluster runs as many
+    chunks at once as its workers have threads.
     """
-    if kind == "process":
-        if workers <= 1:
+    if spec.kind == "process":
+        if spec.workers <= 1:
             yield SERIAL
             return
-        with _shut_down(ProcessPoolExecutor(max_workers=workers, mp_context=_context())) as pool:
-            yield Pool(pool, workers)
+        pool = ProcessPoolExecutor(max_workers=spec.workers, mp_context=_context())
+        with _shut_down(pool) as executor:
+            yield Slots(executor, spec.workers)
         return
-    if kind != "dask":
-        raise ValueError(f"unknown executor {kind!r}: expected one of {', '.join(EXECUTORS)}")
     # pure=False: chunks are told apart by submission, not by hashing their arguments
     with (
-        _dask_client(workers, scheduler) as client,
+        _dask_client(spec.workers, spec.scheduler) as client,
         _shut_down(client.get_executor(pure=False)) as executor,
     ):
-        yield Pool(executor, max(1, sum(client.nthreads().values())))
+        yield Slots(executor, max(1, sum(client.nthreads().values())))
 
 
 @contextmanager
 def _shut_down(executor: Executor) -> Iterator[Executor]:
     """On success, wait for the work; on an error or Ctrl-C, cancel what has not started
-    instead of finishing the whole batch first (the store keeps what did finish)."""
+    instead of finishing the whole run first (the store keeps what did finish)."""
     try:
         yield executor
     except BaseException:
@@ -104,7 +133,7 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Client]:
     import dask
 
     # The workers' statistical profiler samples the running task's stack every 10 ms while
-    # holding the GIL: pure overhead for a batch nobody profiles (Nanny passes the config on).
+    # holding the GIL: pure overhead for a run nobody profiles (Nanny passes the config on).
     with (
         dask.config.set({"distributed.worker.profile.enabled": False}),
         LocalCluster(

@@ -1,46 +1,74 @@
-"""Replications of a scenario: the unit of every answer funnelsim gives.
+"""Replications of scenarios: the one path from a request to a result.
+
+Every answer funnelsim gives (``run``, ``compare``, ``study``, a notebook's sweep, and the
+commands to come) goes through :func:`run`: some scenarios, a seed, how many replications (a
+number, or "until this interval is this narrow"), where to run them (an
+:class:`~funnelsim.executors.ExecutorSpec`) and, optionally, a results folder. It returns a
+:class:`RunResult`: each scenario's :class:`Replications`, what a resume kept, and the precision
+reached.
 
 Replication ``r`` of a run with seed ``s`` always draws from the streams of ``(s, r)``, so a
 result depends on the seed and the replication numbers only, never on the order or place in
 which replications run: one process, a pool of them, or a Dask cluster give the same numbers.
+Every scenario of a run uses the same seed and replication numbers (common random numbers), so
+each scenario's replication ``r`` can be paired with the baseline's.
 
-Work goes out in chunks of replications of one scenario. Each finished chunk is handed to the
-caller as it arrives (a progress bar advances, the results store writes it to disk), and a
-:class:`Runner` can be extended replication by replication, which is how a batch grows until
-a confidence interval is narrow enough, and how an interrupted batch is finished.
+Work goes out in chunks of replications of one scenario. Each finished chunk is handed on as it
+arrives (a progress bar advances, the results store writes it to disk at once), so an
+interrupted run resumes where it stopped, and a :class:`Runner` can be extended replication by
+replication, which is how a run grows until a confidence interval is narrow enough.
+
+```python
+from funnelsim.experiment import ExecutorSpec, run
+result = run(plans, 20, seed=7, out=Path("results/ab"), executor=ExecutorSpec(workers=2))
+result.comparison().differences()["Outbound-heavy"]["sqls"]
+```
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from funnelsim import metrics
-from funnelsim.analysis import Summary, paired_difference, summarise_metrics
-from funnelsim.executors import SERIAL, Pool, default_workers, open_executor
+from funnelsim import analysis, metrics
+from funnelsim.analysis import Summary, SummaryTable, paired_difference, summarise_metrics
+from funnelsim.errors import UsageError
+from funnelsim.executors import SERIAL, ExecutorSpec, Slots, default_workers, open_executor
 from funnelsim.model.run import simulate
 from funnelsim.records import RunRecords
 from funnelsim.rng import normalise_seed
-from funnelsim.scenario.schema import Scenario
-from funnelsim.scenario.study import Point
+from funnelsim.scenario.schema import Scenario, did_you_mean
+from funnelsim.scenario.study import Point, Study, describe
 from funnelsim.warmup import WarmupCheck, daily_levels, warmup_check
 
 __all__ = [
-    "Batch",
+    "DEFAULT_CAP",
+    "IN_PROCESS",
     "Chunk",
     "Comparison",
+    "ExecutorSpec",
+    "Precision",
     "Replication",
+    "Replications",
+    "RunResult",
     "Runner",
     "compare",
     "default_workers",
+    "run",
     "run_replications",
     "run_study",
+    "study_json",
 ]
+
+DEFAULT_CAP = 1000  # replications at most, when growing to a precision target
+MAX_CHUNK = 10  # replications per chunk, at most: a chunk in flight is what a kill loses
+IN_PROCESS = ExecutorSpec()  # every replication in this process, one after another
 
 
 @dataclass
@@ -52,7 +80,7 @@ class Replication:
     ship back from a worker.
     """
 
-    scenario: int  # the scenario's place in the batch
+    scenario: int  # the scenario's place in the run
     number: int
     metrics: dict[str, float]
     daily: dict[str, np.ndarray]
@@ -69,21 +97,25 @@ class Chunk:
 
 
 OnChunk = Callable[[Chunk], None]
-MAX_CHUNK = 10  # replications per chunk, at most
+OnTotal = Callable[[int, int], None]
 
 
 @dataclass
-class Batch:
-    """The replications of one scenario and what they measured."""
+class Replications:
+    """The replications of one scenario, numbered from 0, and what they measured."""
 
     scenario: Scenario
     seed: int
     metrics: list[dict[str, float]] = field(default_factory=list)
-    records: list[RunRecords] = field(default_factory=list)
+    records: list[RunRecords] = field(default_factory=list)  # only when asked for
     daily: list[dict[str, np.ndarray]] = field(default_factory=list)
 
+    def __len__(self) -> int:
+        return len(self.metrics)
+
     @property
-    def replications(self) -> int:
+    def n(self) -> int:
+        """How many replications ran."""
         return len(self.metrics)
 
     def summary(self, level: float = 0.95) -> dict[str, Summary]:
@@ -111,7 +143,7 @@ class Batch:
         return {
             "scenario": self.scenario.name,
             "seed": self.seed,
-            "replications": self.replications,
+            "replications": self.n,
             "metrics": {name: summary_json(s) for name, s in self.summary().items()},
         }
 
@@ -131,38 +163,85 @@ def _finite(value: float) -> float | None:
 
 @dataclass
 class Comparison:
-    """Scenarios run on the same replication streams, each against the first."""
+    """Scenarios run on the same replication streams, each against the first (the baseline)."""
 
-    batches: list[Batch]
+    per_scenario: list[Replications]
 
     @property
-    def baseline(self) -> Batch:
-        return self.batches[0]
+    def baseline(self) -> Replications:
+        return self.per_scenario[0]
 
     def differences(self, level: float = 0.95) -> dict[str, dict[str, Summary]]:
         """For each later scenario, its paired difference from the baseline, per metric."""
         base = self.baseline
+        names = base.metrics[0] if base.metrics else {}
         return {
-            batch.scenario.name: {
-                name: paired_difference(batch.values(name), base.values(name), level)
-                for name in base.metrics[0]
+            other.scenario.name: {
+                name: paired_difference(other.values(name), base.values(name), level)
+                for name in names
             }
-            for batch in self.batches[1:]
+            for other in self.per_scenario[1:]
         }
 
+    def table(self) -> SummaryTable:
+        """Metrics by scenario and the paired differences, as ``compare`` prints them."""
+        return analysis.comparison_table(
+            {r.scenario.name: r.summary() for r in self.per_scenario},
+            self.differences(),
+            replications=self.baseline.n,
+            seed=self.baseline.seed,
+        )
+
     def as_json(self) -> dict[str, Any]:
+        """The ``compare --json`` object: every scenario's metrics and the paired differences."""
         return {
             "baseline": self.baseline.scenario.name,
             "seed": self.baseline.seed,
-            "replications": self.baseline.replications,
+            "replications": self.baseline.n,
             "scenarios": {
-                b.scenario.name: {"metrics": b.as_json()["metrics"]} for b in self.batches
+                r.scenario.name: {"metrics": r.as_json()["metrics"]} for r in self.per_scenario
             },
             "differences": {
                 name: {metric: summary_json(s) for metric, s in diffs.items()}
                 for name, diffs in self.differences().items()
             },
         }
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Add replications until a metric's 95% CI half-width is at most ``half_width``.
+
+    For one scenario the interval is its mean's; for several, the widest of the paired
+    differences from the first (the comparison is the question asked). ``cap`` bounds the
+    replications, since some metrics never get there (a rate undefined in most runs, say).
+    """
+
+    metric: str
+    half_width: float
+    cap: int = DEFAULT_CAP
+
+    @classmethod
+    def parse(cls, text: str, cap: int | None = None) -> Precision:
+        """``'sqls=12'`` as a target (what ``--target-halfwidth`` takes); a
+        :class:`~funnelsim.errors.UsageError` says what is wrong with a bad one."""
+        option = "--target-halfwidth"
+        metric, sep, value = text.partition("=")
+        metric = metric.strip()
+        if not sep:
+            raise UsageError(f"expected METRIC=VALUE, got {text!r}", option)
+        if metric not in metrics.METRICS:
+            known = list(metrics.METRICS)
+            raise UsageError(f"unknown metric {metric!r}{did_you_mean(metric, known)}", option)
+        try:
+            half_width = float(value)
+        except ValueError:
+            half_width = math.nan
+        if not (math.isfinite(half_width) and half_width > 0):
+            raise UsageError(f"{metric}: the half-width must be a positive number", option)
+        if cap is not None and cap < 2:
+            raise UsageError(f"at least 2 replications, got {cap}", "--max-replications")
+        return cls(metric, half_width, DEFAULT_CAP if cap is None else cap)
 
 
 def run_chunk(
@@ -195,17 +274,17 @@ class Runner:
 
     ``extend(n)`` brings every scenario to replications 0..n-1, running only those not yet
     done (``finished`` ones, read back from a results store, are never re-run). Chunks go to
-    ``pool`` (default: this process), sized by how many it runs at once, and reach
-    ``on_chunk`` as they finish, in whatever order; the batches are assembled in replication
-    order, so they are the same whatever ran them.
+    ``slots`` (default: this process), sized by how many it runs at once, and reach
+    ``on_chunk`` as they finish, in whatever order; the replications are assembled in
+    replication order, so they are the same whatever ran them.
     """
 
     def __init__(
         self,
-        scenarios: list[Scenario],
+        scenarios: Sequence[Scenario],
         root: int,
         *,
-        pool: Pool = SERIAL,
+        slots: Slots = SERIAL,
         records: bool = False,
         keep_records: bool = False,
         series: bool = False,
@@ -213,16 +292,17 @@ class Runner:
         finished: Iterable[Replication] = (),
     ) -> None:
         """``records``/``series``: workers send back each replication's records/weekly
-        series, for ``on_chunk``; the batches keep the records only with ``keep_records``."""
-        self.scenarios = scenarios
+        series, for ``on_chunk``; the replications keep the records only with
+        ``keep_records``."""
+        self.scenarios = list(scenarios)
         self.root = root
-        self.executor = pool.executor
-        self.workers = pool.slots
+        self.executor = slots.executor
+        self.workers = slots.count
         self.records = records or keep_records
         self.keep_records = keep_records
         self.series = series
         self.on_chunk = on_chunk
-        self.done: list[dict[int, Replication]] = [{} for _ in scenarios]
+        self.done: list[dict[int, Replication]] = [{} for _ in self.scenarios]
         for replication in finished:
             self.done[replication.scenario][replication.number] = replication
 
@@ -234,16 +314,16 @@ class Runner:
     @property
     def extent(self) -> int:
         """One past the highest replication any scenario has: what a resume must fill up to,
-        so that no finished replication is left outside the batch."""
+        so that no finished replication is left out of the result."""
         return max((max(done, default=-1) + 1 for done in self.done), default=0)
 
     def plan(self, replications: int) -> list[tuple[int, list[int]]]:
         """The chunks still to run to reach ``replications``: (scenario, replication numbers).
 
-        Chunks shrink as the batch nears its end (guided self-scheduling: each takes a
-        ``2 x workers``-th of what remains), so the pool stays busy and no worker is left
-        alone with a long last chunk; none holds more than ``MAX_CHUNK``, since a chunk in
-        flight is what an interruption loses.
+        Chunks shrink as the run nears its end (guided self-scheduling: each takes a
+        ``2 x workers``-th of what remains), so the workers stay busy and none is left alone
+        with a long last chunk; none holds more than ``MAX_CHUNK``, since a chunk in flight is
+        what an interruption loses.
         """
         missing = [[r for r in range(replications) if r not in done] for done in self.done]
         remaining = sum(len(m) for m in missing)
@@ -261,16 +341,15 @@ class Runner:
     def extend(self, replications: int) -> None:
         """Run what is missing of replications 0..n-1 of every scenario."""
         if replications < 1:
-            raise ValueError("replications must be at least 1")
+            raise UsageError(f"at least 1 replication, got {replications}", "--replications")
         jobs = self.plan(replications)
-        args = (self.root,)
         flags = (self.records, self.series)
         if self.executor is None or len(jobs) == 1:
             for k, numbers in jobs:
-                self._collect(run_chunk(self.scenarios[k], k, *args, numbers, *flags))
+                self._collect(run_chunk(self.scenarios[k], k, self.root, numbers, *flags))
             return
         futures = [
-            self.executor.submit(run_chunk, self.scenarios[k], k, *args, numbers, *flags)
+            self.executor.submit(run_chunk, self.scenarios[k], k, self.root, numbers, *flags)
             for k, numbers in jobs
         ]
         for future in as_completed(futures):
@@ -288,42 +367,28 @@ class Runner:
             )
             self.done[chunk.scenario][replication.number] = kept
 
-    def batches(self) -> list[Batch]:
+    def per_scenario(self) -> list[Replications]:
         """Each scenario's replications 0..n-1, n the number all of them have."""
         n = self.replications
-        batches = []
+        result = []
         for scenario, done in zip(self.scenarios, self.done, strict=True):
-            batch = Batch(scenario, self.root)
+            replications = Replications(scenario, self.root)
             for number in range(n):
                 replication = done[number]
-                batch.metrics.append(replication.metrics)
-                batch.daily.append(replication.daily)
+                replications.metrics.append(replication.metrics)
+                replications.daily.append(replication.daily)
                 if replication.records is not None:
-                    batch.records.append(replication.records)
-            batches.append(batch)
-        return batches
+                    replications.records.append(replication.records)
+            result.append(replications)
+        return result
 
 
-@dataclass(frozen=True)
-class Precision:
-    """Add replications until a metric's 95% CI half-width is at most ``half_width``.
-
-    For one scenario the interval is its mean's; for several, the widest of the paired
-    differences from the first (the comparison is the question asked). ``cap`` bounds the
-    replications, since some metrics never get there (a rate undefined in most runs, say).
-    """
-
-    metric: str
-    half_width: float
-    cap: int = 1000
-
-
-def widest_half_width(batches: list[Batch], metric: str) -> float:
+def widest_half_width(per_scenario: list[Replications], metric: str) -> float:
     """The half-width :class:`Precision` targets; infinite while undefined."""
-    if len(batches) == 1:
-        widths = [batches[0].summary()[metric].half_width]
+    if len(per_scenario) == 1:
+        widths = [per_scenario[0].summary()[metric].half_width]
     else:
-        widths = [d[metric].half_width for d in Comparison(batches).differences().values()]
+        widths = [d[metric].half_width for d in Comparison(per_scenario).differences().values()]
     widest = max(widths)
     return widest if math.isfinite(widest) else math.inf
 
@@ -357,7 +422,7 @@ def run_to_precision(
         if on_size is not None:
             on_size(n)
         runner.extend(n)
-        half = widest_half_width(runner.batches(), precision.metric)
+        half = widest_half_width(runner.per_scenario(), precision.metric)
         if half <= precision.half_width or n >= precision.cap:
             return n, half
         n = next_size(n, half, precision, max(runner.workers, 1))
@@ -370,104 +435,309 @@ def _prefix(done: dict[int, Replication]) -> int:
     return n
 
 
-def run_batches(
-    scenarios: list[Scenario],
-    replications: int,
-    root: int,
-    *,
-    keep_records: bool = False,
-    on_chunk: OnChunk | None = None,
-    workers: int = 1,
-    executor: str = "process",
-    scheduler: str | None = None,
-) -> list[Batch]:
-    """Replications 0..n-1 of every scenario, all drawing from the streams of ``root``.
+@dataclass
+class RunResult:
+    """What a run produced, and how it got there.
 
-    ``executor`` is ``"process"`` (a local pool of ``workers`` processes; one means this
-    process) or ``"dask"`` (the cluster at ``scheduler``, else a local one of ``workers``).
+    ``per_scenario`` holds each scenario's replications in the order given (the first is the
+    baseline of a comparison); ``kept`` counts the replications a resume found finished in
+    the results folder; ``half_width`` is the one reached when a ``precision`` was asked.
     """
-    with open_executor(executor, workers, scheduler) as pool:
-        runner = Runner(scenarios, root, pool=pool, keep_records=keep_records, on_chunk=on_chunk)
-        runner.extend(replications)
-    return runner.batches()
+
+    per_scenario: list[Replications]
+    kept: int = 0
+    half_width: float | None = None
+    precision: Precision | None = None
+
+    @property
+    def seed(self) -> int:
+        return self.per_scenario[0].seed
+
+    @property
+    def replications(self) -> int:
+        """Replications per scenario."""
+        return self.per_scenario[0].n
+
+    @property
+    def precision_met(self) -> bool:
+        return self.precision is None or (
+            self.half_width is not None and self.half_width <= self.precision.half_width
+        )
+
+    def summaries(self, level: float = 0.95) -> dict[str, dict[str, Summary]]:
+        """Each scenario's metrics (by name) with confidence intervals at ``level``."""
+        return {r.scenario.name: r.summary(level) for r in self.per_scenario}
+
+    def comparison(self) -> Comparison:
+        """The scenarios against the first, replication by replication."""
+        return Comparison(self.per_scenario)
+
+    def table(self) -> SummaryTable:
+        """Every metric by scenario, side by side, as ``run`` prints them."""
+        return analysis.metrics_table(
+            self.summaries(), replications=self.replications, seed=self.seed
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``run --json`` object: one scenario's, or ``{"scenarios": [one per scenario]}``."""
+        objects = [r.as_json() for r in self.per_scenario]
+        return objects[0] if len(objects) == 1 else {"scenarios": objects}
+
+    def warnings(self) -> list[str]:
+        """What the numbers may not show: a precision target the cap stopped short of, a
+        warm-up too short for a scenario's queue to settle."""
+        found = []
+        if not self.precision_met and self.precision is not None:
+            found.append(
+                f"{self.precision.metric}: half-width {self.half_width:.4g} after "
+                f"{self.replications} replications (the cap), above the target "
+                f"{self.precision.half_width:g}"
+            )
+        for replications in self.per_scenario:
+            for check in replications.warmup():
+                if not check.enough:
+                    found.append(f"{replications.scenario.name}: {check.message()}")
+        return found
 
 
+def check_names(scenarios: Sequence[Scenario]) -> None:
+    """Scenarios run together are told apart by name, in tables and results folders alike."""
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise UsageError(f"scenario names must differ to be run together: {names}")
+
+
+def _requested(replications: int, precision: Precision | None) -> dict[str, Any]:
+    """What a run was asked for, as its manifest records it: a resume finishes it."""
+    return {
+        "replications": replications,
+        "target_halfwidth": None
+        if precision is None
+        else {"metric": precision.metric, "half_width": precision.half_width},
+        "max_replications": DEFAULT_CAP if precision is None else precision.cap,
+    }
+
+
+def _asked(manifest: Mapping[str, Any], default: int) -> tuple[int, Precision | None]:
+    asked = manifest.get("requested", {})
+    target = asked.get("target_halfwidth")
+    precision = (
+        None
+        if target is None
+        else Precision(target["metric"], target["half_width"], asked["max_replications"])
+    )
+    return asked.get("replications", default), precision
+
+
+def run(
+    scenarios: Sequence[Scenario],
+    replications: int | None = None,
+    seed: int | None = None,
+    *,
+    precision: Precision | None = None,
+    out: Path | None = None,
+    resume: bool = False,
+    records: bool = False,
+    executor: ExecutorSpec = IN_PROCESS,
+    on_chunk: OnChunk | None = None,
+    on_total: OnTotal | None = None,
+    command: str = "run",
+    extra: dict[str, Any] | None = None,
+    default_replications: int = 10,
+) -> RunResult:
+    """Run ``scenarios`` on common random numbers, optionally into a results folder.
+
+    - ``replications``: per scenario; ``None`` means the run's own when resuming, else
+      ``default_replications``. With a ``precision`` target it is where growing starts.
+    - ``seed``: default the first scenario's, else fresh entropy (the result reports it).
+    - ``precision``: add replications until the target is met or capped; a resume without
+      one keeps the run's own.
+    - ``out``: a results folder; every chunk is stored as it finishes. ``resume`` picks up the
+      run ``out`` holds, which must be the same scenarios and seed
+      (:class:`~funnelsim.errors.StoreError` otherwise).
+    - ``records``: the per-lead records too: written to ``out``, or without one kept on each
+      :class:`Replications` (large: a year of a full funnel is tens of MB per replication).
+    - ``executor``: where the replications run; the numbers are the same wherever.
+    - ``on_chunk`` hears every chunk as it finishes (after it is stored); ``on_total(total,
+      done)`` the replications the run will have in all, and those done so far, whenever the
+      total changes.
+    - ``command`` (``run``, ``compare``, ``study``) and ``extra`` go to the manifest; a
+      ``compare`` or ``study`` needs two scenarios or more, and stores paired differences.
+
+    Everything that can be refused is refused before anything runs (a
+    :class:`~funnelsim.errors.FunnelsimError`).
+    """
+    scenarios = list(scenarios)
+    if not scenarios:
+        raise UsageError("nothing to run: no scenario")
+    if command != "run" and len(scenarios) < 2:
+        raise UsageError(
+            "needs at least two scenarios (two files, or a file and a --variant)", command
+        )
+    check_names(scenarios)
+    if resume and out is None:
+        raise UsageError("needs --out, the folder of the run to finish", "--resume")
+    if replications is not None and replications < 1:
+        raise UsageError(f"at least 1 replication, got {replications}", "--replications")
+    store = None
+    finished: list[Replication] = []
+    if out is not None:
+        from funnelsim.store import Store  # pandas and pyarrow only when writing
+
+        store, finished = Store.open(
+            out,
+            scenarios,
+            seed,
+            command=command,
+            records=records,
+            resume=resume,
+            extra={
+                **(extra or {}),
+                "requested": _requested(replications or default_replications, precision),
+            },
+        )
+        root = store.seed
+        if resume:
+            stored_n, stored_precision = _asked(store.manifest, default_replications)
+            replications = replications or stored_n
+            precision = precision or stored_precision
+            store.manifest["requested"] = _requested(replications, precision)
+    else:
+        root = normalise_seed(scenarios[0].seed if seed is None else seed)
+    n = replications or default_replications
+
+    def chunk_done(chunk: Chunk) -> None:
+        if store is not None:
+            store.write_chunk(chunk)
+        if on_chunk is not None:
+            on_chunk(chunk)
+
+    half = None
+    with open_executor(executor) as slots:
+        runner = Runner(
+            scenarios,
+            root,
+            slots=slots,
+            records=records and store is not None,
+            keep_records=records and store is None,
+            series=store is not None,
+            on_chunk=chunk_done,
+            finished=finished,
+        )
+        start = max(n, runner.extent)  # gaps left by an interruption are filled
+
+        def resized(size: int) -> None:
+            if on_total is not None:
+                on_total(size * len(scenarios), sum(len(d) for d in runner.done))
+
+        if precision is None:
+            resized(start)
+            runner.extend(start)
+        else:
+            _, half = run_to_precision(runner, start, precision, resized)
+    per_scenario = runner.per_scenario()
+    if store is not None:
+        store.finish(per_scenario, paired=command != "run")
+    return RunResult(per_scenario, len(finished), half, precision)
+
+
+# -- conveniences: the same path, named for what a notebook asks --------------------------------
 def run_replications(
     scenario: Scenario,
     replications: int,
     seed: int | None = None,
     *,
-    keep_records: bool = False,
+    records: bool = False,
+    executor: ExecutorSpec = IN_PROCESS,
     on_chunk: OnChunk | None = None,
-    workers: int = 1,
-    executor: str = "process",
-    scheduler: str | None = None,
-) -> Batch:
-    """Run replications 0..n-1; the seed defaults to the scenario's, then to fresh entropy."""
-    root = normalise_seed(scenario.seed if seed is None else seed)
-    [batch] = run_batches(
-        [scenario],
-        replications,
-        root,
-        keep_records=keep_records,
-        on_chunk=on_chunk,
-        workers=workers,
-        executor=executor,
-        scheduler=scheduler,
+) -> Replications:
+    """Replications 0..n-1 of one scenario; the seed defaults to the scenario's, then to fresh
+    entropy. ``records`` keeps every replication's per-lead records."""
+    result = run(
+        [scenario], replications, seed, records=records, executor=executor, on_chunk=on_chunk
     )
-    return batch
+    return result.per_scenario[0]
 
 
 def compare(
-    scenarios: list[Scenario],
+    scenarios: Sequence[Scenario],
     replications: int,
     seed: int | None = None,
     *,
+    executor: ExecutorSpec = IN_PROCESS,
     on_chunk: OnChunk | None = None,
-    workers: int = 1,
-    executor: str = "process",
-    scheduler: str | None = None,
 ) -> Comparison:
-    """Run every scenario on the same seed and replication numbers: common random numbers."""
-    check_names(scenarios)
-    root = normalise_seed(scenarios[0].seed if seed is None else seed)
-    return Comparison(
-        run_batches(
-            scenarios,
-            replications,
-            root,
-            on_chunk=on_chunk,
-            workers=workers,
-            executor=executor,
-            scheduler=scheduler,
-        )
+    """Every scenario on the same seed and replication numbers (common random numbers), each
+    paired with the first."""
+    result = run(
+        scenarios, replications, seed, executor=executor, on_chunk=on_chunk, command="compare"
     )
-
-
-def check_names(scenarios: list[Scenario]) -> None:
-    """Scenarios compared or stored together are told apart by name."""
-    names = [s.name for s in scenarios]
-    if len(set(names)) != len(names):
-        raise ValueError(f"scenario names must differ to be compared or stored: {names}")
+    return result.comparison()
 
 
 def run_study(
-    points: list[Point],
-    replications: int,
+    study: Study,
+    points: Sequence[Point],
+    replications: int | None = None,
     seed: int | None = None,
     *,
+    precision: Precision | None = None,
+    out: Path | None = None,
+    resume: bool = False,
+    executor: ExecutorSpec = IN_PROCESS,
     on_chunk: OnChunk | None = None,
-    workers: int = 1,
-    executor: str = "process",
-    scheduler: str | None = None,
-) -> Comparison:
-    """Every point of a study on common random numbers, the baseline first."""
-    return compare(
+    on_total: OnTotal | None = None,
+) -> RunResult:
+    """Every point of a study on common random numbers, the baseline first.
+
+    Replications and seed default to the study's own; the rest is :func:`run`'s. A results
+    folder records the study's points (label, scenario, overrides) in its manifest.
+    """
+    return run(
         [p.scenario for p in points],
         replications,
-        seed,
-        on_chunk=on_chunk,
-        workers=workers,
+        study.seed if seed is None else seed,
+        precision=precision,
+        out=out,
+        resume=resume,
         executor=executor,
-        scheduler=scheduler,
+        on_chunk=on_chunk,
+        on_total=on_total,
+        command="study",
+        extra={"study": describe(study, points)},
+        default_replications=study.replications,
+    )
+
+
+def study_json(study: Study, points: Sequence[Point], result: RunResult) -> dict[str, Any]:
+    """The ``study --json`` object: for every point its label, overrides, metrics and paired
+    difference from the baseline (``null`` for the baseline itself)."""
+    data = result.comparison().as_json()
+    return {
+        "study": study.name,
+        "seed": data["seed"],
+        "replications": data["replications"],
+        "points": [
+            {
+                "label": p.label,
+                "overrides": p.overrides,
+                "metrics": data["scenarios"][p.scenario.name]["metrics"],
+                "difference": data["differences"].get(p.scenario.name),
+            }
+            for p in points
+        ],
+    }
+
+
+def study_table(study: Study, points: Sequence[Point], result: RunResult) -> SummaryTable:
+    """One row per point with the study's chosen metrics, as ``study`` prints them."""
+    differences = result.comparison().differences()
+    return analysis.study_table(
+        study.name,
+        [p.label for p in points],
+        [r.summary() for r in result.per_scenario],
+        [differences.get(r.scenario.name) for r in result.per_scenario],
+        study.metrics,
+        replications=result.replications,
+        seed=result.seed,
     )

@@ -10,7 +10,6 @@ key metric across its points.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from funnelsim import charts
-from funnelsim.analysis import Summary, summarise
+from funnelsim.analysis import Summary, excludes_zero, summarise
+from funnelsim.formatting import NOT_AVAILABLE, cell
 from funnelsim.metrics import METRICS
 from funnelsim.results import Results, load
 from funnelsim.store import atomic_write
@@ -46,24 +46,6 @@ REPORT = "report"
 def summary_of(row: pd.Series) -> Summary:
     """A row of summary.csv or differences.csv as a Summary."""
     return Summary(float(row["mean"]), float(row["ci_low"]), float(row["ci_high"]), int(row["n"]))
-
-
-def cell(s: Summary, unit: str, signed: bool = False) -> str:
-    """Mean ± half-width, readable: 12,345 ± 678; shares in % (differences in points)."""
-    if not math.isfinite(s.mean):
-        return "n/a"
-    sign = "+" if signed else ""
-    if unit == "share":
-        points = " pp" if signed else ""
-        text = f"{s.mean * 100:{sign}.1f}{points or '%'}"
-        if not math.isfinite(s.half_width):
-            return text
-        return f"{text} ± {s.half_width * 100:.1f}{points or '%'}"
-    text = f"{s.mean:{sign},.0f}" if abs(s.mean) >= 100 else f"{s.mean:{sign}.3g}"
-    if not math.isfinite(s.half_width):
-        return text
-    half = f"{s.half_width:,.0f}" if abs(s.half_width) >= 100 else f"{s.half_width:.2g}"
-    return f"{text} ± {half}"
 
 
 def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
@@ -154,9 +136,8 @@ def write_report(folder: Path) -> Path:
             cells = []
             for s in scenarios[1:]:
                 d = diffs.get((s, m))
-                text = "n/a" if d is None else cell(d, METRICS[m].unit, signed=True)
-                clear = d is not None and (d.ci_low > 0 or d.ci_high < 0)
-                cells.append(f"**{text}**" if clear else text)
+                text = NOT_AVAILABLE if d is None else cell(d, METRICS[m].unit, signed=True)
+                cells.append(f"**{text}**" if d is not None and excludes_zero(d) else text)
             rows.append([m, METRICS[m].unit, *cells])
         lines += _table(["metric", "unit", *(f"{s} - {base}" for s in scenarios[1:])], rows)
     lines += ["", "## Charts", ""]

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from funnelsim.errors import StoreError
+from funnelsim.errors import StoreError, UsageError
 from funnelsim.store import MANIFEST, RECORDS, SERIES
 
 TABLES = ("replications", *SERIES, *RECORDS)
@@ -45,7 +45,7 @@ class Results:
         if name not in TABLES:
             raise KeyError(f"no table {name!r}: expected one of {', '.join(TABLES)}")
         if name not in self._tables:
-            self._tables[name] = _in_batch_order(_read_table(self.folder, name), self.manifest)
+            self._tables[name] = _in_run_order(_read_table(self.folder, name), self.manifest)
         return self._tables[name]
 
 
@@ -74,8 +74,8 @@ def _read_table(folder: Path, name: str) -> pd.DataFrame:
     return frame.sort_values(order, kind="stable", ignore_index=True)
 
 
-def _in_batch_order(frame: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
-    """Scenarios in the order the batch ran them (a stable sort keeps replication order)."""
+def _in_run_order(frame: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
+    """Scenarios in the order the run gave them (a stable sort keeps replication order)."""
     if frame.empty or "scenario" not in frame.columns:
         return frame
     order = {s["name"]: i for i, s in enumerate(manifest["scenarios"])}
@@ -95,7 +95,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 def load(path: str | Path) -> Results:
     """A results folder written by ``run``, ``compare`` or ``study`` with ``--out``.
 
-    Rows come sorted by scenario (in batch order) and replication; an unfinished batch loads
+    Rows come sorted by scenario (in the run's order) and replication; an unfinished run loads
     too, with the replications it has finished.
     """
     folder = _folder(path)
@@ -103,15 +103,19 @@ def load(path: str | Path) -> Results:
     return Results(
         folder=folder,
         manifest=manifest,
-        replications=_in_batch_order(_read_table(folder, "replications"), manifest),
-        weekly=_in_batch_order(_read_table(folder, "weekly"), manifest),
+        replications=_in_run_order(_read_table(folder, "replications"), manifest),
+        weekly=_in_run_order(_read_table(folder, "weekly"), manifest),
         summary=_read_csv(folder / "summary.csv"),
         differences=_read_csv(folder / "differences.csv"),
     )
 
 
 def query(folders: list[Path], sql: str) -> pd.DataFrame:
-    """Run DuckDB SQL over the tables of one or more results folders."""
+    """Run DuckDB SQL over the tables of one or more results folders.
+
+    A folder that is not a results folder is a StoreError; SQL DuckDB refuses is a UsageError
+    carrying DuckDB's own message (which says where the statement went wrong).
+    """
     import duckdb  # only when querying
 
     checked = [_folder(f) for f in folders]
@@ -136,7 +140,10 @@ def query(folders: list[Path], sql: str) -> pd.DataFrame:
             if sources:
                 union = " UNION ALL BY NAME ".join(sources)
                 connection.execute(f"CREATE VIEW {name} AS {union}")
-        return connection.execute(sql).df()
+        try:
+            return connection.execute(sql).df()
+        except duckdb.Error as error:
+            raise UsageError(str(error), "SQL") from None
     finally:
         connection.close()
 

@@ -1,4 +1,4 @@
-"""The results store: a batch's output folder, written chunk by chunk, resumable.
+"""The results store: a run's output folder, written chunk by chunk, resumable.
 
 ```
 OUT/
@@ -15,7 +15,7 @@ OUT/
 ``<key>`` is the scenario's place and name (``0-baseline``), ``<chunk>`` the replications it
 holds (``r000010-r000019``). Every file is written under a temporary name and renamed into
 place, and a chunk's ``replications`` file is written last: a chunk is finished exactly when
-that file exists. A batch killed at any moment loses at most the chunks in flight; resuming
+that file exists. A run killed at any moment loses at most the chunks in flight; resuming
 deletes their leftovers and runs only the replications no finished chunk holds.
 """
 
@@ -36,9 +36,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from funnelsim.analysis import Summary
+from funnelsim.analysis import Summary, excludes_zero
 from funnelsim.errors import StoreError
-from funnelsim.experiment import Batch, Chunk, Comparison, Replication, check_names
+from funnelsim.experiment import Chunk, Comparison, Replication, Replications, check_names
 from funnelsim.metrics import METRICS
 from funnelsim.records import Kind, Outcome, RunRecords, TaskKind, Team, labels
 from funnelsim.scenario.schema import Scenario
@@ -166,7 +166,7 @@ def scenario_hash(scenario: Scenario) -> str:
 
 
 def code_hash() -> str:
-    """SHA-256 of funnelsim's source: a batch is only resumed by the code that started it."""
+    """SHA-256 of funnelsim's source: a run is only resumed by the code that started it."""
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parent
     for path in sorted(package.rglob("*.py")):
@@ -182,7 +182,7 @@ def _chunk_name(numbers: list[int]) -> str:
 # -- the store ----------------------------------------------------------------------------------
 @dataclass
 class Store:
-    """An output folder being filled by one batch (or finished by a resumed one)."""
+    """An output folder being filled by one run (or finished by a resumed one)."""
 
     folder: Path
     scenarios: list[Scenario]
@@ -206,24 +206,21 @@ class Store:
         resume: bool = False,
         extra: dict[str, Any] | None = None,
     ) -> tuple[Store, list[Replication]]:
-        """Start a batch in ``folder``, or with ``resume`` pick up the one it holds.
+        """Start a run in ``folder``, or with ``resume`` pick up the one it holds.
 
-        Returns the store and the replications already finished. A new batch needs a folder
-        that holds no batch yet; a resumed one must be the same scenarios on the same seed,
+        Returns the store and the replications already finished. A new run needs a folder
+        that holds no run yet; a resumed one must be the same scenarios on the same seed,
         run by the same funnelsim code. ``seed`` ``None`` means the scenario's seed, else,
-        when resuming, the batch's own, else fresh entropy.
+        when resuming, the run's own, else fresh entropy.
         """
-        try:
-            check_names(scenarios)  # every stored row names its scenario
-        except ValueError as error:
-            raise StoreError(f"{folder}: {error}") from None
+        check_names(scenarios)  # every stored row names its scenario
         manifest_path = folder / MANIFEST
         existing = _read_manifest(manifest_path) if manifest_path.exists() else None
         if existing is None and folder.exists() and any(folder.iterdir()):
-            raise StoreError(f"{folder}: not empty and holds no funnelsim batch; choose another")
+            raise StoreError(f"{folder}: not empty and holds no funnelsim run; choose another")
         if existing is not None and not resume:
             raise StoreError(
-                f"{folder}: holds a batch already ({existing.get('command')}, "
+                f"{folder}: holds a run already ({existing.get('command')}, "
                 f"{len(existing.get('scenarios', []))} scenario(s)); pass --resume to finish "
                 "or extend it, or choose another folder"
             )
@@ -273,17 +270,17 @@ class Store:
         metrics.insert(0, "replication", [r.number for r in done])
         _write_parquet(self.folder / "replications" / key / file, _named(metrics, name))
 
-    def finish(self, batches: list[Batch], paired: bool = True) -> None:
+    def finish(self, per_scenario: list[Replications], paired: bool = True) -> None:
         """Summary tables and the manifest's final word, once every replication is in.
 
         With ``paired``, several scenarios also get their paired differences from the first.
         """
         rows = []
-        for batch in batches:
-            for metric, s in batch.summary().items():
+        for replications in per_scenario:
+            for metric, s in replications.summary().items():
                 rows.append(
                     {
-                        "scenario": batch.scenario.name,
+                        "scenario": replications.scenario.name,
                         "metric": metric,
                         "unit": _unit(metric),
                         **_summary_row(s),
@@ -292,12 +289,11 @@ class Store:
         atomic_write(
             self.folder / "summary.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False)
         )
-        if paired and len(batches) > 1:
-            base = batches[0].scenario.name
+        if paired and len(per_scenario) > 1:
+            base = per_scenario[0].scenario.name
             diffs = []
-            for name, by_metric in Comparison(batches).differences().items():
+            for name, by_metric in Comparison(per_scenario).differences().items():
                 for metric, s in by_metric.items():
-                    excludes = bool(s.ci_low > 0 or s.ci_high < 0)
                     diffs.append(
                         {
                             "scenario": name,
@@ -305,14 +301,14 @@ class Store:
                             "metric": metric,
                             "unit": _unit(metric),
                             **_summary_row(s),
-                            "excludes_zero": excludes,
+                            "excludes_zero": excludes_zero(s),
                         }
                     )
             atomic_write(
                 self.folder / "differences.csv",
                 lambda p: pd.DataFrame(diffs).to_csv(p, index=False),
             )
-        self.manifest["replications"] = batches[0].replications
+        self.manifest["replications"] = per_scenario[0].n
         self.manifest["complete"] = True
         self._write_manifest()
 
@@ -421,22 +417,22 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 def _check_resumable(
     folder: Path, manifest: dict[str, Any], scenarios: list[Scenario], seed: int | None
 ) -> int:
-    """The batch's seed, if ``scenarios`` and ``seed`` are what it was started with."""
+    """The run's seed, if ``scenarios`` and ``seed`` are what it was started with."""
     stored = [(s["name"], s["hash"]) for s in manifest["scenarios"]]
     given = [(s.name, scenario_hash(s)) for s in scenarios]
     if stored != given:
         changed = [n for (n, h), (m, g) in zip(stored, given, strict=False) if (n, h) != (m, g)]
         detail = f"changed: {', '.join(changed)}" if changed else "a different set of scenarios"
         raise StoreError(
-            f"{folder}: cannot resume: the batch ran other scenarios ({detail}); "
+            f"{folder}: cannot resume: the run there ran other scenarios ({detail}); "
             "resume with the same files and --set options, or choose another folder"
         )
     root = int(manifest["seed"])
     if seed is not None and seed != root:
-        raise StoreError(f"{folder}: cannot resume: the batch ran on seed {root}, not {seed}")
+        raise StoreError(f"{folder}: cannot resume: the run there ran on seed {root}, not {seed}")
     if manifest["code_hash"] != code_hash():
         raise StoreError(
-            f"{folder}: cannot resume: funnelsim's code changed since the batch started "
+            f"{folder}: cannot resume: funnelsim's code changed since the run started "
             f"(it ran {manifest['funnelsim_version']}); results of two versions would mix"
         )
     return root

@@ -4,8 +4,8 @@ A run starts with an empty queue (or a backlog, when a starting state says so); 
 before it has settled biases every metric. The warm-up (simulated but not measured) is meant
 to cover that. MSER-5 (White, 1997; Franklin & White, 2008) picks the truncation point of an
 output series that minimises the standard error of the mean of what remains: the series is
-cut into batches of five observations, and the truncation d (in batches, at most half of
-them) minimising
+cut into groups of five observations (the "batch means" of the MSER literature), and the
+truncation d (in groups, at most half of them) minimising
 
     MSER(d) = sum_{j>d} (b_j - mean_{j>d} b)^2 / (k - d)^2
 
@@ -16,7 +16,7 @@ noise than one run).
 Once the transient is over, MSER's statistic is nearly flat and its minimum wanders: it often
 cuts a little past the end of the transient, by chance. So the warm-up is called too short
 only when MSER-5 cuts later than the warm-up *and* the days between them shift the measured
-mean level by more than twice its standard error (from the spread of the kept batch means):
+mean level by more than twice its standard error (from the spread of the kept group means):
 a bias a planner would see in the results, not a wobble.
 
 The queue is the level the SLA metrics hang on. The pipeline of open opportunities settles far
@@ -36,7 +36,7 @@ from funnelsim.records import LevelSeries, RunRecords
 from funnelsim.scenario.schema import Scenario
 
 DAY_H = 24.0
-BATCH = 5  # observations per MSER batch: the "5" of MSER-5
+GROUP = 5  # observations per MSER group (its "batch"): the "5" of MSER-5
 
 
 @dataclass(frozen=True)
@@ -73,15 +73,15 @@ def _weeks(hours: float) -> int:
     return int(np.ceil(hours / (7 * DAY_H)))
 
 
-def mser(observations: np.ndarray, batch: int = BATCH) -> int:
-    """How many leading observations MSER-``batch`` deletes (a multiple of ``batch``).
+def mser(observations: np.ndarray, group: int = GROUP) -> int:
+    """How many leading observations MSER-``group`` deletes (a multiple of ``group``).
 
-    Trailing observations that do not fill a batch are ignored; fewer than two batches give 0.
+    Trailing observations that do not fill a group are ignored; fewer than two groups give 0.
     """
-    k = len(observations) // batch
+    k = len(observations) // group
     if k < 2:
         return 0
-    means = np.asarray(observations[: k * batch], dtype=float).reshape(k, batch).mean(axis=1)
+    means = np.asarray(observations[: k * group], dtype=float).reshape(k, group).mean(axis=1)
     # sums over the tail b_d..b_{k-1} for every d, from reversed cumulative sums
     n = np.arange(k, 0, -1, dtype=float)
     s1 = np.cumsum(means[::-1])[::-1]
@@ -89,7 +89,7 @@ def mser(observations: np.ndarray, batch: int = BATCH) -> int:
     sse = np.maximum(s2 - s1**2 / n, 0.0)
     candidates = k // 2 + 1  # cutting more than half the run is not trusted
     statistic = sse[:candidates] / n[:candidates] ** 2
-    return int(np.argmin(statistic)) * batch
+    return int(np.argmin(statistic)) * group
 
 
 def daily_means(series: LevelSeries, end_h: float) -> np.ndarray:
@@ -118,7 +118,7 @@ def warmup_check(level: str, daily: np.ndarray, scenario: Scenario) -> WarmupChe
     check = WarmupCheck(level, cut * DAY_H, scenario.warmup_hours)
     if cut <= first:
         return check
-    kept = daily[cut : len(daily) // BATCH * BATCH].reshape(-1, BATCH).mean(axis=1)
+    kept = daily[cut : len(daily) // GROUP * GROUP].reshape(-1, GROUP).mean(axis=1)
     measured = daily[first:]
     bias = float(measured.mean() - kept.mean())
     noise = float(kept.std(ddof=1)) / math.sqrt(len(kept)) if len(kept) > 1 else 0.0

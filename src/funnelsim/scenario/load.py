@@ -1,13 +1,21 @@
-"""Scenario files: safe YAML with line tracking, dotted overrides, and errors people can act on.
+"""Scenario files: safe YAML with line tracking, dotted overrides, variants, and errors people
+can act on.
 
 Every problem is reported as ``FILE:LINE:COL: dotted.path: what is wrong`` (misspelled keys get
-a did-you-mean), all problems of a file at once, and nothing is run or written before the file
-is valid. Values given with ``--set dotted.key=value`` are located at the option itself.
+a did-you-mean), all problems of all files at once, and nothing is run or written before every
+file is valid. Values given with ``--set dotted.key=value`` are located at the option itself.
+
+A variant is a plan that differs from a file in a few values: ``--variant "8 SDRs:
+teams.sdr.headcount=8"`` is the first file with that override, named ``8 SDRs``, so a planner
+compares a change without copying the file. Its overrides go through the same machinery as
+``--set`` (and its problems are located at the option), after the ``--set`` values.
 """
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from funnelsim.errors import FunnelsimError
 from funnelsim.scenario.schema import CrossReferenceError, Scenario, did_you_mean
 
 PathKey = tuple[str | int, ...]
@@ -24,7 +33,7 @@ PathKey = tuple[str | int, ...]
 class Problem:
     """One thing wrong with an input, and where it is."""
 
-    where: str  # "file:line:col" or "--set key=value"
+    where: str  # "file:line:col", "--set key=value" or '--variant "LABEL: ..."'
     path: str
     message: str
 
@@ -36,12 +45,15 @@ class Problem:
         )
 
 
-class ScenarioError(Exception):
+class ScenarioError(FunnelsimError):
     """The input cannot be used; ``problems`` lists everything wrong with it."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+    def lines(self) -> list[str]:
+        return [str(p) for p in self.problems]
 
 
 @dataclass
@@ -60,6 +72,12 @@ class Document:
             if mark is not None:
                 return mark
         return f"{self.source}:1:1"
+
+    def copy(self) -> Document:
+        """An independent copy, to change into another plan (a variant, a study's point)."""
+        return Document(
+            self.source, copy.deepcopy(self.data), dict(self.marks), dict(self.key_marks)
+        )
 
 
 def _mark(source: str, node: yaml.Node) -> str:
@@ -149,9 +167,12 @@ def _dotted(path: PathKey) -> str:
     return ".".join(str(p) for p in path)
 
 
-def parse_override(text: str) -> tuple[PathKey, Any]:
-    """``'teams.sdr.headcount=12'`` -> (('teams', 'sdr', 'headcount'), 12), value read as YAML."""
-    where = f"--set {text}"
+def parse_override(text: str, where: str | None = None) -> tuple[PathKey, Any]:
+    """``'teams.sdr.headcount=12'`` -> (('teams', 'sdr', 'headcount'), 12), value read as YAML.
+
+    Problems are reported at ``where`` (default: the ``--set`` option that gave ``text``).
+    """
+    where = f"--set {text}" if where is None else where
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ScenarioError([Problem(where, "", "expected dotted.key=value")])
@@ -199,12 +220,78 @@ def dotted_path(key: str) -> PathKey:
     return tuple(int(p) if p.isdigit() else p for p in key.split("."))
 
 
-def apply_overrides(document: Document, overrides: list[str]) -> Document:
-    """Set each ``dotted.key=value`` in the document; intermediate mappings are created."""
+def apply_overrides(
+    document: Document, overrides: Sequence[str], where: str | None = None
+) -> Document:
+    """Set each ``dotted.key=value`` in the document; intermediate mappings are created.
+
+    Problems are located at ``where``, by default at each override's own ``--set`` option.
+    """
     for text in overrides:
-        path, value = parse_override(text)
-        set_value(document, path, value, f"--set {text}")
+        at = f"--set {text}" if where is None else where
+        path, value = parse_override(text, at)
+        set_value(document, path, value, at)
     return document
+
+
+# -- variants ----------------------------------------------------------------------------------
+VARIANT_FORM = "'LABEL: KEY=VALUE; KEY=VALUE'"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A plan that is the first file with a few values changed, named ``label``.
+
+    Written ``LABEL: KEY=VALUE; KEY=VALUE``: the label ends at the first ``': '``, and the
+    overrides (dotted keys, as ``--set`` takes them) are separated by ``'; '``.
+    """
+
+    label: str
+    overrides: tuple[str, ...]
+    text: str  # as given, to locate problems
+
+    @property
+    def where(self) -> str:
+        return variant_where(self.text)
+
+
+def variant_where(text: str) -> str:
+    """Where a variant's problems are reported: the option as typed, quoted, since its text
+    holds the ``': '`` that otherwise separates a location from its message."""
+    return f'--variant "{text}"'
+
+
+def parse_variant(text: str) -> Variant:
+    """``'8 SDRs: teams.sdr.headcount=8'`` -> Variant('8 SDRs', ('teams.sdr.headcount=8',)).
+
+    The label is required (it names the plan in every table and results folder), and so is at
+    least one override; each must be ``dotted.key=value``. The keys are checked against the
+    scenario when the variant is built (:func:`load_scenarios`).
+    """
+    where = variant_where(text)
+    label, sep, rest = text.partition(": ")
+    label = label.strip()
+    if not sep:
+        problem = f"expected {VARIANT_FORM}: no label (the label ends at the first ': ')"
+        raise ScenarioError([Problem(where, "", problem)])
+    if not label:
+        raise ScenarioError([Problem(where, "", "missing label before ': '")])
+    overrides = tuple(part.strip() for part in rest.split("; "))
+    if not any(overrides):
+        raise ScenarioError([Problem(where, "", "no override after the label")])
+    if not all(overrides):
+        raise ScenarioError([Problem(where, "", "empty override between '; ' separators")])
+    for override in overrides:
+        parse_override(override, where)  # the KEY=VALUE form, before anything is loaded
+    return Variant(label, overrides, text)
+
+
+def _variant_of(document: Document, variant: Variant) -> Scenario:
+    """The scenario ``document`` describes with the variant's changes, named by its label."""
+    changed = apply_overrides(document.copy(), variant.overrides, variant.where)
+    set_value(changed, ("name",), variant.label, variant.where)
+    scenario: Scenario = validate_document(changed, Scenario)
+    return scenario
 
 
 # -- validation errors -> problems -------------------------------------------------------------
@@ -325,17 +412,58 @@ def validate_document(document: Document, model: type[BaseModel] = Scenario) -> 
         ) from None
 
 
-def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+def load_scenario(path: str | Path, overrides: Sequence[str] | None = None) -> Scenario:
     """Read, override and validate a scenario file; raise ScenarioError listing every problem."""
     document = apply_overrides(read_document(path), overrides or [])
     scenario: Scenario = validate_document(document, Scenario)
     return scenario
 
 
-def scenario_from_dict(data: dict[str, Any], overrides: list[str] | None = None) -> Scenario:
-    """Validate a scenario given as Python data (notebooks, tests)."""
-    import copy
+def load_scenarios(
+    files: Sequence[str | Path],
+    overrides: Sequence[str] | None = None,
+    variants: Sequence[str] = (),
+) -> list[Scenario]:
+    """Every file, then every variant of the first, each with ``overrides`` (``--set``) applied.
 
+    All problems of all files and variants are reported at once (one ScenarioError), before
+    anything runs: a planner fixes them in one go rather than one per attempt.
+    """
+    problems: list[Problem] = []
+
+    def note(error: ScenarioError) -> None:
+        problems.extend(p for p in error.problems if p not in problems)  # --set: once, not per file
+
+    parsed = []
+    for text in variants:
+        try:
+            parsed.append(parse_variant(text))
+        except ScenarioError as error:
+            note(error)
+    scenarios: list[Scenario] = []
+    first: Document | None = None
+    for index, file in enumerate(files):
+        try:
+            document = apply_overrides(read_document(file), overrides or [])
+            unchanged = document.copy()
+            scenarios.append(validate_document(document, Scenario))
+            if index == 0:
+                first = unchanged
+        except ScenarioError as error:
+            note(error)
+    if first is not None:  # a variant of an invalid file would only repeat the file's problems
+        for variant in parsed:
+            try:
+                scenarios.append(_variant_of(first, variant))
+            except ScenarioError as error:
+                note(error)
+    if problems:
+        raise ScenarioError(problems)
+    return scenarios
+
+
+def scenario_from_dict(data: dict[str, Any], overrides: Sequence[str] | None = None) -> Scenario:
+    """Validate a scenario given as Python data (notebooks, tests)."""
     document = apply_overrides(Document("<dict>", copy.deepcopy(data)), overrides or [])
     scenario: Scenario = validate_document(document, Scenario)
     return scenario

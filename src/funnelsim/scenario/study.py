@@ -21,16 +21,15 @@ sweeps:
 
 from __future__ import annotations
 
-import copy
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from funnelsim.scenario.load import (
-    Document,
     Problem,
     ScenarioError,
     apply_overrides,
@@ -39,7 +38,7 @@ from funnelsim.scenario.load import (
     set_value,
     validate_document,
 )
-from funnelsim.scenario.schema import Scenario, Section
+from funnelsim.scenario.schema import Scenario, Section, did_you_mean
 
 Value = str | int | float | bool | None
 
@@ -107,6 +106,20 @@ class Study(Section):
         description="Metrics shown in the study's table (every metric is computed).",
     )
 
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, names: list[str]) -> list[str]:
+        # Checked here, not when the table is drawn, so that a misspelled metric is reported
+        # at its line before anything runs. The registry is imported only now: it is a layer
+        # above the scenario (it computes the metrics), and loading a study stays light.
+        from funnelsim.metrics import METRICS
+
+        unknown = [name for name in names if name not in METRICS]
+        if unknown:
+            hints = ", ".join(f"'{n}'{did_you_mean(n, list(METRICS))}" for n in unknown)
+            raise ValueError(f"unknown metric(s) {hints}")
+        return names
+
 
 @dataclass(frozen=True)
 class Point:
@@ -117,7 +130,21 @@ class Point:
     scenario: Scenario
 
 
-def load_study(path: str | Path, overrides: list[str] | None = None) -> tuple[Study, list[Point]]:
+def describe(study: Study, points: Sequence[Point]) -> dict[str, Any]:
+    """The study as a results folder's manifest records it: its name and, for every point, its
+    label, its scenario's name and what was changed."""
+    return {
+        "name": study.name,
+        "points": [
+            {"label": p.label, "scenario": p.scenario.name, "overrides": p.overrides}
+            for p in points
+        ],
+    }
+
+
+def load_study(
+    path: str | Path, overrides: Sequence[str] | None = None
+) -> tuple[Study, list[Point]]:
     """Read a study and build every point's scenario; raise ScenarioError listing problems.
 
     ``overrides`` (``--set``) apply to the baseline before the study's own changes.
@@ -138,9 +165,7 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> tuple[St
     points: list[Point] = []
     problems: list[Problem] = []
     for label, values, origin in plan:
-        document = Document(
-            base.source, copy.deepcopy(base.data), dict(base.marks), dict(base.key_marks)
-        )
+        document = base.copy()
         try:
             for key, value in values.items():
                 set_value(document, dotted_path(key), value, study_doc.where((*origin, key)))
