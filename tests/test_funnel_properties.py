@@ -247,6 +247,7 @@ def check_tasks(records: RunRecords, model: Funnel) -> None:
     ramp_spec = spec.teams.sdr.ramp
     ramp = None if ramp_spec is None else Ramp(ramp_spec.start, ramp_spec.over.hours)
     people = model.people
+    drawn = Funnel(spec, model.seed, model.replication).draws  # the run let go of its own
     counter: dict[int, int] = {}
     for i in np.flatnonzero(sdr_task)[np.argsort(t.start_h[sdr_task], kind="stable")]:
         lead, kind = int(t.lead[i]), int(t.kind[i])
@@ -255,10 +256,10 @@ def check_tasks(records: RunRecords, model: Funnel) -> None:
             work = float(people.work_h[lead])
         elif kind in (ATTEMPT, PROSPECT):
             counter[lead] += 1
-            touch, width = model.draws["touch"]
+            touch, width = drawn["touch"]
             work = touch[lead * width + counter[lead]]
         else:
-            work = model.draws["qualification"][0][lead]
+            work = drawn["qualification"][0][lead]
         seat = records.sdr_seats[int(t.rep[i])]
         productivity = 1.0 if ramp is None else ramp.productivity(seat, float(t.start_h[i]))
         took = t.end_b[i] - t.start_b[i]

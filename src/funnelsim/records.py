@@ -229,20 +229,31 @@ class TaskRecords:
 
     @classmethod
     def from_logs(cls, calendar: Calendar, *logs: TaskLog | None) -> TaskRecords:
-        cols: dict[str, list[np.ndarray]] = {f.name: [] for f in fields(cls)}
-        for team, log in enumerate(logs):
-            if log is None:
-                continue
-            start, end = floats(log.start_h), floats(log.end_h)
-            cols["team"].append(np.full(len(start), team, dtype=np.int64))
-            cols["rep"].append(ints(log.rep))
-            cols["lead"].append(ints(log.lead))
-            cols["kind"].append(ints(log.kind))
-            cols["start_h"].append(start)
-            cols["end_h"].append(end)
-            cols["start_b"].append(calendar.business_time_array(start))
-            cols["end_b"].append(calendar.business_time_array(end))
-        return cls(**{k: np.concatenate(v) for k, v in cols.items()})
+        """The teams' logs (SDR, then AE) as one table. Each log column is emptied once
+        copied, so that a run's tasks are never held twice."""
+        teams = [(team, log) for team, log in enumerate(logs) if log is not None]
+
+        def column(name: str, dtype: type) -> np.ndarray:
+            parts: list[np.ndarray] = [
+                np.array(getattr(log, name), dtype=dtype) for _, log in teams
+            ]
+            for _, log in teams:
+                del getattr(log, name)[:]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+        team = np.concatenate([np.full(len(log.start_h), t, dtype=np.int64) for t, log in teams])
+        rep, lead, kind = (column(name, np.int64) for name in ("rep", "lead", "kind"))
+        start, end = column("start_h", np.float64), column("end_h", np.float64)
+        return cls(
+            team=team,
+            rep=rep,
+            lead=lead,
+            kind=kind,
+            start_h=start,
+            end_h=end,
+            start_b=calendar.business_time_array(start),
+            end_b=calendar.business_time_array(end),
+        )
 
     def busy_hours(self, team: int, b0: float, b1: float, mask: BoolArray | None = None) -> float:
         """Working hours of ``team`` spent on tasks within [b0, b1) of the business clock."""

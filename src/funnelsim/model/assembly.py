@@ -41,7 +41,7 @@ def assemble(funnel: Funnel) -> RunRecords:
     )
     deal = floats(funnel.deal_value)
     opened = ~np.isnan(floats(funnel.opp_h))
-    drawn_deal = floats(funnel.draws["deal"][0]) if "deal" in funnel.draws else np.nan
+    drawn_deal = floats(funnel.drawn_deal) if funnel.drawn_deal else np.nan
     t0, t1 = scenario.warmup_hours, funnel.end_h
     weeks = np.append(np.arange(t0, t1, 168.0), t1)
     return RunRecords(
@@ -51,7 +51,7 @@ def assemble(funnel: Funnel) -> RunRecords:
             source=p.source,
             segment=p.segment,
             arrival_h=floats(funnel.arrival),
-            fit=p.fit,
+            fit=floats(funnel.fit),
             intent=floats(funnel.intent),
             score=floats(funnel.score),
             work_h=p.work_h,

@@ -50,6 +50,7 @@ from funnelsim.records import (
     LevelMonitor,
     Outcome,
     TaskKind,
+    floats,
 )
 from funnelsim.rng import Streams
 from funnelsim.scenario.schema import HiringChange, Scenario
@@ -84,15 +85,19 @@ def _nans(n: int) -> array[float]:
     return array("d", [NAN]) * n
 
 
-def _flat(values: np.ndarray) -> tuple[array[float], int]:
-    """Per-lead numbers as one flat column, and its width: lead ``i``'s ``k``-th number is at
-    ``i * width + k``. Read one at a time in the hot path, a flat array is much cheaper than
-    numpy indexing, and made by a plain copy, not a Python float per number.
-    """
-    width = values.shape[1] if values.ndim == 2 else 1
+def _typed(values: np.ndarray) -> array[float]:
+    """Per-lead numbers as one flat typed column (a row after another, for a 2-d block). Read
+    one at a time in the hot path, it is much cheaper than numpy indexing, and made by a plain
+    copy, not a Python float per number."""
     column = array("d")
     column.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
-    return column, width
+    return column
+
+
+def _flat(values: np.ndarray) -> tuple[array[float], int]:
+    """Per-lead numbers as one flat column, and its width: lead ``i``'s ``k``-th number is at
+    ``i * width + k``."""
+    return _typed(values), values.shape[1] if values.ndim == 2 else 1
 
 
 class Funnel(Worker):
@@ -132,13 +137,17 @@ class Funnel(Worker):
         n = len(self.people)
         p = self.people
         rules = self.rules
-        # what each lead is, as the hot path reads it
-        self.fit, _ = _flat(p.fit)
-        self.intent, _ = _flat(p.intent)
-        self.score = _nans(n) if rules.marketing else _flat(p.score)[0]
-        self.arrival, _ = _flat(p.arrival_h)
-        self._work, _ = _flat(p.work_h)
-        self._patience = _flat(p.patience_h)[0] if rules.patience else None
+        # what each lead is, as the hot path reads it: typed copies, of which the population's
+        # columns become views, so that each number is held once
+        self.fit = _typed(p.fit)
+        self.intent = _typed(p.intent)
+        self.arrival = _typed(p.arrival_h)
+        self._work = _typed(p.work_h)
+        p.fit, p.intent, p.arrival_h, p.work_h = (
+            floats(c) for c in (self.fit, self.intent, self.arrival, self._work)
+        )
+        self.score = _nans(n) if rules.marketing else _typed(p.score)
+        self._patience = _typed(p.patience_h) if rules.patience else None
         self._kind: list[int] = p.kind.tolist()
         self._entry: list[int] = p.entry.tolist()
         self._source: list[int] = p.source.tolist()
@@ -185,7 +194,7 @@ class Funnel(Worker):
         self._u_stage, self._u_stage_w = self.uniforms.get("advance", none)
         self._stage_work, self._stage_w = self.draws.get("stage", none)
         self._call = self.draws.get("qualification", none)[0]
-        self._deal = self.draws.get("deal", none)[0]
+        self.drawn_deal = self.draws.get("deal", none)[0]  # each lead's deal, if won
         self._seq_rng = self.streams.generator("nurture/sequence")
         # running tallies and logs
         self.open_opps = LevelMonitor()  # opportunities open
@@ -238,6 +247,16 @@ class Funnel(Worker):
         # what fell due before the end has happened (the next instant down from the end)
         self._advance(math.nextafter(self.end_h, -math.inf))
         self._expire_at_end()
+        self._let_go_of_draws()
+
+    def _let_go_of_draws(self) -> None:
+        """The story is told: the random numbers that decided it are no longer needed (they
+        are a third of what a lead costs in memory). A deal's size is, for the pipeline."""
+        none: array[float] = array("d")
+        self.uniforms, self.draws = {}, {}
+        self._u_connect = self._u_qualify = self._u_nurture = (none, 0)
+        self._u_win = self._noise_z = self._connect = self._touch = none
+        self._u_stage = self._stage_work = self._call = none
 
     def _advance(self, now: float) -> None:
         """Both teams' time moves on to ``now``: whatever fell due by then has happened."""
@@ -624,5 +643,5 @@ class Funnel(Worker):
         self.won[lead] = won
         self.outcome[lead] = _WON if won else _LOST
         if won:
-            self.deal_value[lead] = self._deal[lead]
+            self.deal_value[lead] = self.drawn_deal[lead]
         self.open_opps.change(now, -1)
