@@ -33,6 +33,7 @@ MODULES = (
     "funnelsim.model.agenda",
     "funnelsim.model.decay",
     "funnelsim.model.pool",
+    "funnelsim.model.queue",
     "funnelsim.model.rules",
     "funnelsim.model.story",
 )

@@ -117,6 +117,19 @@ class Rules:
         )
         score_first = sdr.priority == "score"
         self.sdr_ordered = (False, score_first or handoff.routing == "score", score_first)
+        # the funnel reduced to one queue served in order of arrival (``queue.py``)
+        self.single_queue = (
+            m is None
+            and handoff.batch is None
+            and handoff.acceptance is None
+            and handoff.routing == "fifo"
+            and attempts is None
+            and sdr.qualification is None
+            and not sdr.hiring
+            and s.teams.ae is None
+            and all(isinstance(source, InboundSource) for source in s.sources.values())
+            and not (s.initial and (s.initial.open_mqls or s.initial.open_opportunities))
+        )
         # each source: inbound sources' intent (drawn anew for a lead back from nurture), and
         # outbound sources' sequences
         self.sources = list(s.sources.values())

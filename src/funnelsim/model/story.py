@@ -41,6 +41,7 @@ from simpy.events import Timeout
 from funnelsim.calendar import build_calendar, hours_between
 from funnelsim.model.pool import Queue, RepPool, Task, Worker
 from funnelsim.model.population import draw_population
+from funnelsim.model.queue import first_touches
 from funnelsim.model.rules import Rules
 from funnelsim.records import (
     BatchRecords,
@@ -212,11 +213,54 @@ class Funnel(Worker):
         # run ends: frozen, the cyclic garbage collector stops walking it over and over while
         # the run allocates (about a tenth of the run's time). New objects are collected as
         # usual, and unfreezing hands the frozen ones back to it.
+        if self.rules.single_queue:
+            self._serve_in_order()
+            return
         gc.freeze()
         try:
             self._run()
         finally:
             gc.unfreeze()
+
+    def _serve_in_order(self) -> None:
+        """The funnel is one queue served in order of arrival: computed directly
+        (``queue.py``), and written into the columns as the general story would: every lead an
+        MQL handed off on arrival, sales deciding at the end of its first touch."""
+        served = first_touches(
+            self.arrival, self._work, self._patience, len(self.sdr_seats), self.calendar,
+            self.end_h,
+        )  # fmt: skip
+        n = len(self.arrival)
+        self.mql_h = self.handoff_h = self.ready_h = self.arrival
+        self.touch_start_h, self.expired_h = served.start_h, served.expired_h
+        curve = self.rules.decay
+        log = self.sdr.log
+        for lead in served.order:
+            start, done = served.start_h[lead], served.done_h[lead]
+            self.rep[lead] = rep = served.rep[lead]
+            self.decay[lead] = 1.0 if curve is None else curve.at(start - self.arrival[lead])
+            log.rep.append(rep)
+            log.lead.append(lead)
+            log.kind.append(_FIRST_TOUCH)
+            log.start_h.append(start)
+            log.end_h.append(served.end_h[lead])
+            if done < self.end_h:  # done within the run
+                self.touch_end_h[lead] = self.decision_h[lead] = done
+                self.accepted[lead] = 1
+                self.outcome[lead] = _TOUCHED
+        for lead in range(n):
+            if served.expired_h[lead] == served.expired_h[lead]:
+                self.outcome[lead] = _EXPIRED
+        handoffs = self.handoffs
+        handoffs.lead = array("q", range(n))
+        handoffs.handoff_h = self.arrival
+        handoffs.touch_start_h = self.touch_start_h
+        handoffs.expired_h = self.expired_h
+        handoffs.decision_h = self.decision_h
+        handoffs.qualify_by_h = _nans(n)
+        handoffs.batch = array("q", [-1]) * n
+        handoffs.decay = self.decay
+        self._let_go_of_draws()
 
     def _run(self) -> None:
         # New leads need no event of their own: an inbound lead's arrival and an outbound
