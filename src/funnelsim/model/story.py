@@ -52,6 +52,7 @@ from funnelsim.records import (
     Outcome,
     TaskKind,
     floats,
+    ints,
 )
 from funnelsim.rng import Streams
 from funnelsim.scenario.schema import HiringChange, Scenario
@@ -92,6 +93,13 @@ def _typed(values: np.ndarray) -> array[float]:
     copy, not a Python float per number."""
     column = array("d")
     column.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return column
+
+
+def _typed_ints(values: np.ndarray) -> array[int]:
+    """Integers as a typed column, by a plain copy."""
+    column = array("q")
+    column.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
     return column
 
 
@@ -233,26 +241,30 @@ class Funnel(Worker):
         n = len(self.arrival)
         self.mql_h = self.handoff_h = self.ready_h = self.arrival
         self.touch_start_h, self.expired_h = served.start_h, served.expired_h
+        order = np.array(served.order, dtype=np.int64)  # the leads touched, in order of start
+        start, done = floats(served.start_h), floats(served.done_h)
+        finished = np.flatnonzero(done < self.end_h)  # done within the run
+        self.touch_end_h = _typed(np.where(done < self.end_h, done, np.nan))
+        self.decision_h = self.touch_end_h
+        accepted, outcome = np.full(n, -1), np.full(n, _WAITING)
+        accepted[finished] = 1
+        outcome[finished] = _TOUCHED
+        outcome[~np.isnan(floats(served.expired_h))] = _EXPIRED
+        self.accepted, self.outcome = accepted.tolist(), outcome.tolist()
+        self.rep = ints(served.rep).tolist()
         curve = self.rules.decay
+        waits = start[order] - floats(self.arrival)[order]
+        decay = np.full(n, np.nan)
+        decay[order] = 1.0 if curve is None else [curve.at(w) for w in waits.tolist()]
+        self.decay = _typed(decay)
         log = self.sdr.log
-        for lead in served.order:
-            start, done = served.start_h[lead], served.done_h[lead]
-            self.rep[lead] = rep = served.rep[lead]
-            self.decay[lead] = 1.0 if curve is None else curve.at(start - self.arrival[lead])
-            log.rep.append(rep)
-            log.lead.append(lead)
-            log.kind.append(_FIRST_TOUCH)
-            log.start_h.append(start)
-            log.end_h.append(served.end_h[lead])
-            if done < self.end_h:  # done within the run
-                self.touch_end_h[lead] = self.decision_h[lead] = done
-                self.accepted[lead] = 1
-                self.outcome[lead] = _TOUCHED
-        for lead in range(n):
-            if served.expired_h[lead] == served.expired_h[lead]:
-                self.outcome[lead] = _EXPIRED
+        log.lead = _typed_ints(order)
+        log.rep = _typed_ints(ints(served.rep)[order])
+        log.kind = _typed_ints(np.full(len(order), _FIRST_TOUCH))
+        log.start_h = _typed(start[order])
+        log.end_h = _typed(floats(served.end_h)[order])
         handoffs = self.handoffs
-        handoffs.lead = array("q", range(n))
+        handoffs.lead = _typed_ints(np.arange(n))
         handoffs.handoff_h = self.arrival
         handoffs.touch_start_h = self.touch_start_h
         handoffs.expired_h = self.expired_h
