@@ -152,13 +152,13 @@ class LeadRecords:
 
 
 class TaskLog:
-    """Flat columns filled during a run, one row per task started: who did what, when
-    (typed arrays: a task costs 40 bytes, where lists of Python numbers cost twice that)."""
+    """Flat columns filled during a run, one row per task started: who did what, when (typed
+    arrays as narrow as their numbers: a task costs 23 bytes, a list of Python numbers 88)."""
 
     def __init__(self) -> None:
-        self.rep: array[int] = array("q")
-        self.lead: array[int] = array("q")
-        self.kind: array[int] = array("q")
+        self.rep: array[int] = array("h")
+        self.lead: array[int] = array("i")
+        self.kind: array[int] = array("b")
         self.start_h: array[float] = array("d")
         self.end_h: array[float] = array("d")
 

@@ -18,6 +18,7 @@ from funnelsim.records import (
     HandoffRecords,
     Kind,
     LeadRecords,
+    Outcome,
     RunRecords,
     TaskRecords,
     floats,
@@ -40,6 +41,7 @@ def assemble(funnel: Funnel) -> RunRecords:
         p.kind == Kind.INBOUND, rules.repeat_probability[0], rules.repeat_probability[1]
     )
     deal = floats(funnel.deal_value)
+    outcome = ints(funnel.outcome)
     opened = ~np.isnan(floats(funnel.opp_h))
     drawn_deal = floats(funnel.drawn_deal) if funnel.drawn_deal else np.nan
     t0, t1 = scenario.warmup_hours, funnel.end_h
@@ -74,13 +76,13 @@ def assemble(funnel: Funnel) -> RunRecords:
             sql_h=floats(funnel.sql_h),
             opp_h=floats(funnel.opp_h),
             closed_h=floats(funnel.closed_h),
-            won=np.array(funnel.won, dtype=bool),
+            won=outcome == Outcome.WON,
             deal_value=deal,
             ltv=np.where(np.isnan(deal), np.nan, deal / (1 - repeat)),
             pipeline_value=np.where(opened, drawn_deal, np.nan),
             cycles=ints(funnel.cycles),
             entry=p.entry,
-            outcome=ints(funnel.outcome),
+            outcome=outcome,
         ),
         handoffs=handoffs,
         tasks=TaskRecords.from_logs(cal, funnel.sdr.log, funnel.ae.log if funnel.ae else None),

@@ -157,10 +157,7 @@ class Funnel(Worker):
         )
         self.score = _nans(n) if rules.marketing else _typed(p.score)
         self._patience = _typed(p.patience_h) if rules.patience else None
-        self._kind: list[int] = p.kind.tolist()
-        self._entry: list[int] = p.entry.tolist()
         self._source: list[int] = p.source.tolist()
-        self._segment: list[int] = p.segment.tolist()
         # what happens to it, filled as the story unfolds (nan: did not happen); small ints in
         # lists (Python keeps one object per small int), times and amounts in typed arrays
         self.outcome = [_WAITING] * n
@@ -169,7 +166,6 @@ class Funnel(Worker):
         self.accepted = [-1] * n
         self.attempts = [0] * n
         self.batch = [-1] * n
-        self.won = [False] * n
         self.mql_h = _nans(n)
         self.handoff_h = _nans(n)
         self.touch_start_h = _nans(n)
@@ -185,13 +181,13 @@ class Funnel(Worker):
         self.decay = _nans(n)
         self.attempt_start_h = _nans(n)
         self.ready_h = _nans(n)  # latest time it became an MQL
-        self._expire_at = array("d", [math.inf]) * n  # when its patience runs out, this cycle
+        # when its patience runs out, this cycle
+        self._expire_at = array("d", [math.inf]) * (n if rules.patience else 0)
         self._row = array("q", [-1]) * n  # its current handoff row
         # the random numbers that decide its fate, drawn up front; the population's own copies
         # are let go (they would double the memory a lead costs)
-        self.uniforms = {name: _flat(values) for name, values in p.uniforms.items()}
-        self.draws = {name: _flat(values) for name, values in p.draws.items()}
-        p.uniforms, p.draws = {}, {}
+        self.uniforms = {name: _flat(p.uniforms.pop(name)) for name in list(p.uniforms)}
+        self.draws = {name: _flat(p.draws.pop(name)) for name in list(p.draws)}
         none: tuple[array[float], int] = (array("d"), 0)
         self._u_connect = self.uniforms.get("connect", none)
         self._u_qualify = self.uniforms.get("qualify", none)
@@ -209,7 +205,7 @@ class Funnel(Worker):
         self.open_opps = LevelMonitor()  # opportunities open
         self.handoffs = HandoffLog()
         self.mql_pool: list[int] = []  # MQLs waiting for a batch release
-        self._pooled = [False] * n
+        self._pooled = [False] * n if rules.release is not None else []
         self.batches = BatchRecords()
         self.rejections = 0
         self._next = 0
@@ -350,7 +346,7 @@ class Funnel(Worker):
         self.arrival[lead] = now  # the drawn time, up to the clock's rounding: keeps waits exact
         if self._next < len(self._arrivals):
             self._at(self.arrival[self._arrivals[self._next]], self._on_arrival)
-        entry = self._entry[lead]
+        entry = int(self.people.entry[lead])
         if entry >= Entry.OPEN_OPPORTUNITY:  # an opportunity already open
             self._open_opportunity(lead, entry - Entry.OPEN_OPPORTUNITY, now)
         else:  # starting state: an MQL that has waited already
@@ -443,7 +439,7 @@ class Funnel(Worker):
         self._row[lead] = self.handoffs.add(lead, now, self.batch[lead], self.deadline_h[lead])
         task = Task(
             lead, _FIRST_TOUCH, _INBOUND, self._work[lead], key=-self.score[lead],
-            expire_h=self._expire_at[lead],
+            expire_h=self._expire_at[lead] if self._patience is not None else math.inf,
         )  # fmt: skip
         self.sdr.submit(task)
 
@@ -459,6 +455,8 @@ class Funnel(Worker):
 
     def _expire_pooled(self, until: float) -> None:
         """MQLs in marketing's batch pool whose patience ran out by ``until`` are lost."""
+        if self._patience is None:
+            return
         for lead in self.mql_pool:
             if self._pooled[lead] and self._expire_at[lead] <= until:
                 self._pooled[lead] = False
@@ -691,12 +689,12 @@ class Funnel(Worker):
         self.ae.call_at(now + delay, partial(self._buyer_decides, lead))
 
     def _buyer_decides(self, lead: int, now: float) -> None:
-        p = self.rules.win_probability(self._segment[lead], self._kind[lead], self.fit[lead])
+        segment, kind = int(self.people.segment[lead]), int(self.people.kind[lead])
+        p = self.rules.win_probability(segment, kind, self.fit[lead])
         self._close(lead, now, won=self._u_win[lead] < p)
 
     def _close(self, lead: int, now: float, *, won: bool) -> None:
         self.closed_h[lead] = now
-        self.won[lead] = won
         self.outcome[lead] = _WON if won else _LOST
         if won:
             self.deal_value[lead] = self.drawn_deal[lead]
