@@ -27,11 +27,11 @@ VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out
 ONE_RUN = """
 import sys
 from funnelsim import compiled, metrics
-from funnelsim.model.funnel import FunnelModel
+from funnelsim.model.run import simulate
 from funnelsim.scenario.load import load_scenario
 scenario = load_scenario(sys.argv[1], sys.argv[3:])
 if sys.argv[2] == "1":
-    records = FunnelModel(scenario, 1, 0).run()
+    records = simulate(scenario, 1, 0)
     metrics.compute(records, scenario)
     print("leads", len(records.leads), compiled.mode(), file=sys.stderr)
 """

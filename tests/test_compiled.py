@@ -23,7 +23,7 @@ from helpers import run_python
 ROOT = Path(__file__).resolve().parent.parent
 SRC = Path(compiled.__file__).resolve().parent.parent
 
-# every mechanism of the funnel, and the queue-only dispatcher
+# every mechanism of the funnel, and the single queue served in order of arrival
 CASES = [
     ("scenarios/baseline.yaml", ["horizon=10w"]),
     ("scenarios/outbound-heavy.yaml", ["horizon=10w"]),
@@ -96,10 +96,10 @@ def test_stale_detection(tmp_path: Path) -> None:
     package = tmp_path / "funnelsim" / "model"
     package.mkdir(parents=True)
     suffix = compiled.importlib.machinery.EXTENSION_SUFFIXES[0]
-    for name in ("pool", "funnel"):
+    for name in ("pool", "story"):
         (package / f"{name}.py").write_text("")
         (package / f"{name}{suffix}").write_bytes(b"")
-    modules = ["funnelsim.model.pool", "funnelsim.model.funnel", "funnelsim.model.absent"]
+    modules = ["funnelsim.model.pool", "funnelsim.model.story", "funnelsim.model.absent"]
     past = time.time() - 60
     for path in package.iterdir():
         os.utime(path, (past, past))
@@ -124,8 +124,8 @@ def test_an_edited_module_runs_from_source_with_a_warning(tmp_path: Path) -> Non
         "import funnelsim.compiled as c\n"
         f"assert c.__file__.startswith({str(copy)!r}), c.__file__\n"
         "assert not c.is_compiled()\n"
-        "from funnelsim.model import funnel\n"
-        "assert funnel.__file__.endswith('.py')"
+        "from funnelsim.model import story\n"
+        "assert story.__file__.endswith('.py')"
     )
     stderr = run_python(code, pure=False, pythonpath=copy).stderr
     assert "funnelsim.model.pool changed after it was compiled" in stderr

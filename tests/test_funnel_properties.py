@@ -26,10 +26,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from funnelsim import metrics
 from funnelsim.analysis import summarise
+from funnelsim.model.assembly import assemble
 from funnelsim.model.decay import DecayCurve
-from funnelsim.model.funnel import FunnelModel
 from funnelsim.model.population import INBOUND, OUTBOUND
 from funnelsim.model.run import simulate
+from funnelsim.model.story import Funnel
 from funnelsim.records import OUTCOMES, TASK_KINDS, RunRecords
 from funnelsim.scenario.schema import Decay, OutboundSource, Scenario
 from funnelsim.staffing import Ramp
@@ -70,7 +71,7 @@ def implies(premise: np.ndarray, conclusion: np.ndarray, label: str) -> None:
 
 
 # -- conservation ------------------------------------------------------------------------------
-def check_leads(records: RunRecords, model: FunnelModel) -> None:
+def check_leads(records: RunRecords, model: Funnel) -> None:
     spec: Scenario = model.scenario
     leads = records.leads
     n = len(leads)
@@ -213,7 +214,7 @@ def check_leads(records: RunRecords, model: FunnelModel) -> None:
     )
 
 
-def check_tasks(records: RunRecords, model: FunnelModel) -> None:
+def check_tasks(records: RunRecords, model: Funnel) -> None:
     spec = model.scenario
     leads, t = records.leads, records.tasks
     cal = model.calendar
@@ -246,6 +247,7 @@ def check_tasks(records: RunRecords, model: FunnelModel) -> None:
     ramp_spec = spec.teams.sdr.ramp
     ramp = None if ramp_spec is None else Ramp(ramp_spec.start, ramp_spec.over.hours)
     people = model.people
+    drawn = Funnel(spec, model.seed, model.replication).draws  # the run let go of its own
     counter: dict[int, int] = {}
     for i in np.flatnonzero(sdr_task)[np.argsort(t.start_h[sdr_task], kind="stable")]:
         lead, kind = int(t.lead[i]), int(t.kind[i])
@@ -254,9 +256,10 @@ def check_tasks(records: RunRecords, model: FunnelModel) -> None:
             work = float(people.work_h[lead])
         elif kind in (ATTEMPT, PROSPECT):
             counter[lead] += 1
-            work = float(people.draws["touch"][lead, counter[lead]])
+            touch, width = drawn["touch"]
+            work = touch[lead * width + counter[lead]]
         else:
-            work = float(people.draws["qualification"][lead])
+            work = drawn["qualification"][0][lead]
         seat = records.sdr_seats[int(t.rep[i])]
         productivity = 1.0 if ramp is None else ramp.productivity(seat, float(t.start_h[i]))
         took = t.end_b[i] - t.start_b[i]
@@ -285,8 +288,9 @@ def test_every_lead_accounted_for_in_bundled_scenarios(file: str) -> None:
     spec = scenario(bundled(file), *SHORT)
     seed = spec.seed if spec.seed is not None else 1
     for replication in range(3):
-        model = FunnelModel(spec, seed, replication)
-        records = model.run()
+        model = Funnel(spec, seed, replication)
+        model.run()
+        records = assemble(model)
         check_leads(records, model)
         check_tasks(records, model)
         kpi = metrics.compute(records, spec)

@@ -2,7 +2,7 @@
 
 Every scenario works Monday to Friday 09:00-17:00 from Monday 5 January 2026, with constant
 work times and probabilities of 0 or 1, so that every time below can be worked out by hand
-from the rules in ``funnelsim.model.funnel`` (the lead's story) and ``funnelsim.model.pool``
+from the rules in ``funnelsim.model.story`` (the lead's story) and ``funnelsim.model.pool``
 (who works what, when). The hand computations are written next to each expectation.
 """
 
@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from funnelsim import metrics
-from funnelsim.model.funnel import FunnelModel
+from funnelsim.model.assembly import assemble
 from funnelsim.model.run import simulate
+from funnelsim.model.story import Funnel
 from funnelsim.records import OUTCOMES, TASK_KINDS, RunRecords
 from helpers import scenario
 
@@ -478,8 +479,9 @@ def test_outbound_sequence_never_connecting(headcount: int) -> None:
     contact's arrival (on the business clock), each next one exactly 16 business hours after the
     previous one ended.
     """
-    model = FunnelModel(scenario(outbound_data(headcount)), seed=11)
-    records = model.run()
+    model = Funnel(scenario(outbound_data(headcount)), seed=11)
+    model.run()
+    records = assemble(model)
     leads, t = records.leads, records.tasks
     cal = model.calendar
     assert len(leads) > 40  # about 40 a month for two months

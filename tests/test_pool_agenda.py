@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from funnelsim.model.funnel import FunnelModel
+from funnelsim.model.assembly import assemble
+from funnelsim.model.story import Funnel
 from funnelsim.records import OUTCOMES, TASK_KINDS
 from helpers import run_python, scenario
 
@@ -77,8 +78,9 @@ EXPECTED = [
 
 
 def test_work_due_while_the_rep_is_busy_is_taken_when_the_rep_frees() -> None:
-    model = FunnelModel(scenario(data()), seed=1)
-    records = model.run()
+    model = Funnel(scenario(data()), seed=1)
+    model.run()
+    records = assemble(model)
     t = records.tasks
     order = np.argsort(t.start_h, kind="stable")
     tasks = [
@@ -99,7 +101,7 @@ def test_work_due_later_needs_no_event_of_its_own() -> None:
     """Work that falls due while every rep is busy costs no SimPy event: nothing happens at
     10:30 or 11:07 (A's and C's retries fall due), nor at 10:35 (E arrives). C and D, arriving
     while the SDR sits idle, each wake it up at their arrival, so that it starts them then."""
-    model = FunnelModel(scenario(data()), seed=1)
+    model = Funnel(scenario(data()), seed=1)
     env = model.env
     scheduled: list[str] = []
     schedule = env.schedule
@@ -120,7 +122,8 @@ def test_work_due_later_needs_no_event_of_its_own() -> None:
 
 CLOCK_CHECK = """
 from funnelsim.model import pool
-from funnelsim.model.funnel import FunnelModel
+from funnelsim.model.assembly import assemble
+from funnelsim.model.story import Funnel
 from funnelsim.scenario.load import load_scenario
 
 checked = 0
@@ -136,7 +139,7 @@ def on_done(self, event):
 
 
 pool.RepPool._on_done = on_done
-FunnelModel(load_scenario("scenarios/baseline.yaml", ["horizon=8w"]), 1).run()
+Funnel(load_scenario("scenarios/baseline.yaml", ["horizon=8w"]), 1).run()
 print(checked)
 """
 

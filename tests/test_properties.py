@@ -14,8 +14,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funnelsim.model.funnel import FunnelModel
+from funnelsim.model.assembly import assemble
 from funnelsim.model.run import simulate
+from funnelsim.model.story import Funnel
 from funnelsim.records import EXPIRED, TOUCHED, WAITING, RunRecords
 from helpers import scenario
 
@@ -81,7 +82,7 @@ def scenarios(draw: st.DrawFn, *, allow_expiry: bool = True) -> dict[str, Any]:
     }
 
 
-def check_mechanics(records: RunRecords, model: FunnelModel) -> None:
+def check_mechanics(records: RunRecords, model: Funnel) -> None:
     leads = records.leads
     outcome = leads.outcome
     touched = ~np.isnan(leads.touch_start_h)
@@ -132,8 +133,9 @@ def check_mechanics(records: RunRecords, model: FunnelModel) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=scenarios(), seed=st.integers(0, 2**32), replication=st.integers(0, 50))
 def test_every_lead_accounted_for(data: dict[str, Any], seed: int, replication: int) -> None:
-    model = FunnelModel(scenario(data), seed, replication)
-    check_mechanics(model.run(), model)
+    model = Funnel(scenario(data), seed, replication)
+    model.run()
+    check_mechanics(assemble(model), model)
 
 
 @settings(max_examples=15, deadline=None)

@@ -1,7 +1,7 @@
 """Which of funnelsim's modules run compiled, and the guard that keeps a stale build from running.
 
-The simulation's hot path (the rep pool, the funnel's callbacks, the decay curve, the
-first-touch dispatcher and the calendar's business-time arithmetic) is compiled with mypyc when
+The simulation's hot path (the rep pool and its agenda, the story's callbacks and the rules
+they read, the decay curve and the calendar's business-time arithmetic) is compiled with mypyc when
 funnelsim is installed on a machine with a C compiler (``setup.py``): the same Python source,
 run as native code, more than twice as fast on a full funnel, with the same results to the last
 bit (``tests/test_compiled.py``). Everything else stays Python.
@@ -30,10 +30,12 @@ from types import ModuleType
 
 MODULES = (
     "funnelsim.calendar",
+    "funnelsim.model.agenda",
     "funnelsim.model.decay",
-    "funnelsim.model.first_touch",
-    "funnelsim.model.funnel",
     "funnelsim.model.pool",
+    "funnelsim.model.queue",
+    "funnelsim.model.rules",
+    "funnelsim.model.story",
 )
 PURE_ENV = "FUNNELSIM_PURE_PYTHON"
 _ROOT = Path(__file__).resolve().parent.parent  # the folder holding the funnelsim package

@@ -8,56 +8,46 @@ time is working time divided by the rep's productivity (new hires ramp up), so a
 started at 16:45 ends the next morning.
 
 There is no process per task: the pool starts work as reps free up, so a task costs one
-completion event. Much work is known in advance to become due later (a follow-up attempt four
-working hours after a failed one, the next touch of an outbound sequence, an opportunity's next
-stage after the buyer's delay), and so are *happenings* that may bring work or close it (a lead
-arriving, a contact loaded from the month's list, a lead back from nurture, a buyer's decision
-after the last stage). These wait on the pool's agenda, ordered by the time they fall due, and
-cost no event of their own: the next time the pool looks at its queues (a rep frees, the office
-opens, other work is submitted, the funnel catches up before a batch release or a new
-opportunity), each takes its turn in the order they fell due, a task joining its queue, a
-happening running as of its own time. Only while a rep sits idle in working hours does the pool
-set a wake-up, at the earliest due time, so that the work starts exactly when due. A lead's
-patience costs no event either: a first touch whose lead ran out of patience while it waited is
-dropped when a rep would take it (or when the run ends), as lost at the instant its patience ran
-out.
+completion event. Work and happenings that fall due later wait on the team's agenda
+(``agenda.py``) without an event of their own; ``advance`` takes them off in the order they
+fell due, and every way into the pool (a rep frees, the office opens, work is submitted, a
+wake-up) advances first, so nobody outside need remember to. Only while a rep sits idle in
+working hours does the pool set a wake-up, at the earliest due time, so that the work starts
+exactly when due. A lead's patience costs no event either: a first touch whose lead ran out of
+patience while it waited is dropped when a rep would take it (or when the run ends), as lost at
+the instant its patience ran out.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import deque
-from collections.abc import Callable
+from enum import IntEnum
 from typing import Final
 
 import simpy
 from simpy.events import Timeout
 
 from funnelsim.calendar import Calendar
+from funnelsim.model.agenda import Agenda, Happening, heappop, heappush
 from funnelsim.records import TaskLog
 from funnelsim.staffing import Ramp, Seat
 
-URGENT: Final = 0
-INBOUND: Final = 1
-OUTBOUND: Final = 2
 
-# kinds of work, indices into records.TASK_KINDS
-FIRST_TOUCH: Final = 0
-ATTEMPT: Final = 1
-QUALIFICATION: Final = 2
-PROSPECT: Final = 3
-AE_STAGE: Final = 4
+class Queue(IntEnum):
+    """Where a task waits: the call after a connect jumps every queue; first touches and
+    follow-up attempts on MQLs wait as inbound; prospecting touches as outbound."""
 
-# the heap functions, held where compiled code reaches them directly (an imported name is looked
-# up in the module's namespace at every call)
-heappush: Final = heapq.heappush
-heappop: Final = heapq.heappop
+    URGENT = 0
+    INBOUND = 1
+    OUTBOUND = 2
 
-# Something the funnel does at a known time, given that time, that may hand the team work (a
-# lead arriving, a lead back from nurture) or close it (a buyer's decision). It waits among the
-# later tasks like one.
-Happening = Callable[[float], None]
+
+# the queues as plain ints, for the dispatch loop: compiled, an enum member is an attribute
+# lookup and a boxed object, a Final int is a constant
+URGENT: Final = int(Queue.URGENT)
+INBOUND: Final = int(Queue.INBOUND)
+OUTBOUND: Final = int(Queue.OUTBOUND)
 
 
 class Task:
@@ -98,21 +88,6 @@ class Task:
         if self.key != other.key:
             return self.key < other.key
         return self.seq < other.seq
-
-
-class _Due:
-    """An entry of the agenda: a task or happening that falls due at ``due_h``; entries due at
-    the same time take their turns in the order they were put on the agenda."""
-
-    def __init__(self, due_h: float, order: int, item: Task | Happening) -> None:
-        self.due_h = due_h
-        self.order = order
-        self.item = item
-
-    def __lt__(self, other: _Due) -> bool:
-        if self.due_h != other.due_h:
-            return self.due_h < other.due_h
-        return self.order < other.order
 
 
 class Worker:
@@ -158,7 +133,7 @@ class RepPool:
         self.busy_h = [0.0, 0.0, 0.0]  # work started, by queue (for the outbound share rule)
         self.log = TaskLog()
         self._free = [i for i, s in enumerate(seats) if s.joined_h <= 0.0]
-        heapq.heapify(self._free)
+        self._free.sort()  # a sorted list is a heap
         self._seq = 0
         # until when each rep is still ramping up (-inf: fully productive from the start)
         ramp_h = ramp.hours if ramp is not None else 0.0
@@ -173,13 +148,8 @@ class RepPool:
         self._open_h, self._close_h = (-math.inf, math.inf) if calendar.always else (0.0, 0.0)
         # tasks and happenings due later, earliest first; and a plan of happenings known from
         # the start, in order of due time (two parallel lists, walked by an index)
-        self._later: list[_Due] = []
-        self._later_seq = 0
-        self._planned_h: list[float] = []
-        self._planned: list[Happening] = []
-        self._next_planned = 0
-        self._promoting = False
-        self._due_h = math.inf  # when the earliest thing on the agenda falls due
+        self.agenda: Agenda[Task] = Agenda()
+        self._advancing = False
         self._wakes: list[float] = []  # pending wake-ups, earliest first
         self._wake_h = math.inf  # the earliest pending wake-up
         self._done_cb = self._on_done
@@ -194,8 +164,8 @@ class RepPool:
                 Timeout(self.env, seat.joined_h, rep).callbacks.append(self._on_join)
         if not self._always:
             Timeout(self.env, self.calendar.next_open(0.0)).callbacks.append(self._on_open)
-        if self._free and self._due_h < math.inf:
-            self._wake(self._due_h)
+        if self._free and self.agenda.due_h < math.inf:
+            self._wake(self.agenda.due_h)
 
     def _on_join(self, event: simpy.Event) -> None:
         heappush(self._free, event._value)
@@ -221,21 +191,17 @@ class RepPool:
 
     # -- work --------------------------------------------------------------------------------
     def plan(self, due_h: list[float], happenings: list[Happening]) -> None:
-        """Happenings known before the run starts (``happenings[i]`` due at ``due_h[i]``,
-        in order of due time). They take their turns in exactly that order."""
-        assert not self._planned, "one plan per run"
-        self._planned_h, self._planned = due_h, happenings
-        if due_h and due_h[0] < self._due_h:
-            self._due_h = due_h[0]
+        """Happenings known before the run starts, in order of due time (``Agenda.plan``)."""
+        self.agenda.plan(due_h, happenings)
 
     def submit(self, task: Task) -> None:
         """Queue a task due now; it starts at once if a rep is free and the office is open."""
-        if self._promoting:  # handed over by a happening being caught up: queue it in turn
+        if self._advancing:  # handed over by a happening being taken off the agenda: in turn
             self._enqueue(task)
             return
         now: float = self.env.now
-        if self._due_h <= now:
-            self._promote(now)  # work that fell due earlier queues ahead of this task
+        if self.agenda.due_h <= now:
+            self.advance(now)  # work that fell due earlier queues ahead of this task
         free = self._free
         waiting = self.waiting
         if free and not (waiting[0] or waiting[1] or waiting[2]) and self._is_open(now):
@@ -265,21 +231,9 @@ class RepPool:
 
     def _agenda(self, due: float, item: Task | Happening) -> None:
         """Put a task or happening due later on the agenda; wake up for it if a rep is idle."""
-        self._later_seq += 1
-        heappush(self._later, _Due(due, self._later_seq, item))
-        if due < self._due_h:
-            self._due_h = due
+        self.agenda.add(due, item)
         if self._free and due < self._wake_h:
             self._wake(due)
-
-    def catch_up(self, now: float) -> None:
-        """Let every task and happening due by ``now`` take its turn, in order.
-
-        Whatever reads the state happenings write (the funnel's rejection count, its shared
-        random stream, marketing's batch pool) catches up first.
-        """
-        if self._due_h <= now:
-            self._promote(now)
 
     def _enqueue(self, task: Task) -> None:
         """Put the task at the back of its queue (in key order, if the queue is ordered)."""
@@ -293,23 +247,19 @@ class RepPool:
         # counts written out in full (compiled, `+=` on a list item goes through generic objects)
         self.waiting[q] = self.waiting[q] + 1
 
-    def _promote(self, now: float, instant: float = math.inf) -> None:
-        """Queue every later and planned task due by ``now``, and run every happening due by
-        then, in the order they fell due; as of the clock for those due from ``instant`` on."""
-        if self._promoting:
+    def advance(self, now: float, instant: float = math.inf) -> None:
+        """Move the team's time on to ``now``: every task on the agenda due by then joins its
+        queue, and every happening due by then runs, in the order they fell due, as of its own
+        time (as of the clock for those due from ``instant`` on). Every way into the pool does
+        this first; the funnel calls it before reading what happenings write, and at the end.
+        """
+        if self._advancing:
             return  # already under way, further up the stack
-        later, planned_h, planned = self._later, self._planned_h, self._planned
+        agenda = self.agenda
         fifo, ranked, ordered, waiting = self._fifo, self._ranked, self.ordered, self.waiting
-        i, n = self._next_planned, len(planned)
-        self._promoting = True
-        while self._due_h <= now:
-            item: Task | Happening
-            if i < n and (not later or planned_h[i] <= later[0].due_h):
-                due, item = planned_h[i], planned[i]
-                i += 1
-            else:
-                entry = heappop(later)
-                due, item = entry.due_h, entry.item
+        self._advancing = True
+        while agenda.due_h <= now:
+            due, item = agenda.pop()
             if isinstance(item, Task):  # queued as by _enqueue, written out: the hot path
                 self._seq += 1
                 item.seq = self._seq
@@ -324,11 +274,7 @@ class RepPool:
             else:
                 clock: float = self.env.now
                 item(clock)
-            next_planned = planned_h[i] if i < n else math.inf
-            next_later = later[0].due_h if later else math.inf
-            self._due_h = next_planned if next_planned < next_later else next_later
-        self._next_planned = i
-        self._promoting = False
+        self._advancing = False
 
     def _wake(self, due: float) -> None:
         """Make sure the pool looks at its queues at ``due``, when a later task falls due.
@@ -355,7 +301,7 @@ class RepPool:
         # The clock lands on the due time up to a rounding error, either side: what falls due
         # at this instant happens as of the clock, as it would by an event of its own (so that
         # a lead arriving to an idle team waits exactly no time).
-        self._promote(max(due, now), instant=min(due, now))
+        self.advance(max(due, now), instant=min(due, now))
         self._dispatch(now)
 
     def _rule(self) -> int:
@@ -375,8 +321,8 @@ class RepPool:
         """Free reps take waiting work, urgent first, then as the priority rule says."""
         if not (self._open_h <= now < self._close_h or self._is_open(now)):
             return
-        if self._due_h <= now:
-            self._promote(now)
+        if self.agenda.due_h <= now:
+            self.advance(now)
         free, waiting, ordered = self._free, self.waiting, self.ordered
         fifo, ranked = self._fifo, self._ranked
         while free:
@@ -385,8 +331,8 @@ class RepPool:
             elif not waiting[OUTBOUND]:
                 if not waiting[INBOUND]:
                     # a rep stays idle: it starts the next later task when that falls due
-                    if self._due_h < self._wake_h:
-                        self._wake(self._due_h)
+                    if self.agenda.due_h < self._wake_h:
+                        self._wake(self.agenda.due_h)
                     return
                 q = INBOUND
             elif not waiting[INBOUND]:
@@ -437,8 +383,8 @@ class RepPool:
         task: Task = event._value
         rep = task.rep
         now = task.done_h
-        if self._due_h <= now:
-            self._promote(now)  # what fell due happened before this moment's consequences
+        if self.agenda.due_h <= now:
+            self.advance(now)  # what fell due happened before this moment's consequences
         self.worker.done(task, rep, now)
         if not self._leaving or now < self._left_h[rep]:
             heappush(self._free, rep)

@@ -258,9 +258,15 @@ def draw_population(scenario: Scenario, streams: Streams, span_h: float) -> Popu
             part["entry"] = np.full(item.count, OPEN_OPPORTUNITY + stages.index(item.stage))
             part["age_h"] = np.zeros(item.count)
         parts.append(part)
-    merged = {key: _stack([p.get(key) for p in parts], parts) for key in set().union(*parts)}
-    order = np.argsort(merged["arrival_h"], kind="stable")
-    cols = {k: v[order] for k, v in merged.items()}
+    # one column at a time, sources stacked then sorted by arrival, letting go of each part as
+    # it goes: the random numbers are most of a replication's memory, never held twice
+    keys = sorted(set().union(*parts), key=lambda k: k == "arrival_h")  # its sizes: last
+    order = np.argsort(_stack([p["arrival_h"] for p in parts], parts), kind="stable")
+    cols = {}
+    for key in keys:
+        cols[key] = _stack([p.get(key) for p in parts], parts)[order]
+        for part in parts:
+            part.pop(key, None)
     return Population(
         kind=cols.pop("kind").astype(np.int64),
         source=cols.pop("source").astype(np.int64),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from funnelsim.model.funnel import FunnelModel
+from funnelsim.model.assembly import assemble
+from funnelsim.model.story import Funnel
 from funnelsim.records import RunRecords
 from funnelsim.scenario.schema import Scenario
 
 
 def simulate(scenario: Scenario, seed: int, replication: int = 0) -> RunRecords:
-    """Build replication ``replication`` of ``scenario`` on the streams of ``seed``, run it to
-    the end of its horizon, and return its records."""
-    return FunnelModel(scenario, seed, replication).run()
+    """Build replication ``replication`` of ``scenario`` on the streams of ``seed``, tell its
+    story to the end of the horizon, and return its records."""
+    funnel = Funnel(scenario, seed, replication)
+    funnel.run()
+    return assemble(funnel)

@@ -469,7 +469,7 @@ class InboundSource(Section):
         return self
 
 
-class Sequence(Section):
+class OutboundSequence(Section):
     """An outbound cadence: up to N touches (calls, emails) per contact, spaced out."""
 
     touches: int = Field(ge=1, le=50, description="Most touches per contact.")
@@ -494,7 +494,7 @@ class OutboundSource(Section):
     segment_mix: dict[str, Weight] | None = Field(
         default=None, description="Relative share of contacts by segment (default: equal)."
     )
-    sequence: Sequence = Field(description="The touch cadence.")
+    sequence: OutboundSequence = Field(description="The touch cadence.")
     cost_per_contact: Money = Field(default=0.0, description="Data cost per contact (money).")
     monthly_cost: Money = Field(default=0.0, description="Tools cost per month (money).")
 

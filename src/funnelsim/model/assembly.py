@@ -1,0 +1,139 @@
+"""From a told story to records: the columns a run filled, as flat typed arrays.
+
+The story writes each lead's times into typed columns as things happen; this turns them, once
+the run is over, into the records everything downstream reads (``funnelsim.records``), adding
+what follows from them: SLA deadlines and whether they were met, lifetime values, the queue's
+level over time, the business clock's view of every instant metrics need.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from funnelsim.calendar import Calendar
+from funnelsim.model.story import Funnel
+from funnelsim.records import (
+    FloatArray,
+    HandoffLog,
+    HandoffRecords,
+    Kind,
+    LeadRecords,
+    Outcome,
+    RunRecords,
+    TaskRecords,
+    floats,
+    ints,
+    level_series,
+)
+from funnelsim.staffing import Seat
+from funnelsim.units import Duration
+
+
+def assemble(funnel: Funnel) -> RunRecords:
+    """The records of a funnel whose story has been told to the end of its horizon."""
+    p, cal, rules, scenario = funnel.people, funnel.calendar, funnel.rules, funnel.scenario
+    sla = scenario.handoff.first_touch_sla
+    handoffs = _handoff_records(funnel.handoffs, cal, sla)
+    handoff_h = floats(funnel.handoff_h)
+    touch_start = floats(funnel.touch_start_h)
+    deadline, met = _sla(cal, sla, handoff_h, touch_start)
+    repeat = np.where(
+        p.kind == Kind.INBOUND, rules.repeat_probability[0], rules.repeat_probability[1]
+    )
+    deal = floats(funnel.deal_value)
+    outcome = ints(funnel.outcome)
+    opened = ~np.isnan(floats(funnel.opp_h))
+    drawn_deal = floats(funnel.drawn_deal) if funnel.drawn_deal else np.nan
+    t0, t1 = scenario.warmup_hours, funnel.end_h
+    weeks = np.append(np.arange(t0, t1, 168.0), t1)
+    return RunRecords(
+        leads=LeadRecords(
+            lead=np.arange(len(p), dtype=np.int64),
+            kind=p.kind,
+            source=p.source,
+            segment=p.segment,
+            arrival_h=floats(funnel.arrival),
+            fit=floats(funnel.fit),
+            intent=floats(funnel.intent),
+            score=floats(funnel.score),
+            work_h=p.work_h,
+            patience_h=p.patience_h,
+            mql_h=floats(funnel.mql_h),
+            handoff_h=handoff_h,
+            batch=ints(funnel.batch),
+            touch_start_h=touch_start,
+            touch_end_h=floats(funnel.touch_end_h),
+            rep=ints(funnel.rep),
+            expired_h=floats(funnel.expired_h),
+            sla_deadline_h=deadline,
+            sla_met=met,
+            decay=floats(funnel.decay),
+            accepted=ints(funnel.accepted),
+            attempts=ints(funnel.attempts),
+            connected_h=floats(funnel.connected_h),
+            decision_h=floats(funnel.decision_h),
+            qualify_by_h=floats(funnel.deadline_h),
+            sql_h=floats(funnel.sql_h),
+            opp_h=floats(funnel.opp_h),
+            closed_h=floats(funnel.closed_h),
+            won=outcome == Outcome.WON,
+            deal_value=deal,
+            ltv=np.where(np.isnan(deal), np.nan, deal / (1 - repeat)),
+            pipeline_value=np.where(opened, drawn_deal, np.nan),
+            cycles=ints(funnel.cycles),
+            entry=p.entry,
+            outcome=outcome,
+        ),
+        handoffs=handoffs,
+        tasks=TaskRecords.from_logs(cal, funnel.sdr.log, funnel.ae.log if funnel.ae else None),
+        batches=funnel.batches.freeze(),
+        queue=level_series(handoffs.handoff_h, np.fmin(handoffs.touch_start_h, handoffs.expired_h)),
+        open_opportunities=funnel.open_opps.series(),
+        source_names=p.source_names,
+        segment_names=p.segment_names,
+        window=(t0, t1),
+        window_b=(cal.business_time(t0), cal.business_time(t1)),
+        weeks_h=weeks,
+        weeks_b=cal.business_time_array(weeks),
+        end_h=t1,
+        sdr_seats=funnel.sdr_seats,
+        ae_seats=funnel.ae_seats,
+        sdr_seat_b=_seat_b(cal, funnel.sdr_seats, t1),
+        ae_seat_b=_seat_b(cal, funnel.ae_seats, t1),
+        seed=funnel.seed,
+        replication=funnel.replication,
+    )
+
+
+def _handoff_records(log: HandoffLog, calendar: Calendar, sla: Duration) -> HandoffRecords:
+    handoff = floats(log.handoff_h)
+    touch = floats(log.touch_start_h)
+    deadline, met = _sla(calendar, sla, handoff, touch)
+    return HandoffRecords(
+        lead=ints(log.lead),
+        handoff_h=handoff,
+        touch_start_h=touch,
+        expired_h=floats(log.expired_h),
+        decision_h=floats(log.decision_h),
+        qualify_by_h=floats(log.qualify_by_h),
+        batch=ints(log.batch),
+        decay=floats(log.decay),
+        sla_deadline_h=deadline,
+        sla_met=met,
+    )
+
+
+def _sla(
+    calendar: Calendar, sla: Duration, handoff_h: FloatArray, touch_h: FloatArray
+) -> tuple[FloatArray, np.ndarray]:
+    """First-touch SLA deadlines from handoff times, and whether the touch met them."""
+    deadline = calendar.deadline_array(handoff_h, sla)
+    return deadline, ~np.isnan(touch_h) & (touch_h <= deadline + 1e-9)
+
+
+def _seat_b(calendar: Calendar, seats: list[Seat], end_h: float) -> FloatArray:
+    """Each seat's join and leave on the business clock (leaving after the end: just after)."""
+    if not seats:
+        return np.zeros((0, 2))
+    times = np.array([[s.joined_h, min(s.left_h, 1e12)] for s in seats])
+    return calendar.business_time_array(np.minimum(times, end_h + 1.0))

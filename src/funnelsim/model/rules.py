@@ -1,0 +1,178 @@
+"""The scenario's rules, in the form the story reads them a hundred thousand times a run.
+
+A scenario is rich, validated data (``funnelsim.scenario.schema``); the story of a lead needs
+a few plain numbers from it at every step: the MQL bar, the odds of a connect, the spacing of
+attempts, each stage's odds of advancing. ``Rules`` takes them out once, when a replication is
+built, so the story never walks the scenario's objects while it runs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+
+from funnelsim.calendar import Calendar
+from funnelsim.model.decay import DecayCurve
+from funnelsim.scenario.schema import (
+    InboundSource,
+    OutboundSource,
+    Scenario,
+    parse_weekly_time,
+)
+from funnelsim.staffing import Ramp
+from funnelsim.units import Duration
+
+
+class Sampler(Protocol):
+    """A distribution of the scenario: draws ``size`` values from ``rng``."""
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray: ...
+
+
+class Spacing:
+    """The time between two pieces of work on a lead: on the business clock or the calendar."""
+
+    def __init__(self, duration: Duration, calendar: Calendar) -> None:
+        self.business = duration.business
+        self.hours = calendar.business_hours(duration) if duration.business else duration.hours
+
+    def after(self, now: float, calendar: Calendar) -> float:
+        """When the next piece of work falls due, if the last one ended at ``now``."""
+        return calendar.add_business(now, self.hours) if self.business else now + self.hours
+
+
+class OutboundRules:
+    """An outbound source's sequence: how many touches, how far apart, and their odds."""
+
+    def __init__(self, source: OutboundSource, calendar: Calendar) -> None:
+        sequence = source.sequence
+        self.touches = sequence.touches
+        self.spacing = Spacing(sequence.spacing, calendar)
+        self.connect_probability = sequence.connect_probability
+        self.meeting_probability = sequence.meeting_probability
+
+
+class WeeklyRelease:
+    """The batch agreement: marketing's weekly release, its size, and sales' deadline."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        batch = scenario.handoff.batch
+        assert batch is not None
+        self.day, self.hour = parse_weekly_time(batch.release)
+        self.deadline_day, self.deadline_hour = parse_weekly_time(batch.qualify_by)
+        self.size = batch.size
+        self.good_fit_threshold = batch.good_fit_threshold
+        self.good_fit_share = batch.good_fit_share
+
+
+class Rules:
+    """Everything the story reads of its scenario, taken out once at build time."""
+
+    def __init__(self, scenario: Scenario, calendar: Calendar) -> None:
+        s = scenario
+        m = s.marketing
+        self.marketing = m is not None
+        # marketing's scoring, the MQL bar and nurture
+        self.w_fit = self.w_intent = self.scoring_noise = 0.0
+        self.feedback = False
+        self.halving_rejections = 1.0
+        self.mql_threshold = 0.0
+        self.nurture_cycles = 0
+        self.reemerge_probability = 0.0
+        self.nurture_after: Sampler | None = None
+        if m is not None:
+            total = m.score_weights.fit + m.score_weights.intent
+            self.w_fit = m.score_weights.fit / total if total else 0.5
+            self.w_intent = 1 - self.w_fit
+            self.scoring_noise = m.scoring_noise
+            self.feedback = m.feedback_loop
+            self.halving_rejections = float(m.feedback_rejections)
+            self.mql_threshold = m.mql_threshold
+            if m.nurture is not None:
+                self.nurture_cycles = m.nurture.max_cycles
+                self.reemerge_probability = m.nurture.reemerge_probability
+                self.nurture_after = m.nurture.after
+        # the handoff
+        handoff = s.handoff
+        self.release = WeeklyRelease(s) if handoff.batch is not None else None
+        self.patience = handoff.expire_after is not None
+        self.acceptance_fit = (
+            handoff.acceptance.fit_threshold if handoff.acceptance is not None else -math.inf
+        )
+        self.decay = None if handoff.decay is None else DecayCurve.of(handoff.decay)
+        # the SDRs' work on an MQL
+        sdr = s.teams.sdr
+        attempts = sdr.attempts
+        self.connect_probability = attempts.connect_probability if attempts else 1.0
+        self.max_attempts = attempts.max if attempts else 1
+        self.retry = Spacing(attempts.spacing if attempts else Duration(0, "h"), calendar)
+        self.qualification = sdr.qualification is not None
+        self.qualify_probability = sdr.qualification.probability if sdr.qualification else 0.0
+        self.ends_at_first_touch = sdr.qualification is None and attempts is None
+        self.sdr_ramp = _ramp(sdr.ramp)
+        self.sdr_priority: str | float = (
+            sdr.priority if isinstance(sdr.priority, str) else float(sdr.priority)
+        )
+        score_first = sdr.priority == "score"
+        self.sdr_ordered = (False, score_first or handoff.routing == "score", score_first)
+        # the funnel reduced to one queue served in order of arrival (``queue.py``)
+        self.single_queue = (
+            m is None
+            and handoff.batch is None
+            and handoff.acceptance is None
+            and handoff.routing == "fifo"
+            and attempts is None
+            and sdr.qualification is None
+            and not sdr.hiring
+            and s.teams.ae is None
+            and all(isinstance(source, InboundSource) for source in s.sources.values())
+            and not (s.initial and (s.initial.open_mqls or s.initial.open_opportunities))
+        )
+        # each source: inbound sources' intent (drawn anew for a lead back from nurture), and
+        # outbound sources' sequences
+        self.sources = list(s.sources.values())
+        self.outbound = [
+            OutboundRules(source, calendar) if isinstance(source, OutboundSource) else None
+            for source in self.sources
+        ]
+        self.intent: list[Sampler | None] = [
+            source.intent if isinstance(source, InboundSource) else None for source in self.sources
+        ]
+        # the AEs: stages, and the odds of a win
+        ae = s.teams.ae
+        stages = ae.stages if ae else []
+        self.stage_advance = [stage.advance for stage in stages]
+        self.stage_delay_h = [stage.delay.hours for stage in stages]
+        self.ae_ramp = _ramp(ae.ramp) if ae else None
+        self.segment_win = [seg.win_rate for seg in (s.segments or {}).values()]
+        win = ae.win if ae else None
+        self.win_by_kind = (
+            [win.by_kind.inbound, win.by_kind.outbound] if win is not None else [1.0, 1.0]
+        )
+        self.fit_effect = win.fit_effect if win is not None else 0.0
+        self.collateral = (
+            1 + win.collateral_lift * (win.collateral - 0.25) / 0.75 if win is not None else 1.0
+        )
+        self.repeat_probability = (
+            [win.repeat_probability.inbound, win.repeat_probability.outbound]
+            if win is not None
+            else [0.0, 0.0]
+        )
+
+    def win_probability(self, segment: int, kind: int, fit: float) -> float:
+        """Segment win rate x source kind x fit x collateral, capped at 1."""
+        p = (
+            self.segment_win[segment]
+            * self.win_by_kind[kind]
+            * max(0.0, 1 + self.fit_effect * (fit - 0.5))
+            * self.collateral
+        )
+        return min(1.0, p)
+
+
+def _ramp(spec: object) -> Ramp | None:
+    if spec is None:
+        return None
+    return Ramp(start=spec.start, hours=spec.over.hours)  # type: ignore[attr-defined]
