@@ -18,7 +18,7 @@ funnelsim is installed.
 
 from __future__ import annotations
 
-import importlib.abc
+import importlib
 import importlib.machinery
 import importlib.util
 import os
@@ -80,8 +80,9 @@ def stale(root: Path = _ROOT, modules: Sequence[str] = MODULES) -> list[str]:
     return out
 
 
-class _FromSource(importlib.abc.MetaPathFinder):
-    """Loads the compiled modules from their Python source."""
+class _FromSource:
+    """Loads the compiled modules from their Python source (a meta path finder: subclassing
+    ``importlib.abc.MetaPathFinder`` would cost every start an import)."""
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
