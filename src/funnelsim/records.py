@@ -10,6 +10,7 @@ Metrics, tables and charts are all derived from these records after the run.
 from __future__ import annotations
 
 import math
+import struct
 from array import array
 from dataclasses import dataclass, fields
 from enum import IntEnum
@@ -84,19 +85,21 @@ OUTCOMES, TASK_KINDS, TEAMS = labels(Outcome), labels(TaskKind), labels(Team)
 WAITING, TOUCHED, EXPIRED = Outcome.WAITING, Outcome.TOUCHED, Outcome.EXPIRED
 
 
-def floats(column: array[float] | list[float]) -> FloatArray:
-    """A column filled item by item during a run, as a numpy array (a typed array's memory is
-    shared, not copied)."""
-    if isinstance(column, array):
-        return np.frombuffer(column, dtype=np.float64) if len(column) else np.zeros(0)
-    return np.fromiter(column, dtype=np.float64, count=len(column))
+def floats(column: array[float] | memoryview[float] | list[float]) -> FloatArray:
+    """A column filled item by item during a run, as a numpy array (the memory of a typed
+    array, or of a view of one, is shared, not copied)."""
+    if isinstance(column, list):
+        return np.fromiter(column, dtype=np.float64, count=len(column))
+    if not len(column):
+        return np.zeros(0)
+    return np.frombuffer(column, dtype=np.float64)  # type: ignore[arg-type]  # stubs: bytes only
 
 
-def ints(column: array[int] | list[int]) -> IntArray:
+def ints(column: array[int] | memoryview | list[int]) -> IntArray:
     """An integer column filled item by item during a run, as a numpy array."""
-    if isinstance(column, array):
-        return np.frombuffer(column, dtype=np.int64) if len(column) else np.zeros(0, np.int64)
-    return np.fromiter(column, dtype=np.int64, count=len(column))
+    if isinstance(column, list):
+        return np.fromiter(column, dtype=np.int64, count=len(column))
+    return np.frombuffer(column, dtype=np.int64) if len(column) else np.zeros(0, np.int64)
 
 
 @dataclass(frozen=True)
@@ -151,16 +154,24 @@ class LeadRecords:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+# one row of a task log, packed: who (rep), on which lead, what (a TaskKind), from, to
+TASK_ROW = struct.Struct("<hibdd")
+TASK_DTYPE = np.dtype(
+    [("rep", "<i2"), ("lead", "<i4"), ("kind", "i1"), ("start_h", "<f8"), ("end_h", "<f8")]
+)
+
+
 class TaskLog:
-    """Flat columns filled during a run, one row per task started: who did what, when (typed
-    arrays as narrow as their numbers: a task costs 23 bytes, a list of Python numbers 88)."""
+    """One packed row per task started, filled during a run (``TASK_ROW``: 23 bytes a task,
+    where lists of Python numbers cost 88; one call packs a row, where five typed arrays would
+    each parse their argument)."""
 
     def __init__(self) -> None:
-        self.rep: array[int] = array("h")
-        self.lead: array[int] = array("i")
-        self.kind: array[int] = array("b")
-        self.start_h: array[float] = array("d")
-        self.end_h: array[float] = array("d")
+        self.rows = bytearray()
+
+    def table(self) -> np.ndarray:
+        """The rows as a structured array (``TASK_DTYPE``), sharing the log's memory."""
+        return np.frombuffer(self.rows, dtype=TASK_DTYPE)
 
 
 class HandoffLog:
@@ -229,21 +240,21 @@ class TaskRecords:
 
     @classmethod
     def from_logs(cls, calendar: Calendar, *logs: TaskLog | None) -> TaskRecords:
-        """The teams' logs (SDR, then AE) as one table. Each log column is emptied once
-        copied, so that a run's tasks are never held twice."""
-        teams = [(team, log) for team, log in enumerate(logs) if log is not None]
+        """The teams' logs (SDR, then AE) as one table. Each log is emptied once copied, so that
+        a run's tasks are never held twice."""
+        tables = [(team, log.table()) for team, log in enumerate(logs) if log is not None]
+        team = np.concatenate([np.full(len(t), k, dtype=np.int64) for k, t in tables])
 
-        def column(name: str, dtype: type) -> np.ndarray:
-            parts: list[np.ndarray] = [
-                np.array(getattr(log, name), dtype=dtype) for _, log in teams
-            ]
-            for _, log in teams:
-                del getattr(log, name)[:]
-            return np.concatenate(parts) if parts else np.zeros(0, dtype)
+        def whole(name: str) -> np.ndarray:
+            return np.concatenate([t[name] for _, t in tables])
 
-        team = np.concatenate([np.full(len(log.start_h), t, dtype=np.int64) for t, log in teams])
-        rep, lead, kind = (column(name, np.int64) for name in ("rep", "lead", "kind"))
-        start, end = column("start_h", np.float64), column("end_h", np.float64)
+        rep, lead, kind = (whole(name).astype(np.int64) for name in ("rep", "lead", "kind"))
+        start: FloatArray = whole("start_h").astype(np.float64)
+        end: FloatArray = whole("end_h").astype(np.float64)
+        tables.clear()  # the views go before their logs are emptied
+        for log in logs:
+            if log is not None:
+                del log.rows[:]
         return cls(
             team=team,
             rep=rep,

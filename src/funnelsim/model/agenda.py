@@ -31,12 +31,27 @@ Happening = Callable[[float], None]
 T = TypeVar("T")
 
 
+class _Due(Generic[T]):
+    """An entry of the agenda: an item due at ``due_h``; entries due at the same time take
+    their turns in the order they were added. Compiled, comparing two entries is a native call
+    (a tuple would be compared through the interpreter's generic comparison, field by field)."""
+
+    def __init__(self, due_h: float, order: int, item: T | Happening) -> None:
+        self.due_h = due_h
+        self.order = order
+        self.item = item
+
+    def __lt__(self, other: _Due[T]) -> bool:
+        if self.due_h != other.due_h:
+            return self.due_h < other.due_h
+        return self.order < other.order
+
+
 class Agenda(Generic[T]):
     """Items (work of type ``T``, or happenings) due later, earliest first."""
 
     def __init__(self) -> None:
-        # (due, order, item): order is unique, so items are never compared
-        self._later: list[tuple[float, int, T | Happening]] = []
+        self._later: list[_Due[T]] = []
         self._added = 0
         self._planned_h: list[float] = []
         self._planned: list[Happening] = []
@@ -55,23 +70,23 @@ class Agenda(Generic[T]):
     def add(self, due: float, item: T | Happening) -> None:
         """Put an item on the agenda, due at ``due``."""
         self._added += 1
-        heappush(self._later, (due, self._added, item))
+        heappush(self._later, _Due(due, self._added, item))
         if due < self.due_h:
             self.due_h = due
 
-    def pop(self) -> tuple[float, T | Happening]:
-        """Take the earliest item off the agenda (there must be one): its due time and it."""
+    def pop(self) -> T | Happening:
+        """Take the earliest item off the agenda (there must be one; it was due at ``due_h``)."""
         i = self._next_planned
         planned_h = self._planned_h
         later = self._later
         item: T | Happening
-        if i < len(planned_h) and (not later or planned_h[i] <= later[0][0]):
-            due, item = planned_h[i], self._planned[i]
+        if i < len(planned_h) and (not later or planned_h[i] <= later[0].due_h):
+            item = self._planned[i]
             i += 1
             self._next_planned = i
         else:
-            due, _, item = heappop(later)
+            item = heappop(later).item
         next_planned = planned_h[i] if i < len(planned_h) else math.inf
-        next_later = later[0][0] if later else math.inf
+        next_later = later[0].due_h if later else math.inf
         self.due_h = next_planned if next_planned < next_later else next_later
-        return due, item
+        return item

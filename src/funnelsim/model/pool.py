@@ -30,7 +30,7 @@ from simpy.events import Timeout
 
 from funnelsim.calendar import Calendar
 from funnelsim.model.agenda import Agenda, Happening, heappop, heappush
-from funnelsim.records import TaskLog
+from funnelsim.records import TASK_ROW, TaskLog
 from funnelsim.staffing import Ramp, Seat
 
 
@@ -48,6 +48,7 @@ class Queue(IntEnum):
 URGENT: Final = int(Queue.URGENT)
 INBOUND: Final = int(Queue.INBOUND)
 OUTBOUND: Final = int(Queue.OUTBOUND)
+pack_task: Final = TASK_ROW.pack
 
 
 class Task:
@@ -154,8 +155,7 @@ class RepPool:
         self._wake_h = math.inf  # the earliest pending wake-up
         self._done_cb = self._on_done
         # the log's columns, held here: every task started adds a row
-        self._log_rep, self._log_lead, self._log_kind = self.log.rep, self.log.lead, self.log.kind
-        self._log_start, self._log_end = self.log.start_h, self.log.end_h
+        self._log_rows = self.log.rows
 
     # -- wiring ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -259,7 +259,8 @@ class RepPool:
         fifo, ranked, ordered, waiting = self._fifo, self._ranked, self.ordered, self.waiting
         self._advancing = True
         while agenda.due_h <= now:
-            due, item = agenda.pop()
+            due = agenda.due_h
+            item = agenda.pop()
             if isinstance(item, Task):  # queued as by _enqueue, written out: the hot path
                 self._seq += 1
                 item.seq = self._seq
@@ -367,11 +368,7 @@ class RepPool:
             self.busy_h[task.queue] += work
         task.rep = rep
         task.start_h = now
-        self._log_rep.append(rep)
-        self._log_lead.append(task.lead)
-        self._log_kind.append(task.kind)
-        self._log_start.append(now)
-        self._log_end.append(end)
+        self._log_rows.extend(pack_task(rep, task.lead, task.kind, now, end))
         self.worker.started(task, rep, now)
         # SimPy's clock will read exactly now + delay when it is done: kept, so that the pool
         # need not ask SimPy for the time then

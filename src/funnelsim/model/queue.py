@@ -45,7 +45,7 @@ class FirstTouches:
 
 
 def first_touches(
-    arrival_h: array[float],
+    arrival_h: memoryview[float],
     work_h: array[float],
     patience_h: array[float] | None,
     reps: int,

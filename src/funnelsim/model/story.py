@@ -44,6 +44,7 @@ from funnelsim.model.population import draw_population
 from funnelsim.model.queue import first_touches
 from funnelsim.model.rules import Rules
 from funnelsim.records import (
+    TASK_DTYPE,
     BatchRecords,
     Entry,
     HandoffLog,
@@ -81,10 +82,11 @@ _INBOUND: Final = int(Queue.INBOUND)
 _OUTBOUND: Final = int(Queue.OUTBOUND)
 
 
-def _nans(n: int) -> array[float]:
+def _nans(n: int) -> memoryview[float]:
     """A per-lead column of times or amounts, written as the story unfolds (nan: did not
-    happen). Typed arrays: 8 bytes a lead, where a list holds a float object of 32."""
-    return array("d", [NAN]) * n
+    happen): 8 bytes a lead in a typed array, where a list holds a float object of 32. Written
+    through a view: storing into the array itself parses its argument like a call's."""
+    return memoryview(array("d", [NAN]) * n)
 
 
 def _typed(values: np.ndarray) -> array[float]:
@@ -94,6 +96,11 @@ def _typed(values: np.ndarray) -> array[float]:
     column = array("d")
     column.frombytes(np.ascontiguousarray(values, dtype=np.float64).tobytes())
     return column
+
+
+def _view(values: np.ndarray) -> memoryview[float]:
+    """A typed copy of per-lead numbers the story writes too (see ``_nans``)."""
+    return memoryview(_typed(values))
 
 
 def _typed_ints(values: np.ndarray) -> array[int]:
@@ -149,13 +156,13 @@ class Funnel(Worker):
         # what each lead is, as the hot path reads it: typed copies, of which the population's
         # columns become views, so that each number is held once
         self.fit = _typed(p.fit)
-        self.intent = _typed(p.intent)
-        self.arrival = _typed(p.arrival_h)
+        self.intent = _view(p.intent)
+        self.arrival = _view(p.arrival_h)
         self._work = _typed(p.work_h)
         p.fit, p.intent, p.arrival_h, p.work_h = (
             floats(c) for c in (self.fit, self.intent, self.arrival, self._work)
         )
-        self.score = _nans(n) if rules.marketing else _typed(p.score)
+        self.score = _nans(n) if rules.marketing else _view(p.score)
         self._patience = _typed(p.patience_h) if rules.patience else None
         self._source: list[int] = p.source.tolist()
         # what happens to it, filled as the story unfolds (nan: did not happen); small ints in
@@ -182,8 +189,10 @@ class Funnel(Worker):
         self.attempt_start_h = _nans(n)
         self.ready_h = _nans(n)  # latest time it became an MQL
         # when its patience runs out, this cycle
-        self._expire_at = array("d", [math.inf]) * (n if rules.patience else 0)
-        self._row = array("q", [-1]) * n  # its current handoff row
+        self._expire_at: memoryview[float] = memoryview(
+            array("d", [math.inf]) * (n if rules.patience else 0)
+        )
+        self._row = memoryview(array("q", [-1]) * n)  # its current handoff row
         # the random numbers that decide its fate, drawn up front; the population's own copies
         # are let go (they would double the memory a lead costs)
         self.uniforms = {name: _flat(p.uniforms.pop(name)) for name in list(p.uniforms)}
@@ -236,11 +245,12 @@ class Funnel(Worker):
         )  # fmt: skip
         n = len(self.arrival)
         self.mql_h = self.handoff_h = self.ready_h = self.arrival
-        self.touch_start_h, self.expired_h = served.start_h, served.expired_h
+        self.touch_start_h = memoryview(served.start_h)
+        self.expired_h = memoryview(served.expired_h)
         order = np.array(served.order, dtype=np.int64)  # the leads touched, in order of start
         start, done = floats(served.start_h), floats(served.done_h)
         finished = np.flatnonzero(done < self.end_h)  # done within the run
-        self.touch_end_h = _typed(np.where(done < self.end_h, done, np.nan))
+        self.touch_end_h = _view(np.where(done < self.end_h, done, np.nan))
         self.decision_h = self.touch_end_h
         accepted, outcome = np.full(n, -1), np.full(n, _WAITING)
         accepted[finished] = 1
@@ -252,22 +262,20 @@ class Funnel(Worker):
         waits = start[order] - floats(self.arrival)[order]
         decay = np.full(n, np.nan)
         decay[order] = 1.0 if curve is None else [curve.at(w) for w in waits.tolist()]
-        self.decay = _typed(decay)
-        log = self.sdr.log
-        log.lead = _typed_ints(order)
-        log.rep = _typed_ints(ints(served.rep)[order])
-        log.kind = _typed_ints(np.full(len(order), _FIRST_TOUCH))
-        log.start_h = _typed(start[order])
-        log.end_h = _typed(floats(served.end_h)[order])
+        self.decay = _view(decay)
+        rows = np.zeros(len(order), dtype=TASK_DTYPE)
+        rows["rep"], rows["lead"], rows["kind"] = ints(served.rep)[order], order, _FIRST_TOUCH
+        rows["start_h"], rows["end_h"] = start[order], floats(served.end_h)[order]
+        self.sdr.log.rows[:] = rows.tobytes()
         handoffs = self.handoffs
         handoffs.lead = _typed_ints(np.arange(n))
-        handoffs.handoff_h = self.arrival
-        handoffs.touch_start_h = self.touch_start_h
-        handoffs.expired_h = self.expired_h
-        handoffs.decision_h = self.decision_h
-        handoffs.qualify_by_h = _nans(n)
+        handoffs.handoff_h = _typed(floats(self.arrival))
+        handoffs.touch_start_h = served.start_h
+        handoffs.expired_h = served.expired_h
+        handoffs.decision_h = _typed(floats(self.decision_h))
+        handoffs.qualify_by_h = array("d", [NAN]) * n
         handoffs.batch = array("q", [-1]) * n
-        handoffs.decay = self.decay
+        handoffs.decay = _typed(decay)
         self._let_go_of_draws()
 
     def _run(self) -> None:
