@@ -30,22 +30,29 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from funnelsim import analysis, metrics
-from funnelsim.analysis import Summary, SummaryTable, paired_difference, summarise_metrics
+from funnelsim.analysis import Summary, SummaryTable
 from funnelsim.errors import UsageError
 from funnelsim.executors import SERIAL, ExecutorSpec, Slots, default_workers, open_executor
 from funnelsim.model.run import simulate
-from funnelsim.records import RunRecords
+from funnelsim.replications import (
+    Chunk,
+    Comparison,
+    OnChunk,
+    OnTotal,
+    Replication,
+    Replications,
+    check_names,
+    summary_json,
+)
 from funnelsim.rng import normalise_seed
 from funnelsim.scenario.schema import Scenario, did_you_mean
 from funnelsim.scenario.study import Point, Study, describe
-from funnelsim.warmup import WarmupCheck, daily_levels, warmup_check
+from funnelsim.warmup import daily_levels
 
 __all__ = [
     "DEFAULT_CAP",
@@ -64,148 +71,12 @@ __all__ = [
     "run_replications",
     "run_study",
     "study_json",
+    "summary_json",
 ]
 
 DEFAULT_CAP = 1000  # replications at most, when growing to a precision target
 MAX_CHUNK = 10  # replications per chunk, at most: a chunk in flight is what a kill loses
 IN_PROCESS = ExecutorSpec()  # every replication in this process, one after another
-
-
-@dataclass
-class Replication:
-    """What one replication of one scenario measured.
-
-    ``daily`` holds day-by-day mean levels from hour 0 (the first-touch queue) for the warm-up
-    check; ``weekly`` and ``records`` are there only when asked for, since they are large to
-    ship back from a worker.
-    """
-
-    scenario: int  # the scenario's place in the run
-    number: int
-    metrics: dict[str, float]
-    daily: dict[str, np.ndarray]
-    weekly: dict[str, np.ndarray] | None = None
-    records: RunRecords | None = None
-
-
-@dataclass
-class Chunk:
-    """Replications of one scenario that ran together as one task."""
-
-    scenario: int
-    replications: list[Replication]
-
-
-OnChunk = Callable[[Chunk], None]
-OnTotal = Callable[[int, int], None]
-
-
-@dataclass
-class Replications:
-    """The replications of one scenario, numbered from 0, and what they measured."""
-
-    scenario: Scenario
-    seed: int
-    metrics: list[dict[str, float]] = field(default_factory=list)
-    records: list[RunRecords] = field(default_factory=list)  # only when asked for
-    daily: list[dict[str, np.ndarray]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.metrics)
-
-    @property
-    def n(self) -> int:
-        """How many replications ran."""
-        return len(self.metrics)
-
-    def summary(self, level: float = 0.95) -> dict[str, Summary]:
-        """Each metric's mean over replications with a confidence interval at ``level``."""
-        return summarise_metrics(self.metrics, level)
-
-    def values(self, metric: str) -> list[float]:
-        """One metric's value in each replication, in replication order."""
-        return [row[metric] for row in self.metrics]
-
-    def warmup(self) -> list[WarmupCheck]:
-        """MSER-5 on each warm-up sensitive level, averaged over replications."""
-        if not self.daily:
-            return []
-        return [
-            warmup_check(name, np.mean([d[name] for d in self.daily], axis=0), self.scenario)
-            for name in self.daily[0]
-        ]
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``run --json`` object: scenario, seed, replications, metrics with 95% CIs.
-
-        An undefined value (a CI from one replication, say) is ``null``.
-        """
-        return {
-            "scenario": self.scenario.name,
-            "seed": self.seed,
-            "replications": self.n,
-            "metrics": {name: summary_json(s) for name, s in self.summary().items()},
-        }
-
-
-def summary_json(summary: Summary) -> dict[str, float | None]:
-    """A summary as JSON: mean and interval, ``null`` where undefined."""
-    return {
-        "mean": _finite(summary.mean),
-        "ci_low": _finite(summary.ci_low),
-        "ci_high": _finite(summary.ci_high),
-    }
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-@dataclass
-class Comparison:
-    """Scenarios run on the same replication streams, each against the first (the baseline)."""
-
-    per_scenario: list[Replications]
-
-    @property
-    def baseline(self) -> Replications:
-        return self.per_scenario[0]
-
-    def differences(self, level: float = 0.95) -> dict[str, dict[str, Summary]]:
-        """For each later scenario, its paired difference from the baseline, per metric."""
-        base = self.baseline
-        names = base.metrics[0] if base.metrics else {}
-        return {
-            other.scenario.name: {
-                name: paired_difference(other.values(name), base.values(name), level)
-                for name in names
-            }
-            for other in self.per_scenario[1:]
-        }
-
-    def table(self) -> SummaryTable:
-        """Metrics by scenario and the paired differences, as ``compare`` prints them."""
-        return analysis.comparison_table(
-            {r.scenario.name: r.summary() for r in self.per_scenario},
-            self.differences(),
-            replications=self.baseline.n,
-            seed=self.baseline.seed,
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``compare --json`` object: every scenario's metrics and the paired differences."""
-        return {
-            "baseline": self.baseline.scenario.name,
-            "seed": self.baseline.seed,
-            "replications": self.baseline.n,
-            "scenarios": {
-                r.scenario.name: {"metrics": r.as_json()["metrics"]} for r in self.per_scenario
-            },
-            "differences": {
-                name: {metric: summary_json(s) for metric, s in diffs.items()}
-                for name, diffs in self.differences().items()
-            },
-        }
 
 
 @dataclass(frozen=True)
@@ -498,13 +369,6 @@ class RunResult:
                 if not check.enough:
                     found.append(f"{replications.scenario.name}: {check.message()}")
         return found
-
-
-def check_names(scenarios: Sequence[Scenario]) -> None:
-    """Scenarios run together are told apart by name, in tables and results folders alike."""
-    names = [s.name for s in scenarios]
-    if len(set(names)) != len(names):
-        raise UsageError(f"scenario names must differ to be run together: {names}")
 
 
 def _requested(replications: int, precision: Precision | None) -> dict[str, Any]:

@@ -38,9 +38,9 @@ import yaml
 
 from funnelsim.analysis import Summary, excludes_zero
 from funnelsim.errors import StoreError
-from funnelsim.experiment import Chunk, Comparison, Replication, Replications, check_names
 from funnelsim.metrics import METRICS
 from funnelsim.records import Kind, Outcome, RunRecords, TaskKind, Team, labels
+from funnelsim.replications import Chunk, Comparison, Replication, Replications, check_names
 from funnelsim.scenario.schema import Scenario
 
 FORMAT = 1

@@ -392,9 +392,13 @@ def problems_from(exc: ValidationError, document: Document) -> list[Problem]:
     return problems
 
 
-def validate_document(document: Document, model: type[BaseModel] = Scenario) -> Any:
+def validate_document(
+    document: Document, model: type[BaseModel] = Scenario, context: dict[str, Any] | None = None
+) -> Any:
+    """The document as ``model``, or a ScenarioError locating every problem; ``context``
+    reaches the model's validators (what a study may name, say)."""
     try:
-        return model.model_validate(document.data)
+        return model.model_validate(document.data, context=context)
     except ValidationError as exc:
         raise ScenarioError(problems_from(exc, document)) from None
     except CrossReferenceError as exc:

@@ -22,12 +22,12 @@ sweeps:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from funnelsim.scenario.load import (
     Problem,
@@ -108,15 +108,14 @@ class Study(Section):
 
     @field_validator("metrics")
     @classmethod
-    def _known_metrics(cls, names: list[str]) -> list[str]:
+    def _known_metrics(cls, names: list[str], info: ValidationInfo) -> list[str]:
         # Checked here, not when the table is drawn, so that a misspelled metric is reported
-        # at its line before anything runs. The registry is imported only now: it is a layer
-        # above the scenario (it computes the metrics), and loading a study stays light.
-        from funnelsim.metrics import METRICS
-
-        unknown = [name for name in names if name not in METRICS]
+        # at its line before anything runs. The names come from the caller (``load_study``'s
+        # ``metrics``): the registry is a layer above the scenario, which never imports it.
+        known = list((info.context or {}).get("metrics", ()))
+        unknown = [name for name in names if known and name not in known]
         if unknown:
-            hints = ", ".join(f"'{n}'{did_you_mean(n, list(METRICS))}" for n in unknown)
+            hints = ", ".join(f"'{n}'{did_you_mean(n, known)}" for n in unknown)
             raise ValueError(f"unknown metric(s) {hints}")
         return names
 
@@ -143,14 +142,18 @@ def describe(study: Study, points: Sequence[Point]) -> dict[str, Any]:
 
 
 def load_study(
-    path: str | Path, overrides: Sequence[str] | None = None
+    path: str | Path,
+    overrides: Sequence[str] | None = None,
+    metrics: Collection[str] = (),
 ) -> tuple[Study, list[Point]]:
     """Read a study and build every point's scenario; raise ScenarioError listing problems.
 
-    ``overrides`` (``--set``) apply to the baseline before the study's own changes.
+    ``overrides`` (``--set``) apply to the baseline before the study's own changes;
+    ``metrics``, the names the study's table may show (``funnelsim.metrics.METRICS``), are
+    checked where the study names them.
     """
     study_doc = read_document(path)
-    study: Study = validate_document(study_doc, Study)
+    study: Study = validate_document(study_doc, Study, {"metrics": metrics})
     base_path = Path(path).parent / study.baseline
     base = apply_overrides(read_document(base_path), overrides or [])
     # each point: its label, its changes, and where in the study file they are written
