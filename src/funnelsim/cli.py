@@ -457,9 +457,10 @@ def study(
     the study's own changes.
     """
     from funnelsim import experiment
+    from funnelsim.metrics import METRICS
     from funnelsim.scenario.study import load_study
 
-    spec, points = load_study(file, set_)
+    spec, points = load_study(file, set_, METRICS)
     options = _options(target, cap, workers, executor, scheduler, out_dir, resume)
     with _progress(f"study {spec.name}", out_dir) as progress:
         result = experiment.run_study(spec, points, replications, seed, **options, **progress)
