@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Final, Generic, TypeVar
 
@@ -31,28 +32,16 @@ Happening = Callable[[float], None]
 T = TypeVar("T")
 
 
-class _Due(Generic[T]):
-    """An entry of the agenda: an item due at ``due_h``; entries due at the same time take
-    their turns in the order they were added. Compiled, comparing two entries is a native call
-    (a tuple would be compared through the interpreter's generic comparison, field by field)."""
-
-    def __init__(self, due_h: float, order: int, item: T | Happening) -> None:
-        self.due_h = due_h
-        self.order = order
-        self.item = item
-
-    def __lt__(self, other: _Due[T]) -> bool:
-        if self.due_h != other.due_h:
-            return self.due_h < other.due_h
-        return self.order < other.order
-
-
 class Agenda(Generic[T]):
     """Items (work of type ``T``, or happenings) due later, earliest first."""
 
     def __init__(self) -> None:
-        self._later: list[_Due[T]] = []
-        self._added = 0
+        # The distinct due times, on a heap of plain floats (compared by the interpreter's own
+        # float comparison, compiled or not), and the item due at each. Two items due at the
+        # very same instant are rare (times are continuous): the later ones wait in ``_more``.
+        self._times: list[float] = []
+        self._first: dict[float, T | Happening] = {}
+        self._more: dict[float, deque[T | Happening]] = {}
         self._planned_h: list[float] = []
         self._planned: list[Happening] = []
         self._next_planned = 0
@@ -69,8 +58,11 @@ class Agenda(Generic[T]):
 
     def add(self, due: float, item: T | Happening) -> None:
         """Put an item on the agenda, due at ``due``."""
-        self._added += 1
-        heappush(self._later, _Due(due, self._added, item))
+        if due in self._first:
+            self._more.setdefault(due, deque()).append(item)
+        else:
+            self._first[due] = item
+            heappush(self._times, due)
         if due < self.due_h:
             self.due_h = due
 
@@ -78,15 +70,23 @@ class Agenda(Generic[T]):
         """Take the earliest item off the agenda (there must be one; it was due at ``due_h``)."""
         i = self._next_planned
         planned_h = self._planned_h
-        later = self._later
+        times = self._times
         item: T | Happening
-        if i < len(planned_h) and (not later or planned_h[i] <= later[0].due_h):
+        if i < len(planned_h) and (not times or planned_h[i] <= times[0]):
             item = self._planned[i]
             i += 1
             self._next_planned = i
         else:
-            item = heappop(later).item
+            due = times[0]
+            item = self._first.pop(due)
+            more = self._more.get(due) if self._more else None
+            if more:  # the next item due at the same instant takes its place
+                self._first[due] = more.popleft()
+                if not more:
+                    del self._more[due]
+            else:
+                heappop(times)
         next_planned = planned_h[i] if i < len(planned_h) else math.inf
-        next_later = later[0].due_h if later else math.inf
+        next_later = times[0] if times else math.inf
         self.due_h = next_planned if next_planned < next_later else next_later
         return item
