@@ -19,14 +19,16 @@ import bisect
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from funnelsim.scenario.schema import Scenario
 from funnelsim.units import Duration
 
-FloatArray = npt.NDArray[np.float64]
+if TYPE_CHECKING:  # numpy only where arrays are asked for: working time and months need none
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOUR = dt.timedelta(hours=1)
@@ -213,6 +215,8 @@ class Calendar:
 
     # -- vectorised arithmetic (records and metrics) -----------------------------------------
     def business_time_array(self, t: npt.ArrayLike) -> FloatArray:
+        import numpy as np
+
         times = np.asarray(t, dtype=np.float64)
         if self.always or times.size == 0:
             return times.astype(np.float64, copy=True)
@@ -225,6 +229,8 @@ class Calendar:
         return np.where(np.isnan(times), np.nan, out)
 
     def deadline_array(self, t: npt.ArrayLike, duration: Duration) -> FloatArray:
+        import numpy as np
+
         times = np.asarray(t, dtype=np.float64)
         if not duration.business:
             return times + duration.hours
@@ -262,7 +268,7 @@ def build_calendar(scenario: Scenario) -> Calendar:
     )
 
 
-def month_bounds(origin: dt.datetime, span_h: float) -> tuple[FloatArray, FloatArray]:
+def month_edges(origin: dt.datetime, span_h: float) -> tuple[list[float], list[float]]:
     """Start and end (simulation hours) of each calendar month the simulation touches.
 
     Months are whole calendar months: the first starts on the 1st of the origin's month, so
@@ -273,8 +279,16 @@ def month_bounds(origin: dt.datetime, span_h: float) -> tuple[FloatArray, FloatA
     while True:
         ends.append(hours_between(origin, _next_month(origin, len(ends))))
         if ends[-1] >= span_h:
-            return np.array(starts), np.array(ends)
+            return starts, ends
         starts.append(ends[-1])
+
+
+def month_bounds(origin: dt.datetime, span_h: float) -> tuple[FloatArray, FloatArray]:
+    """:func:`month_edges` as arrays."""
+    import numpy as np
+
+    starts, ends = month_edges(origin, span_h)
+    return np.array(starts), np.array(ends)
 
 
 def _next_month(origin: dt.datetime, index: int) -> dt.datetime:

@@ -16,17 +16,25 @@ reuse what their marketing science team estimated. Check the units first: the cu
 spend (e.g. by its maximum) or normalise the adstock weights, which this plain geometric form does
 not do. Nothing here is random: these are *expected* leads per period, which a simulation then
 turns into arrivals.
+
+Each formula is written once, on plain floats where it can be. numpy is imported only by the
+functions that take and return arrays; :meth:`SpendResponse.expected_leads` computes the same
+figures without it (with the standard library's logarithm and tanh, which may differ from
+numpy's in the last bit), so that checking a scenario file (``funnelsim validate``) loads no
+numpy. The simulation uses the array forms.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "SpendResponse",
@@ -50,6 +58,8 @@ def _check_theta(theta: float) -> None:
 
 
 def _spend(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    import numpy as np
+
     arr = np.asarray(x, dtype=np.float64)
     if not np.all(arr >= 0):  # also rejects NaN
         raise ValueError(f"{name} must be >= 0 (and not NaN)")
@@ -70,6 +80,8 @@ def geometric_adstock(
     Raises ValueError unless theta is in [0, 1), spend is a 1-D sequence of non-negative numbers
     and initial is finite and >= 0.
     """
+    import numpy as np
+
     _check_theta(theta)
     if not (math.isfinite(initial) and initial >= 0):
         raise ValueError(f"initial (adstock before the first period) must be >= 0, got {initial!r}")
@@ -80,13 +92,18 @@ def geometric_adstock(
         raise ValueError("spend must be finite")
     if x.size == 0:
         return x.copy()
-    # The recursion itself: plans run to tens of periods, and scipy.signal.lfilter, which
-    # computes the same, costs about a second of import in every process that plans spend.
-    out = np.empty_like(x, dtype=np.float64)
+    return np.array(_adstock(x.tolist(), theta, initial), dtype=np.float64)
+
+
+def _adstock(spend: Iterable[float], theta: float, initial: float) -> list[float]:
+    """The recursion ``a_t = x_t + theta * a_{t-1}`` itself, on floats: plans run to tens of
+    periods, and scipy.signal.lfilter, which computes the same, costs about a second of import
+    in every process that plans spend."""
+    out = []
     carried = initial
-    for t, value in enumerate(x):
-        carried = float(value) + theta * carried
-        out[t] = carried
+    for value in spend:
+        carried = value + theta * carried
+        out.append(carried)
     return out
 
 
@@ -116,12 +133,21 @@ def hill(x: ArrayLike, k: float, s: float) -> NDArray[np.float64]:
     Computed as ``expit(s * ln(x / k))``, exact at ``x == k`` and free of overflow at x = 0 or
     huge x. Returns an array of x's shape. Raises ValueError if k or s is not > 0 or x < 0.
     """
+    import numpy as np
+
     _positive("k (spend at half saturation)", k)
     _positive("s (shape)", s)
     arr = _spend(x, "x (spend)")
     with np.errstate(divide="ignore"):  # ln 0 = -inf, and expit(-inf) = 0 exactly
-        z = s * (np.log(arr) - math.log(k))
-    return np.array([_expit(v) for v in z.ravel().tolist()], dtype=np.float64).reshape(z.shape)
+        ln_x = np.log(arr)
+    ln_k = math.log(k)
+    shares = [_hill_share(v, ln_k, s) for v in ln_x.ravel().tolist()]
+    return np.array(shares, dtype=np.float64).reshape(ln_x.shape)
+
+
+def _hill_share(ln_x: float, ln_k: float, s: float) -> float:
+    """Hill's ``x^s / (x^s + k^s)`` from the logarithms of x and k: ``expit(s * (ln x - ln k))``."""
+    return _expit(s * (ln_x - ln_k))
 
 
 def _expit(z: float) -> float:
@@ -142,9 +168,17 @@ def logistic_saturation(x: ArrayLike, lam: float) -> NDArray[np.float64]:
     ``ln 3 / lam``. Computed as ``tanh(lam x / 2)``, the same function without overflow.
     Returns an array of x's shape. Raises ValueError if lam is not > 0 or x < 0.
     """
+    import numpy as np
+
     _positive("lam (saturation speed)", lam)
     arr = _spend(x, "x (spend)")
-    return np.asarray(np.tanh(0.5 * lam * arr), dtype=np.float64)
+    return np.asarray(_logistic_share(arr, lam, np.tanh), dtype=np.float64)
+
+
+def _logistic_share(x: Any, lam: float, tanh: Callable[[Any], Any]) -> Any:
+    """``(1 - e^(-lam x)) / (1 + e^(-lam x))`` as ``tanh(lam x / 2)``, with numpy's tanh on an
+    array or the standard library's on one float."""
+    return tanh(0.5 * lam * x)
 
 
 @dataclass(frozen=True)
@@ -191,6 +225,18 @@ class SpendResponse:
             return logistic_saturation(x, self.lam)
         raise AssertionError("unreachable: __post_init__ checks the curve's parameters")
 
+    def share(self, x: float) -> float:
+        """:meth:`saturation` at one (adstocked) spend, without numpy: the same formula with the
+        standard library's logarithm or tanh, so it may differ from it in the last bit."""
+        if not x >= 0:  # also rejects NaN
+            raise ValueError(f"x (spend) must be >= 0 (and not NaN), got {x!r}")
+        if self.curve == "hill" and self.k is not None and self.s is not None:
+            ln_x = math.log(x) if x > 0 else -math.inf
+            return _hill_share(ln_x, math.log(self.k), self.s)
+        if self.curve == "logistic" and self.lam is not None:
+            return float(_logistic_share(x, self.lam, math.tanh))
+        raise AssertionError("unreachable: __post_init__ checks the curve's parameters")
+
     def leads(self, spend_by_period: ArrayLike) -> NDArray[np.float64]:
         """Expected leads in each period for a plan of per-period spends (e.g. one per month).
 
@@ -198,6 +244,14 @@ class SpendResponse:
         channel under-deliver while its adstock builds up.
         """
         return self.beta * self.saturation(geometric_adstock(spend_by_period, self.adstock))
+
+    def expected_leads(self, spend_by_period: Iterable[float]) -> list[float]:
+        """:meth:`leads` without numpy, for figures people read (``funnelsim validate``'s
+        offered load): within a few units in the last place of it, not bit for bit."""
+        plan = [float(v) for v in spend_by_period]
+        if not all(math.isfinite(v) and v >= 0 for v in plan):
+            raise ValueError("spend must be finite and >= 0")
+        return [self.beta * self.share(a) for a in _adstock(plan, self.adstock, 0.0)]
 
     def marginal_leads(self, spend_by_period: ArrayLike, period: int, extra: float) -> float:
         """Extra expected leads from adding ``extra`` to the spend of ``period``.
@@ -207,6 +261,8 @@ class SpendResponse:
         periods and channels to see where the next dollar works best; a negative ``extra`` prices
         a cut. Raises ValueError if ``period`` is outside the plan or the new spend would be < 0.
         """
+        import numpy as np
+
         base = np.asarray(spend_by_period, dtype=np.float64)
         adstocked = geometric_adstock(base, self.adstock)  # validates the plan
         period = operator.index(period)  # an integer period, not 1.5

@@ -9,14 +9,16 @@ sanity checks; nothing here simulates.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+from funnelsim.calendar import build_calendar, month_edges
+from funnelsim.scenario.schema import InboundSource, OutboundSource, Scenario
 
-from funnelsim.calendar import build_calendar
-from funnelsim.model.population import expected_monthly_leads
-from funnelsim.scenario.schema import OutboundSource, Scenario
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class ErlangA:
 
     def stationary(self, tol: float = 1e-14) -> np.ndarray:
         """pi_n for n = 0..N, truncated where the tail is negligible."""
+        import numpy as np
+
         logs = [0.0]
         n = 0
         while True:
@@ -103,6 +107,8 @@ class ErlangA:
 
     @property
     def mean_queue(self) -> float:
+        import numpy as np
+
         pi = self.stationary()
         n = np.arange(len(pi))
         return float(np.sum(np.maximum(n - self.c, 0) * pi))
@@ -141,8 +147,18 @@ def offered_load(scenario: Scenario) -> tuple[float, float]:
         elif source.arrivals.at is not None:
             rate = len(source.arrivals.at) / span
         else:
-            leads = expected_monthly_leads(source, scenario.origin, span)
-            rate = float(leads.mean()) * 12 / 8766
+            rate = _mean_monthly_leads(source, scenario.origin, span) * 12 / 8766
         work += rate * scenario.teams.sdr.first_touch_time.mean_hours
     capacity = scenario.teams.sdr.headcount * calendar.working_hours_between(0.0, span) / span
     return work, capacity
+
+
+def _mean_monthly_leads(source: InboundSource, origin: dt.datetime, span_h: float) -> float:
+    """Mean expected leads per calendar month from spend: the figures of
+    ``model.population.expected_monthly_leads`` (to within the last bits), without numpy, so
+    that ``funnelsim validate`` loads none."""
+    assert source.spend is not None
+    assert source.response is not None
+    months = len(month_edges(origin, span_h)[0])
+    leads = source.response.spend_response().expected_leads(source.spend.plan(months))
+    return math.fsum(leads) / len(leads)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from funnelsim.calendar import FloatArray, month_bounds
-from funnelsim.curves import SpendResponse
+from funnelsim.calendar import month_bounds
 from funnelsim.model.sources import arrival_times, hourly_intensity, invert_intensity
 from funnelsim.records import Entry, Kind
 from funnelsim.rng import Streams
@@ -28,26 +28,26 @@ from funnelsim.scenario.schema import (
     Spend,
 )
 
+if TYPE_CHECKING:
+    from funnelsim.calendar import FloatArray
+    from funnelsim.curves import SpendResponse
+
 INBOUND, OUTBOUND = Kind.INBOUND, Kind.OUTBOUND
 NEW, OPEN_MQL, OPEN_OPPORTUNITY = Entry.NEW, Entry.OPEN_MQL, Entry.OPEN_OPPORTUNITY
 
 
 def spend_by_month(spend: Spend, months: int) -> FloatArray:
-    return np.array([spend.for_month(m) for m in range(months)], dtype=float)
+    return np.array(spend.plan(months), dtype=float)
 
 
 def response_of(source: InboundSource) -> SpendResponse:
-    r = source.response
-    assert r is not None
-    if r.curve == "hill":
-        return SpendResponse(
-            "hill", r.leads_at_saturation, k=r.half_saturation, s=r.shape, adstock=r.adstock
-        )
-    return SpendResponse("logistic", r.leads_at_saturation, lam=r.steepness, adstock=r.adstock)
+    assert source.response is not None
+    return source.response.spend_response()
 
 
 def expected_monthly_leads(source: InboundSource, origin: dt.datetime, span_h: float) -> FloatArray:
-    """Expected leads in each calendar month of the simulation, from spend and response."""
+    """Expected leads in each calendar month of the simulation, from spend and response
+    (``theory.offered_load`` computes them without numpy, for ``funnelsim validate``)."""
     assert source.spend is not None
     months, _ = month_bounds(origin, span_h)
     return response_of(source).leads(spend_by_month(source.spend, len(months)))

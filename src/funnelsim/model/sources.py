@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from funnelsim.calendar import FloatArray, hours_between
+from funnelsim.calendar import hours_between
 from funnelsim.scenario.schema import WEEKDAY_NAMES, Arrivals
+
+if TYPE_CHECKING:
+    from funnelsim.calendar import FloatArray
 
 
 def _poisson_points(rng: np.random.Generator, total: float) -> FloatArray:

@@ -13,9 +13,8 @@ import difflib
 import itertools
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,7 +24,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from funnelsim.curves import SpendResponse
 from funnelsim.units import Duration, Rate
+
+if TYPE_CHECKING:  # numpy is imported where samples are drawn: loading a scenario needs none
+    import numpy as np
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -179,6 +182,8 @@ class Constant(_DurationDist):
         return self.value.hours
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        import numpy as np
+
         return np.full(size, self.value.hours)
 
 
@@ -226,16 +231,21 @@ class Empirical(_DurationDist):
         return self
 
     def _probabilities(self) -> np.ndarray:
+        import numpy as np
+
         w = np.ones(len(self.values)) if self.weights is None else np.asarray(self.weights)
         p: np.ndarray = w / w.sum()
         return p
 
     @property
     def mean_hours(self) -> float:
-        hours = np.array([v.hours for v in self.values])
-        return float(hours @ self._probabilities())
+        weights = [1.0] * len(self.values) if self.weights is None else self.weights
+        total = math.fsum(v.hours * w for v, w in zip(self.values, weights, strict=True))
+        return total / math.fsum(weights)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        import numpy as np
+
         hours = np.array([v.hours for v in self.values])
         return rng.choice(hours, size=size, p=self._probabilities())
 
@@ -277,6 +287,8 @@ class ConstantScore(Section):
     value: Probability = Field(description="The score, in [0, 1].")
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        import numpy as np
+
         return np.full(size, self.value)
 
 
@@ -391,6 +403,10 @@ class Spend(Section):
         assert self.by_month is not None
         return self.by_month[min(index, len(self.by_month) - 1)]
 
+    def plan(self, months: int) -> list[float]:
+        """Spend of each of the first ``months`` months."""
+        return [self.for_month(m) for m in range(months)]
+
 
 class Response(Section):
     """Spend -> leads per month, as media-mix models fit it: beta * f(adstock(spend)).
@@ -422,6 +438,20 @@ class Response(Section):
         if self.curve == "logistic" and self.steepness is None:
             raise ValueError("curve 'logistic' needs steepness")
         return self
+
+    def spend_response(self) -> SpendResponse:
+        """The curve as :mod:`funnelsim.curves` computes it."""
+        if self.curve == "hill":
+            return SpendResponse(
+                "hill",
+                self.leads_at_saturation,
+                k=self.half_saturation,
+                s=self.shape,
+                adstock=self.adstock,
+            )
+        return SpendResponse(
+            "logistic", self.leads_at_saturation, lam=self.steepness, adstock=self.adstock
+        )
 
 
 class InboundSource(Section):
@@ -549,6 +579,8 @@ class ExponentialDecay(Section):
     half_life: PositiveCalendarDuration = Field(description="Wait that halves the odds, e.g. '1h'.")
 
     def multiplier(self, wait_hours: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         return np.exp2(-np.asarray(wait_hours) / self.half_life.hours)
 
 
@@ -574,6 +606,8 @@ class TableDecay(Section):
         return self
 
     def multiplier(self, wait_hours: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         waits = np.array([w.hours for w, _ in self.points])
         values = np.array([m for _, m in self.points])
         return np.asarray(np.interp(np.asarray(wait_hours), waits, values), dtype=float)
@@ -802,6 +836,8 @@ class DealSize(Section):
     sd: Money = Field(default=0.0, description="Standard deviation (money); 0: constant.")
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        import numpy as np
+
         if self.sd == 0:
             return np.full(size, self.mean)
         sigma2 = math.log1p((self.sd / self.mean) ** 2)
