@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import platform
 import statistics
 import time
@@ -57,6 +58,11 @@ def one_run(path: str, overrides: list[str], seed: int, general: bool) -> tuple[
     return seconds, len(records.leads), next(funnel.env._eid)  # events scheduled
 
 
+def _per_event(seconds: list[float]) -> str:
+    median = statistics.median(seconds)
+    return f"{median:.2f}" if math.isfinite(median) else "no events"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -71,7 +77,7 @@ def main() -> None:
                 path, overrides, seed=round_ + 1, general="general" in name
             )
             per_lead[name].append(seconds / leads * 1e6)
-            per_event[name].append(seconds / events * 1e6)
+            per_event[name].append(seconds / events * 1e6 if events else math.nan)
             sizes[name] = (leads, events)
     # like for like: both told event by event; the queue computed directly is shown beside
     lead_ratio = statistics.median(per_lead["baseline"]) / statistics.median(
@@ -96,7 +102,7 @@ def main() -> None:
             f"{sizes[name][0]:,}",
             f"{sizes[name][1]:,}",
             f"{statistics.median(per_lead[name]):.1f}",
-            f"{statistics.median(per_event[name]):.2f}",
+            _per_event(per_event[name]),
         )
     console = Console()
     console.print(table)
@@ -110,7 +116,7 @@ def main() -> None:
     if args.write_docs:
         rows = "\n".join(
             f"| {name} | {sizes[name][0]:,} | {sizes[name][1]:,} | "
-            f"{statistics.median(per_lead[name]):.1f} | {statistics.median(per_event[name]):.2f} |"
+            f"{statistics.median(per_lead[name]):.1f} | {_per_event(per_event[name])} |"
             for name in CASES
         )
         section = (
