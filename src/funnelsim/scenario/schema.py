@@ -717,6 +717,33 @@ class Ramp(Section):
     over: PositiveCalendarDuration = Field(description="Time to full productivity, e.g. '12w'.")
 
 
+def _hiring_problems(
+    name: str, team: _Team, origin: dt.datetime
+) -> list[tuple[tuple[str | int, ...], str, bool]]:
+    """A hiring plan must fall within the run and never have more people leave than are on
+    the team at the time (in date order)."""
+    problems: list[tuple[tuple[str | int, ...], str, bool]] = []
+    on_team = team.headcount
+    for i, change in sorted(enumerate(team.hiring), key=lambda pair: pair[1].at):
+        where: tuple[str | int, ...] = ("teams", name, "hiring", i)
+        if change.at < origin:
+            problems.append(
+                ((*where, "at"), f"{change.at} is before the run starts ({origin})", False)
+            )
+            continue
+        if on_team + change.change < 0:
+            problems.append(
+                (
+                    (*where, "change"),
+                    f"{-change.change} leave on {change.at} but only {on_team} are on the team",
+                    False,
+                )
+            )
+            continue
+        on_team += change.change
+    return problems
+
+
 class _Team(Section):
     headcount: int = Field(gt=0, description="People on the team at the start.")
     annual_cost: Money = Field(default=0.0, description="Fully loaded cost per head (money/year).")
@@ -968,6 +995,10 @@ class Scenario(Section):
                         False,
                     )
                 )
+        for team_name in ("sdr", "ae"):
+            team = getattr(self.teams, team_name)
+            if team is not None:
+                problems += _hiring_problems(team_name, team, self.origin)
         if problems:
             raise CrossReferenceError(problems)
         return self
