@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import subprocess
 import sys
@@ -72,3 +73,30 @@ def assert_theory_in_ci(
     assert s.half_width <= max_half_width, "CI too wide to mean anything: " + report
     assert s.ci_low <= theory <= s.ci_high, report
     return s
+
+
+# -- seeds of the statistical tests ------------------------------------------------------------
+SEED_ENV = "FUNNELSIM_TEST_SEED"
+
+
+def suite_seed() -> int | None:
+    """The integer in FUNNELSIM_TEST_SEED (``random`` is drawn once, in conftest.py), or None:
+    the statistical tests then run on their fixed seeds, as CI does."""
+    text = os.environ.get(SEED_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{SEED_ENV} must be an integer or 'random', got {text!r}") from None
+
+
+def statistical_seed(fixed: int, key: str) -> int:
+    """The seed a statistical test runs on: ``fixed`` by default (CI), or, when the suite has a
+    seed, one derived from it and ``key`` (tests with the same key and ``fixed`` share it, so
+    that cached runs stay shared)."""
+    suite = suite_seed()
+    if suite is None:
+        return fixed
+    digest = hashlib.sha256(f"{suite}/{key}/{fixed}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")

@@ -1,10 +1,12 @@
-"""The tables a run is read from, as plain data: which rows, which cells, which marks."""
+"""Analysis (``funnelsim.analysis``): intervals and paired differences, and the tables a run is
+read from, as plain data: which rows, which cells, which marks."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
+from scipy import stats
 
 from funnelsim.analysis import (
     Cell,
@@ -13,12 +15,46 @@ from funnelsim.analysis import (
     comparison_table,
     excludes_zero,
     metrics_table,
+    paired_difference,
     study_table,
+    summarise,
+    unpaired_difference,
 )
 from funnelsim.metrics import METRICS
 
 NAN = math.nan
 UNDEFINED = Summary(NAN, NAN, NAN, 0)
+
+
+# -- intervals ---------------------------------------------------------------------------------
+def test_a_summary_is_the_mean_and_its_student_t_interval() -> None:
+    s = summarise([1.0, 2.0, 3.0, 6.0], level=0.95)
+    half = 3.182446305284263 * math.sqrt(14 / 3) / 2  # t(0.975, 3) x sd / sqrt(4)
+    assert (s.mean, s.n) == (3.0, 4)
+    assert s.half_width == pytest.approx(half)
+    assert (s.ci_low, s.ci_high) == pytest.approx((3.0 - half, 3.0 + half))
+    one = summarise([5.0])
+    assert (one.mean, one.n) == (5.0, 1)
+    assert math.isnan(one.ci_low)  # one value: no interval
+    assert math.isnan(one.ci_high)
+    # a replication where the metric is undefined (nan) is left out, not counted as a value
+    assert summarise([1.0, NAN, 3.0]) == summarise([1.0, 3.0])
+
+
+def test_paired_difference_by_hand() -> None:
+    diff = paired_difference([11.0, 12.0, 14.0], [10.0, 10.0, 11.0])  # differences 1, 2, 3
+    assert diff.mean == pytest.approx(2.0)
+    half = 4.302652729749464 * 1.0 / math.sqrt(3)  # t(0.975, 2) x sd 1 / sqrt(3)
+    assert diff.half_width == pytest.approx(half)
+
+
+def test_unpaired_difference_by_hand() -> None:
+    """Welch: the difference of the means, with the interval of two independent samples."""
+    diff = unpaired_difference([11.0, 12.0, 14.0], [10.0, 10.0, 11.0])
+    assert diff.mean == pytest.approx(2.0)
+    se = math.sqrt(7 / 3 / 3 + 1 / 3 / 3)  # variances 7/3 and 1/3, three values each
+    df = (7 / 9 + 1 / 9) ** 2 / ((7 / 9) ** 2 / 2 + (1 / 9) ** 2 / 2)
+    assert diff.half_width == pytest.approx(float(stats.t.ppf(0.975, df)) * se)
 
 
 @pytest.mark.parametrize(

@@ -61,6 +61,7 @@ def _require_compiled() -> None:
     pytest.skip("funnelsim is installed as pure Python: nothing compiled to compare")
 
 
+@pytest.mark.slow  # two fresh processes simulating four scenarios twice each
 def test_compiled_and_source_give_identical_records(tmp_path: Path) -> None:
     _require_compiled()
     dumps = {}
@@ -86,10 +87,15 @@ def test_compiled_and_source_give_identical_records(tmp_path: Path) -> None:
 def test_pure_python_switch_loads_every_module_from_source() -> None:
     code = (
         "import importlib, funnelsim.compiled as c\n"
-        "for m in c.MODULES: assert importlib.import_module(m).__file__.endswith('.py'), m\n"
-        "assert not c.is_compiled()"
+        "print(c.is_compiled(), c.mode())\n"
+        "for m in c.MODULES: print(m, importlib.import_module(m).__file__)"
     )
-    run_python(code, pure=True)
+    first, *loaded = run_python(code, pure=True).stdout.splitlines()
+    print("\n".join(loaded))
+    assert first == "False pure Python"
+    assert [line.split()[0] for line in loaded] == list(compiled.MODULES)
+    binaries = [line for line in loaded if not line.endswith(".py")]
+    assert not binaries, f"compiled modules loaded despite {compiled.PURE_ENV}=1: {binaries}"
 
 
 def test_stale_detection(tmp_path: Path) -> None:
@@ -111,6 +117,7 @@ def test_stale_detection(tmp_path: Path) -> None:
     assert compiled.binary_path("funnelsim.model.absent", tmp_path) is None
 
 
+@pytest.mark.slow  # a copy of the installed package, in a fresh process
 def test_an_edited_module_runs_from_source_with_a_warning(tmp_path: Path) -> None:
     """A copy of the installed package whose pool.py was edited after it was compiled."""
     _require_compiled()

@@ -1,4 +1,5 @@
-"""Spend -> leads curves: hand-computed cases, the shapes a planner relies on, and bad input."""
+"""Spend -> leads curves (``funnelsim.curves``): hand-computed cases, the shapes a planner relies
+on, and bad input."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def responses(draw: st.DrawFn, max_theta: float = 0.95) -> SpendResponse:
 
 
 def adstock_by_loop(spend: list[float], theta: float, initial: float) -> list[float]:
-    """a_t = x_t + theta * a_{t-1}, written as DOMAIN.md states it."""
+    """a_t = x_t + theta * a_{t-1}, written as docs/model.md (section 1) states it."""
     out, a = [], initial
     for x in spend:
         a = x + theta * a

@@ -124,10 +124,6 @@ def test_readme_links_every_doc_page() -> None:
 
 
 # -- docs/cli.md --------------------------------------------------------------------------------
-def test_commands_discovered() -> None:
-    assert {"validate", "run", "compare", "study", "query", "report", "schema"} <= set(COMMANDS)
-
-
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_command_in_cli_doc(command: str) -> None:
     heading = f"### `funnelsim {command}`"
@@ -286,19 +282,3 @@ def test_link_checker_sees_links_and_anchors() -> None:
     assert relative_links(text + "[e](https://example.com)") == ["docs/cli.md#batches", "x.md"]
     assert slug("10. Costs, and how they are split") == "10-costs-and-how-they-are-split"
     assert slug("`funnelsim run`") == "funnelsim-run"
-
-
-# -- bundled files ------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "path",
-    sorted(p for p in SCENARIOS.rglob("*.yaml") if "studies" not in p.parts),
-    ids=lambda p: str(p.relative_to(SCENARIOS)),
-)
-def test_bundled_scenarios_validate(path: Path) -> None:
-    assert load_scenario(path).name
-
-
-@pytest.mark.parametrize("path", sorted((SCENARIOS / "studies").glob("*.yaml")), ids=str)
-def test_bundled_studies_load(path: Path) -> None:
-    _, points = load_study(path)
-    assert len(points) > 1

@@ -1,4 +1,5 @@
-"""Same seed, same result, whatever runs the replications: this process, a local pool, or Dask.
+"""Executors (``funnelsim.executors``): same seed, same result, whatever runs the replications:
+this process, a local pool, or Dask.
 
 A replication draws only from the streams of its seed and number, so one process, a pool of two
 and a Dask cluster (one the API starts, or one started from the command line) must return the
@@ -170,6 +171,7 @@ def _children() -> set[int]:
     return found
 
 
+@pytest.mark.slow  # starts a Dask cluster of its own
 def test_a_local_dask_cluster_gives_the_same_replications(alone: Replications) -> None:
     before = _children()
     exposed: list[str] = []
@@ -373,6 +375,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
     assert all(p.returncode is not None for p in processes)
 
 
+@pytest.mark.slow  # a scheduler and two workers, each its own process
 def test_a_dask_cluster_from_the_command_line_gives_the_same_replications(
     alone: Replications, dask_cluster: str
 ) -> None:

@@ -1,4 +1,5 @@
-"""Figures as the terminal and the budget-review report print them: one set of rules."""
+"""Formatting (``funnelsim.formatting``): figures as the terminal and the budget-review report
+print them, one set of rules."""
 
 from __future__ import annotations
 

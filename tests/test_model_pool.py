@@ -1,5 +1,6 @@
-"""Exact traces of work that falls due later: follow-up attempts waiting among the rep pool's
-later tasks (``funnelsim.model.pool``), checked to the minute.
+"""The team and its agenda (``funnelsim.model.pool``, ``funnelsim.model.agenda``): exact traces
+of work that falls due later, follow-up attempts waiting among the team's later tasks, checked
+to the minute; and the time the team finishes each task, to the last bit.
 
 One SDR works Monday to Friday 09:00-17:00 from Monday 5 January 2026. First touches and
 follow-up attempts take exactly 30 minutes, attempts never connect, and a failed attempt is
@@ -10,17 +11,20 @@ out by hand from those rules.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import numpy as np
+import pytest
 
+from funnelsim.model.agenda import Agenda
 from funnelsim.model.assembly import assemble
 from funnelsim.model.story import Funnel
-from funnelsim.records import OUTCOMES, TASK_KINDS
+from funnelsim.records import Outcome, TaskKind
 from helpers import run_python, scenario
 
 START = dt.datetime(2026, 1, 5)  # Monday
-FIRST_TOUCH, ATTEMPT = TASK_KINDS.index("first_touch"), TASK_KINDS.index("attempt")
+FIRST_TOUCH, ATTEMPT = TaskKind.FIRST_TOUCH, TaskKind.ATTEMPT
 A, C, D, E = 0, 1, 2, 3  # leads, numbered by arrival
 
 
@@ -90,7 +94,7 @@ def test_work_due_while_the_rep_is_busy_is_taken_when_the_rep_frees() -> None:
     assert (t.rep == 0).all()
     leads = records.leads
     assert leads.attempts.tolist() == [2, 2, 2, 2]
-    assert [OUTCOMES[o] for o in leads.outcome] == ["unreachable"] * 4
+    assert leads.outcome.tolist() == [Outcome.UNREACHABLE] * 4
     decided = [clock(h) for h in leads.decision_h]
     assert decided == ["Mon 11:12", "Mon 12:12", "Mon 12:42", "Mon 13:12"]  # the retries' ends
     touched = [clock(h) for h in leads.touch_start_h]
@@ -122,6 +126,7 @@ def test_work_due_later_needs_no_event_of_its_own() -> None:
 
 CLOCK_CHECK = """
 from funnelsim.model import pool
+from funnelsim.model.agenda import Agenda
 from funnelsim.model.assembly import assemble
 from funnelsim.model.story import Funnel
 from funnelsim.scenario.load import load_scenario
@@ -151,3 +156,33 @@ def test_the_pool_knows_when_work_is_done_to_the_last_bit() -> None:
     checked = int(run_python(CLOCK_CHECK, pure=True).stdout)
     print(f"{checked} completions checked")
     assert checked > 5000
+
+
+# -- the agenda --------------------------------------------------------------------------------
+def test_the_agenda_gives_items_in_the_order_they_fall_due() -> None:
+    """Earliest first; at one time, planned happenings before added items, and added items in
+    the order they were added; ``due_h`` always names the earliest left."""
+    agenda: Agenda[str] = Agenda()
+    assert agenda.due_h == math.inf
+    planned = [lambda now: None, lambda now: None, lambda now: None]
+    agenda.add(2.0, "added at 2, first")
+    agenda.add(0.5, "added at 0.5")
+    agenda.plan([1.0, 2.0, 3.0], planned)  # type: ignore[arg-type]
+    agenda.add(2.0, "added at 2, second")
+    assert agenda.due_h == 0.5
+    popped = []
+    while agenda.due_h < math.inf:
+        due = agenda.due_h
+        item = agenda.pop()
+        popped.append((due, planned.index(item) if callable(item) else item))  # type: ignore[arg-type]
+        assert agenda.due_h >= due
+    assert popped == [
+        (0.5, "added at 0.5"),
+        (1.0, 0),
+        (2.0, 1),
+        (2.0, "added at 2, first"),
+        (2.0, "added at 2, second"),
+        (3.0, 2),
+    ]
+    with pytest.raises(RuntimeError, match="one plan per run"):
+        agenda.plan([4.0], planned[:1])  # type: ignore[arg-type]

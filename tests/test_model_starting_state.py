@@ -1,5 +1,6 @@
-"""A scenario can start from today's pipeline: open MQLs that have already waited, and open
-opportunities part-way through their stages. Exact traces on tiny deterministic cases."""
+"""The starting state (``initial``, ``funnelsim.model.population``): a scenario can start from
+today's pipeline, open MQLs that have already waited and open opportunities part-way through
+their stages. Exact traces on tiny deterministic cases."""
 
 from __future__ import annotations
 

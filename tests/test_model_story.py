@@ -1,9 +1,11 @@
-"""Exact traces of the full funnel on tiny deterministic scenarios, checked to the minute.
+"""The lead's story (``funnelsim.model.story``): exact traces on tiny deterministic funnels,
+checked to the minute.
 
-Every scenario works Monday to Friday 09:00-17:00 from Monday 5 January 2026, with constant
-work times and probabilities of 0 or 1, so that every time below can be worked out by hand
-from the rules in ``funnelsim.model.story`` (the lead's story) and ``funnelsim.model.pool``
-(who works what, when). The hand computations are written next to each expectation.
+Every scenario works Monday to Friday 09:00-17:00 from Monday 5 January 2026 (some with
+Wednesday 7 January a holiday), with constant work times and probabilities of 0 or 1, so that
+every time below can be worked out by hand from the rules in ``funnelsim.model.story`` (the
+lead's story) and ``funnelsim.model.pool`` (who works what, when). The hand computations are
+written next to each expectation.
 """
 
 from __future__ import annotations
@@ -19,15 +21,14 @@ from funnelsim import metrics
 from funnelsim.model.assembly import assemble
 from funnelsim.model.run import simulate
 from funnelsim.model.story import Funnel
-from funnelsim.records import OUTCOMES, TASK_KINDS, RunRecords
+from funnelsim.records import Outcome, RunRecords, TaskKind
 from helpers import scenario
 
 START = dt.datetime(2026, 1, 5)  # Monday
 WEEKDAYS_9_TO_5 = {"workdays": ["mon", "tue", "wed", "thu", "fri"], "hours": ["09:00-17:00"]}
 MINUTE = 1 / 60
-FIRST_TOUCH, ATTEMPT, QUALIFICATION, PROSPECT = (
-    TASK_KINDS.index(k) for k in ("first_touch", "attempt", "qualification", "prospect")
-)
+FIRST_TOUCH, ATTEMPT = TaskKind.FIRST_TOUCH, TaskKind.ATTEMPT
+QUALIFICATION, PROSPECT = TaskKind.QUALIFICATION, TaskKind.PROSPECT
 
 
 def at(text: str) -> dt.datetime:
@@ -47,10 +48,6 @@ def clock(hours: float) -> str:
     if math.isnan(hours):
         return "nan"
     return (START + dt.timedelta(hours=hours)).strftime("%a %Y-%m-%d %H:%M")
-
-
-def outcome(name: str) -> int:
-    return OUTCOMES.index(name)
 
 
 def const(value: str) -> dict[str, str]:
@@ -76,6 +73,137 @@ def sdr_tasks(records: RunRecords) -> list[tuple[int, int, int, str, str]]:
         (int(t.rep[i]), int(t.lead[i]), int(t.kind[i]), clock(t.start_h[i]), clock(t.end_h[i]))
         for i in order
     ]
+
+
+# -- the first touch: two SDRs, a holiday, nights and weekends ----------------------------------
+# Two SDRs, Wednesday 7 January a holiday, first touches taking exactly 2 working hours, and a
+# 1 business-hour first-touch SLA.
+# lead: arrival, first touch start, first touch end, rep, SLA met
+WORKWEEK = [
+    # before opening: both reps start at 09:00, lowest-numbered rep first
+    ("Mon 2026-01-05 08:00", "Mon 2026-01-05 09:00", "Mon 2026-01-05 11:00", 0, True),
+    ("Mon 2026-01-05 08:30", "Mon 2026-01-05 09:00", "Mon 2026-01-05 11:00", 1, True),
+    # both busy: waits for the first rep to free up; touched exactly at its 1 bh deadline
+    ("Mon 2026-01-05 10:00", "Mon 2026-01-05 11:00", "Mon 2026-01-05 13:00", 0, True),
+    # work crosses the night: 1 h on Monday, 1 h on Tuesday morning
+    ("Mon 2026-01-05 16:00", "Mon 2026-01-05 16:00", "Tue 2026-01-06 10:00", 0, True),
+    # work crosses the holiday: 30 min on Tuesday, nothing on Wednesday, 1 h 30 on Thursday
+    ("Tue 2026-01-06 16:30", "Tue 2026-01-06 16:30", "Thu 2026-01-08 10:30", 0, True),
+    # arrives after hours before the holiday: the SLA clock only starts Thursday 09:00
+    ("Tue 2026-01-06 18:00", "Thu 2026-01-08 09:00", "Thu 2026-01-08 11:00", 1, True),
+    # Thursday queue: FIFO; the first touched exactly at its deadline, the second one late
+    ("Thu 2026-01-08 09:30", "Thu 2026-01-08 10:30", "Thu 2026-01-08 12:30", 0, True),
+    ("Thu 2026-01-08 09:45", "Thu 2026-01-08 11:00", "Thu 2026-01-08 13:00", 1, False),
+    # work crosses the weekend
+    ("Fri 2026-01-09 16:30", "Fri 2026-01-09 16:30", "Mon 2026-01-12 10:30", 0, True),
+    ("Fri 2026-01-09 16:45", "Fri 2026-01-09 16:45", "Mon 2026-01-12 10:45", 1, True),
+    # Saturday lead: deadline Monday 10:00, but both reps are finishing Friday's work
+    ("Sat 2026-01-10 10:00", "Mon 2026-01-12 10:30", "Mon 2026-01-12 12:30", 0, False),
+]
+
+
+def workweek_data(sla: str = "1bh") -> dict[str, Any]:
+    return {
+        "name": "trace",
+        "start": "2026-01-05 00:00",
+        "horizon": "2w",
+        "warmup": "0d",
+        "seed": 3,
+        "calendar": {**WEEKDAYS_9_TO_5, "holidays": ["2026-01-07"]},
+        "sources": {
+            "web": {"kind": "inbound", "arrivals": {"at": [at(a) for a, *_ in WORKWEEK]}},
+        },
+        "handoff": {"policy": "continuous", "first_touch_sla": sla},
+        "teams": {"sdr": {"headcount": 2, "first_touch_time": const("2h")}},
+    }
+
+
+def test_workweek_trace_to_the_minute() -> None:
+    records = simulate(scenario(workweek_data()), seed=3)
+    leads = records.leads
+    assert len(leads) == len(WORKWEEK)
+    for i, (arrival, start, end, rep, met) in enumerate(WORKWEEK):
+        label = f"lead {i} arriving {arrival}"
+        assert_time(leads.arrival_h[i], arrival, label)
+        assert_time(leads.touch_start_h[i], start, f"{label}: first touch start")
+        assert_time(leads.touch_end_h[i], end, f"{label}: first touch end")
+        assert leads.rep[i] == rep, label
+        assert bool(leads.sla_met[i]) is met, label
+    assert (leads.outcome == Outcome.TOUCHED).all()
+
+
+def test_sla_deadlines_on_the_business_clock() -> None:
+    leads = simulate(scenario(workweek_data()), seed=3).leads
+    expected = {
+        0: "Mon 2026-01-05 10:00",  # clock starts at opening
+        3: "Mon 2026-01-05 17:00",  # 16:00 + 1 bh ends exactly at closing
+        5: "Thu 2026-01-08 10:00",  # after hours Tuesday, holiday Wednesday
+        10: "Mon 2026-01-12 10:00",  # Saturday
+    }
+    for i, deadline in expected.items():
+        assert_time(leads.sla_deadline_h[i], deadline, f"lead {i} SLA deadline")
+
+
+def test_calendar_clock_sla_counts_nights() -> None:
+    """An SLA written in calendar hours runs through the night: the 18:00 lead misses 24h."""
+    leads = simulate(scenario(workweek_data(sla="24h")), seed=3).leads
+    assert_time(leads.sla_deadline_h[5], "Wed 2026-01-07 18:00", "lead 5 SLA deadline")
+    assert not leads.sla_met[5]
+    assert leads.sla_met[0]
+    assert not leads.sla_met[10]  # Saturday 10:00 + 24 h is Sunday 10:00; touched Monday
+
+
+def test_expiry_and_queue_levels_exact() -> None:
+    """One rep, 2 h touches, 1 h patience: a lead that waits past its patience is lost."""
+    data = {
+        "name": "expiry trace",
+        "start": "2026-01-05 00:00",
+        "horizon": "1d",
+        "seed": 1,
+        "sources": {
+            "web": {
+                "kind": "inbound",
+                "arrivals": {"at": ["2026-01-05 00:00", "2026-01-05 00:30", "2026-01-05 01:10"]},
+            }
+        },
+        "handoff": {
+            "first_touch_sla": "30m",
+            "expire_after": const("1h"),
+            "decay": {"kind": "exponential", "half_life": "30m"},
+        },
+        "teams": {"sdr": {"headcount": 1, "first_touch_time": const("2h")}},
+    }
+    records = simulate(scenario(data), seed=1)
+    leads = records.leads
+    assert leads.outcome.tolist() == [Outcome.TOUCHED, Outcome.EXPIRED, Outcome.TOUCHED]
+    assert leads.expired_h[1] == pytest.approx(1.5)
+    assert leads.touch_start_h[[0, 2]].tolist() == pytest.approx([0.0, 2.0])
+    assert leads.touch_end_h[2] == pytest.approx(4.0)
+    assert leads.sla_met.tolist() == [True, False, False]
+    # decay is recorded per lead: waited 0 h and 50 min with a 30 min half-life
+    assert leads.decay[0] == pytest.approx(1.0)
+    assert leads.decay[2] == pytest.approx(2 ** (-(50 / 60) / 0.5))
+    assert np.isnan(leads.decay[1])
+    # the queue: 1 waiting at 00:30, 2 at 01:10, 1 when lead 1 expires at 01:30, 0 at 02:00
+    assert records.queue.times.tolist() == pytest.approx([0.0, 0.5, 70 / 60, 1.5, 2.0])
+    assert records.queue.levels.tolist() == [0, 1, 2, 1, 0]
+
+
+def test_lead_waiting_at_the_end_is_accounted_for() -> None:
+    data = workweek_data()
+    data["horizon"] = "1d"
+    data["sources"]["web"]["arrivals"]["at"] = [
+        "2026-01-05 16:30",
+        "2026-01-05 16:40",
+        "2026-01-05 16:50",
+    ]
+    leads = simulate(scenario(data), seed=3).leads
+    # two reps take the first two (their touches run into the next morning); the third waits
+    # overnight, and the run ends at midnight with all three still in the funnel
+    assert leads.outcome.tolist() == [Outcome.WAITING] * 3
+    assert (~np.isnan(leads.touch_start_h)).tolist() == [True, True, False]
+    assert np.isnan(leads.touch_end_h).all()
+    assert not leads.sla_met[2]
 
 
 # -- a. the Monday batch ---------------------------------------------------------------------
@@ -209,7 +337,7 @@ def test_batch_work_to_the_minute() -> None:
         assert_time(leads.sql_h[lead], decision, f"lead {lead} SQL")
     assert leads.attempts.tolist() == [1, 1, 1, 1]
     assert leads.accepted.tolist() == [1, 1, 1, 1]
-    assert (leads.outcome == outcome("sql")).all()
+    assert (leads.outcome == Outcome.SQL).all()
     # the decision deadline is the Wednesday 17:00 after each lead's release
     for lead, deadline in enumerate(
         [
@@ -246,7 +374,7 @@ def test_lead_beyond_the_batch_size_waits_in_the_pool() -> None:
     """Cut the run on Sunday 18 January: lead 2 is still in marketing's pool."""
     records = simulate(scenario(batch_data(horizon="13d")), seed=1)
     leads = records.leads
-    assert leads.outcome.tolist() == [outcome(o) for o in ("sql", "sql", "waiting", "sql")]
+    assert leads.outcome.tolist() == [Outcome.SQL, Outcome.SQL, Outcome.WAITING, Outcome.SQL]
     assert np.isnan(leads.handoff_h[2])
     assert leads.batch[2] == -1
     assert np.isnan(leads.touch_start_h[2])
@@ -310,7 +438,7 @@ def test_attempts_never_connect_across_the_weekend() -> None:
         (0, 0, ATTEMPT, "Mon 2026-01-12 16:00", "Mon 2026-01-12 16:30"),
         (0, 1, ATTEMPT, "Tue 2026-01-13 10:00", "Tue 2026-01-13 10:30"),
     ]
-    assert leads.outcome.tolist() == [outcome("unreachable")] * 2
+    assert leads.outcome.tolist() == [Outcome.UNREACHABLE] * 2
     assert leads.attempts.tolist() == [3, 3]
     assert np.isnan(leads.connected_h).all()
     assert np.isnan(leads.sql_h).all()
@@ -331,7 +459,7 @@ def test_attempt_that_connects_gets_the_call_at_once() -> None:
         (0, 1, QUALIFICATION, "Mon 2026-01-12 09:30", "Mon 2026-01-12 10:30"),
     ]
     assert leads.attempts.tolist() == [1, 1]
-    assert leads.outcome.tolist() == [outcome("sql")] * 2
+    assert leads.outcome.tolist() == [Outcome.SQL] * 2
     assert_time(leads.connected_h[0], "Fri 2026-01-09 15:30", "A connected")
     assert_time(leads.sql_h[0], "Fri 2026-01-09 16:30", "A SQL")
     assert_time(leads.connected_h[1], "Mon 2026-01-12 09:30", "B connected")
@@ -503,13 +631,13 @@ def test_outbound_sequence_never_connecting(headcount: int) -> None:
             assert np.allclose(gaps, spacing, atol=1e-9), f"{label}: gaps {gaps}"
             first_b = cal.business_time(float(leads.arrival_h[lead]))
             assert t.start_b[mine[0]] == pytest.approx(first_b, abs=1e-9), label
-        if leads.outcome[lead] == outcome("unreachable"):
+        if leads.outcome[lead] == Outcome.UNREACHABLE:
             finished += 1
             assert len(mine) == 4, label
             assert leads.attempts[lead] == 4, label
             assert leads.decision_h[lead] == pytest.approx(t.end_h[mine[-1]]), label
         else:  # still in its sequence at the end
-            assert leads.outcome[lead] == outcome("waiting"), label
+            assert leads.outcome[lead] == Outcome.WAITING, label
             assert np.isnan(leads.decision_h[lead]), label
             assert leads.attempts[lead] < 4, label
             assert len(mine) - leads.attempts[lead] in (0, 1), label  # one touch in progress
@@ -567,7 +695,7 @@ def comeback_data() -> dict[str, Any]:
 
 def test_lead_back_from_nurture_expiring_in_the_pool() -> None:
     """Released Mon 09:00, touched 09:00-10:00 and rejected; an MQL again Tue 10:00; lost in
-    the pool Sat 10:00. Its row must then read as a lead lost untouched, as OUTCOMES says
+    the pool Sat 10:00. Its row must then read as a lead lost untouched, as ``Outcome`` says
     'expired' is, not as one touched within the SLA (its touch belongs to the earlier cycle).
     """
     records = simulate(scenario(comeback_data()), seed=1)
@@ -583,7 +711,7 @@ def test_lead_back_from_nurture_expiring_in_the_pool() -> None:
     tasks = [(int(k), wall(s), wall(e)) for k, s, e in zip(t.kind, t.start_h, t.end_h, strict=True)]
     assert tasks == [(FIRST_TOUCH, "Mon 2026-01-05 09:00", "Mon 2026-01-05 10:00")]
     assert leads.cycles.tolist() == [1]
-    assert leads.outcome.tolist() == [outcome("expired")]
+    assert leads.outcome.tolist() == [Outcome.EXPIRED]
     assert wall(leads.expired_h[0]) == "Sat 2026-01-10 10:00"
     row = {
         name: (wall(leads.columns()[name][0]) if name.endswith("_h") else leads.columns()[name][0])

@@ -1,4 +1,5 @@
-"""``funnelsim report``: a results folder as Markdown and charts showing the folder's numbers."""
+"""``funnelsim report`` (``funnelsim.report``): a results folder as Markdown and charts showing the
+folder's numbers."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from funnelsim import charts, report
-from funnelsim.analysis import Summary
+from funnelsim import report
 from funnelsim.cli import app
 from funnelsim.formatting import cell
 from helpers import SCENARIOS
@@ -61,7 +61,9 @@ def test_a_study_report_charts_every_point(tmp_path: Path) -> None:
     invoke("report", str(folder))
     text = (folder / "report" / "report.md").read_text()
     assert text.startswith("# Study: ")
-    assert (folder / "report" / "points-roi.png").is_file()
+    chart = folder / "report" / "points-roi.png"
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", chart
+    assert "](points-roi.png)" in text
     assert not (folder / "report" / "weekly-sqls.png").exists()  # seven bands would tangle
 
 
@@ -69,31 +71,3 @@ def test_report_refuses_a_folder_without_results(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2
     assert "not a funnelsim results folder" in result.stderr
-
-
-def test_relative_differences_are_drawn_as_given() -> None:
-    diffs = {"sqls": Summary(50, 40, 60, 5), "cac": Summary(-10, -30, 10, 5)}
-    fig = charts.plot_relative_differences(
-        diffs, {"sqls": 100.0, "cac": 200.0, "roi": 0.0}, title="B against A"
-    )
-    ax = fig.axes[0]
-    drawn = [(list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()]
-    print(drawn)
-    assert ([0.4, 0.6], [1, 1]) in drawn  # sqls: interval / baseline, top row
-    assert ([-0.15, 0.05], [0, 0]) in drawn  # cac: interval / baseline
-    assert [t.get_text() for t in ax.get_yticklabels()] == [
-        "sqls",
-        "cac",
-    ]  # top to bottom, as given
-    with pytest.raises(ValueError, match="non-zero baseline"):
-        charts.plot_relative_differences(diffs, {"sqls": 0.0}, title="t")
-
-
-def test_options_keep_their_order_and_intervals() -> None:
-    summaries = [Summary(3, 2, 4, 5), Summary(5, 4.5, 5.5, 5)]
-    fig = charts.plot_options(["a", "b"], summaries, ylabel="roi (ratio)", title="t")
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
-    assert list(ax.get_lines()[0].get_ydata()) == [3, 5]
-    with pytest.raises(ValueError, match="labels"):
-        charts.plot_options(["a"], summaries, ylabel="y", title="t")

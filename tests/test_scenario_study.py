@@ -1,4 +1,5 @@
-"""Studies: a baseline, variants and sweeps, checked before anything runs."""
+"""Studies (``funnelsim.scenario.study``): a baseline, variants and sweeps, checked before anything
+runs."""
 
 from __future__ import annotations
 

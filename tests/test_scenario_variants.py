@@ -1,5 +1,6 @@
-"""Variants: ``--variant "LABEL: KEY=VALUE; KEY=VALUE"`` is the first file with a few values
-changed, named LABEL, so a plan is compared with a change of itself without copying the file.
+"""Variants (``funnelsim.scenario.load``): ``--variant "LABEL: KEY=VALUE; KEY=VALUE"`` is the
+first file with a few values changed, named LABEL, so a plan is compared with a change of itself
+without copying the file.
 
 Parsing is exact (the label ends at the first ``': '``, overrides are separated by ``'; '``);
 every malformed variant is refused with exit 2, a message naming the option as typed and what

@@ -1,4 +1,5 @@
-"""The reference formulas themselves, checked against independent derivations."""
+"""The reference formulas (``funnelsim.theory``), checked against independent derivations, and
+the offered load ``validate`` warns with."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from funnelsim.theory import ErlangA, ErlangC
+from funnelsim.theory import ErlangA, ErlangC, offered_load
+from helpers import bundled, scenario
 
 
 def erlang_c_by_sums(lam: float, mu: float, c: int) -> float:
@@ -66,3 +68,15 @@ def test_erlang_a_overloaded_is_stable_and_balanced() -> None:
     busy = float(np.sum(np.minimum(np.arange(len(pi)), 10) * pi))
     assert 14 * (1 - q.prob_abandon) == pytest.approx(busy * 1.0, rel=1e-9)
     assert 0 < q.prob_abandon < 1
+
+
+def test_offered_load_per_hour_of_the_whole_span() -> None:
+    """Erlang C: 9 leads an hour x 1 h of work against 10 SDRs, around the clock; on office
+    hours (Monday to Friday 09:00-17:00, 8 of the week's 168 hours on 5 days), 10 SDRs offer
+    10 x 40 / 168 hours an hour over whole weeks."""
+    data = bundled("validation/erlang-c.yaml")
+    assert offered_load(scenario(data)) == pytest.approx((9.0, 10.0))
+    data["calendar"] = {"workdays": ["mon", "tue", "wed", "thu", "fri"], "hours": ["09:00-17:00"]}
+    work, capacity = offered_load(scenario(data, "horizon=4w", "warmup=0d"))
+    assert work == pytest.approx(9.0)
+    assert capacity == pytest.approx(10 * 40 / 168)

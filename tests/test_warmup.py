@@ -1,5 +1,5 @@
-"""Warm-up help: MSER-5 on the first-touch queue, exact on constructed series, and a warning
-from the model when a start-up backlog outlasts the warm-up."""
+"""Warm-up help (``funnelsim.warmup``): MSER-5 on the first-touch queue, exact on constructed
+series, and a warning from the model when a start-up backlog outlasts the warm-up."""
 
 from __future__ import annotations
 
@@ -60,15 +60,19 @@ def backlog(warmup: str) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.slow  # 20 replications of 60 days: seconds, not milliseconds
-def test_a_backlog_longer_than_the_warmup_is_flagged() -> None:
+@pytest.mark.slow  # 2 x 10 replications of 60 days: seconds, not milliseconds
+@pytest.mark.seed(3)
+def test_a_backlog_longer_than_the_warmup_is_flagged(seed: int) -> None:
     for warmup, enough in (("0d", False), ("30d", True)):
-        [check] = run_replications(scenario(backlog(warmup)), 10, seed=3).warmup()
+        [check] = run_replications(scenario(backlog(warmup)), 10, seed=seed).warmup()
         print(f"warm-up {warmup}: {check}")
-        assert check.enough is enough
-    assert check.truncation_h < check.warmup_h  # the backlog is gone within 30 days
+        assert check.enough is enough, check
+        # MSER-5 (in steps of 5 days) puts the end of the transient where the backlog is worked
+        # off (about two weeks at 3 leads an hour net), never at the start
+        assert check.truncation_h >= 10 * 24, check
 
 
+@pytest.mark.slow  # 6 replications of 60 days, through the command line
 def test_the_cli_warns_of_a_short_warmup(tmp_path: Path) -> None:
     file = tmp_path / "backlog.yaml"
     file.write_text(yaml.safe_dump(backlog("0d")))
