@@ -29,10 +29,12 @@ from funnelsim.analysis import summarise
 from funnelsim.model.assembly import assemble
 from funnelsim.model.run import simulate
 from funnelsim.model.story import Funnel
-from funnelsim.records import OUTCOMES, Kind, LeadRecords, Outcome, RunRecords, TaskKind
+from funnelsim.records import Kind, LeadRecords, Outcome, RunRecords, TaskKind, labels
 from funnelsim.scenario.schema import OutboundSource, Scenario
 from funnelsim.staffing import Ramp
 from helpers import SCENARIOS, bundled, scenario
+
+OUTCOMES = labels(Outcome)
 
 INBOUND, OUTBOUND = Kind.INBOUND, Kind.OUTBOUND
 FIRST_TOUCH, ATTEMPT, QUALIFICATION, PROSPECT, AE_STAGE = TaskKind

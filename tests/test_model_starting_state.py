@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from funnelsim.model.run import simulate
-from funnelsim.records import OUTCOMES
+from funnelsim.records import Outcome
 from helpers import scenario
 
 
@@ -66,7 +66,7 @@ def test_open_opportunities_resume_at_their_stage() -> None:
     assert closes == pytest.approx([2 + 48 + 3 + 120, 4 + 48 + 1 + 3 + 120])  # 2nd waits 1 h
     assert leads.won[opened].all()
     assert (leads.deal_value[opened] == 1000).all()
-    assert all(OUTCOMES[o] == "won" for o in leads.outcome[opened])
+    assert (leads.outcome[opened] == Outcome.WON).all()
 
 
 def test_open_mqls_carry_their_age_into_decay_and_patience() -> None:

@@ -80,11 +80,6 @@ def labels(codes: type[IntEnum]) -> tuple[str, ...]:
     return tuple(code.name.lower() for code in codes)
 
 
-# TODO(house): tests still read codes by name; they move to the enums when reorganised
-OUTCOMES, TASK_KINDS, TEAMS = labels(Outcome), labels(TaskKind), labels(Team)
-WAITING, TOUCHED, EXPIRED = Outcome.WAITING, Outcome.TOUCHED, Outcome.EXPIRED
-
-
 def floats(column: array[float] | memoryview[float] | list[float]) -> FloatArray:
     """A column filled item by item during a run, as a numpy array (the memory of a typed
     array, or of a view of one, is shared, not copied)."""
