@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from machine import describe
+from machine import describe, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -62,10 +62,7 @@ def main() -> None:
             f"{START}\nMeasured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with `make bench` "
             f"({describe(('simpy', 'numpy'))}): {line}\n{END}"
         )
-        text = DOCS.read_text()
-        head, rest = text.split(START)
-        _, tail = rest.split(END)
-        DOCS.write_text(head + section + tail)
+        write_section(DOCS, "compiled", section.removeprefix(START).removesuffix(END))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from machine import describe
+from machine import describe, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -209,12 +208,8 @@ def docs_section(timings: list[Timings], rounds: int) -> str:
 
 def write_docs(section: str, path: Path = DOCS) -> None:
     """Replace what is between the bench-core markers in ``path`` with ``section``."""
-    text = path.read_text(encoding="utf-8")
-    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
+    if not write_section(path, "core", section):
         raise BenchError(f"{path}: expected one {START} followed by one {END}")
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-    new = pattern.sub(lambda _: f"{START}\n{section}\n{END}", text)
-    path.write_text(new, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

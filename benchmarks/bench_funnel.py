@@ -28,6 +28,7 @@ from funnelsim import compiled, metrics
 from funnelsim.model.assembly import assemble
 from funnelsim.model.story import Funnel
 from funnelsim.scenario.load import load_scenario
+from machine import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -133,10 +134,7 @@ def main() -> None:
             f"{events_per_lead['baseline']:.1f} for the baseline, "
             f"{events_per_lead['erlang-c (general story)']:.1f} for Erlang C.\n{END}"
         )
-        text = DOCS.read_text()
-        head, rest = text.split(START)
-        _, tail = rest.split(END)
-        DOCS.write_text(head + section + tail)
+        write_section(DOCS, "funnel", section.removeprefix(START).removesuffix(END))
 
 
 if __name__ == "__main__":

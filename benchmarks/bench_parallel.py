@@ -30,7 +30,7 @@ from rich.table import Table
 
 from funnelsim.experiment import Chunk, ExecutorSpec, Replications, run_replications
 from funnelsim.scenario.load import load_scenario
-from machine import CPUS, describe
+from machine import CPUS, describe, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -230,15 +230,9 @@ def docs_section(timings: dict[str, Timing], replications: int) -> str:
 
 
 def write_docs(section: str) -> None:
-    text = DOCS.read_text()
-    if START in text and END in text:
-        head, rest = text.split(START)
-        _, tail = rest.split(END)
-        DOCS.write_text(head + section + tail)
-        return
-    DOCS.write_text(
-        text.rstrip("\n") + "\n\n## Parallel runs: process pool and Dask\n\n" + section + "\n"
-    )
+    body = section.removeprefix(START).removesuffix(END)
+    if not write_section(DOCS, "parallel", body):
+        raise SystemExit(f"{DOCS}: expected one {START} followed by one {END}")
 
 
 def main() -> None:

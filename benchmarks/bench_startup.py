@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from machine import describe
+from machine import describe, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -216,12 +215,7 @@ def docs_section(timings: list[Timings], rounds: int) -> str:
 def write_docs(section: str, path: Path = DOCS) -> bool:
     """Replace what is between the bench-startup markers in ``path`` with ``section``; False
     (nothing written) when the markers are not there."""
-    text = path.read_text(encoding="utf-8")
-    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
-        return False
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-    path.write_text(pattern.sub(lambda _: f"{START}\n{section}\n{END}", text), encoding="utf-8")
-    return True
+    return write_section(path, "startup", section)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from importlib import metadata
+from pathlib import Path
 
 # CPUs this process may use, as `nproc` counts them
 CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -22,3 +23,17 @@ def describe(packages: tuple[str, ...]) -> str:
         f"nproc {CPUS}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.machine()}; {', '.join(versions)}"
     )
+
+
+def write_section(path: Path, name: str, body: str) -> bool:
+    """Put ``body`` between the ``<!-- bench-NAME:start -->`` and ``<!-- bench-NAME:end -->``
+    markers of ``path``, where a benchmark's latest figures live; False (nothing written) when
+    the file does not have exactly one pair of them, in order."""
+    start, end = f"<!-- bench-{name}:start -->", f"<!-- bench-{name}:end -->"
+    text = path.read_text(encoding="utf-8")
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        return False
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    path.write_text(f"{head}{start}\n{body.strip()}\n{end}{tail}", encoding="utf-8")
+    return True

@@ -17,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from machine import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench-memory:start -->", "<!-- bench-memory:end -->"
@@ -69,10 +71,7 @@ def main() -> None:
             f"{START}\nMeasured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with "
             f"`make bench`: {line}\n{END}"
         )
-        text = DOCS.read_text()
-        head, rest = text.split(START)
-        _, tail = rest.split(END)
-        DOCS.write_text(head + section + tail)
+        write_section(DOCS, "memory", section.removeprefix(START).removesuffix(END))
 
 
 if __name__ == "__main__":
