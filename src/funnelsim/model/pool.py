@@ -45,9 +45,9 @@ class Queue(IntEnum):
 
 # the queues as plain ints, for the dispatch loop: compiled, an enum member is an attribute
 # lookup and a boxed object, a Final int is a constant
-URGENT: Final = int(Queue.URGENT)
-INBOUND: Final = int(Queue.INBOUND)
-OUTBOUND: Final = int(Queue.OUTBOUND)
+URGENT_Q: Final = int(Queue.URGENT)
+INBOUND_Q: Final = int(Queue.INBOUND)
+OUTBOUND_Q: Final = int(Queue.OUTBOUND)
 pack_task: Final = TASK_ROW.pack
 
 
@@ -309,14 +309,18 @@ class RepPool:
         """The queue the team's priority rule picks when both inbound and outbound wait."""
         rule = self.priority
         if rule == "inbound_first":
-            return INBOUND
+            return INBOUND_Q
         if rule == "outbound_first":
-            return OUTBOUND
+            return OUTBOUND_Q
         if rule == "score":
-            return INBOUND if self._ranked[INBOUND][0] < self._ranked[OUTBOUND][0] else OUTBOUND
+            return (
+                INBOUND_Q
+                if self._ranked[INBOUND_Q][0] < self._ranked[OUTBOUND_Q][0]
+                else OUTBOUND_Q
+            )
         assert isinstance(rule, float)
-        spent = self.busy_h[INBOUND] + self.busy_h[OUTBOUND]
-        return OUTBOUND if self.busy_h[OUTBOUND] < rule * spent else INBOUND
+        spent = self.busy_h[INBOUND_Q] + self.busy_h[OUTBOUND_Q]
+        return OUTBOUND_Q if self.busy_h[OUTBOUND_Q] < rule * spent else INBOUND_Q
 
     def _dispatch(self, now: float) -> None:
         """Free reps take waiting work, urgent first, then as the priority rule says."""
@@ -327,17 +331,17 @@ class RepPool:
         free, waiting, ordered = self._free, self.waiting, self.ordered
         fifo, ranked = self._fifo, self._ranked
         while free:
-            if waiting[URGENT]:
-                q = URGENT
-            elif not waiting[OUTBOUND]:
-                if not waiting[INBOUND]:
+            if waiting[URGENT_Q]:
+                q = URGENT_Q
+            elif not waiting[OUTBOUND_Q]:
+                if not waiting[INBOUND_Q]:
                     # a rep stays idle: it starts the next later task when that falls due
                     if self.agenda.due_h < self._wake_h:
                         self._wake(self.agenda.due_h)
                     return
-                q = INBOUND
-            elif not waiting[INBOUND]:
-                q = OUTBOUND
+                q = INBOUND_Q
+            elif not waiting[INBOUND_Q]:
+                q = OUTBOUND_Q
             else:
                 q = self._rule()
             task = heappop(ranked[q]) if ordered[q] else fifo[q].popleft()
@@ -390,7 +394,7 @@ class RepPool:
 
     def expire_waiting(self, until: float) -> None:
         """At the end of a run: drop the waiting tasks whose patience ran out before ``until``."""
-        for q in (URGENT, INBOUND, OUTBOUND):
+        for q in (URGENT_Q, INBOUND_Q, OUTBOUND_Q):
             for task in self._ranked[q] if self.ordered[q] else self._fifo[q]:
                 if task.expire_h < until:
                     self.worker.expired(task)

@@ -39,7 +39,7 @@ import simpy
 from simpy.events import Timeout
 
 from funnelsim.calendar import build_calendar, hours_between
-from funnelsim.model.pool import Queue, RepPool, Task, Worker
+from funnelsim.model.pool import INBOUND_Q, OUTBOUND_Q, URGENT_Q, RepPool, Task, Worker
 from funnelsim.model.population import draw_population
 from funnelsim.model.queue import first_touches
 from funnelsim.model.rules import Rules
@@ -77,9 +77,6 @@ _ATTEMPT: Final = int(TaskKind.ATTEMPT)
 _QUALIFICATION: Final = int(TaskKind.QUALIFICATION)
 _PROSPECT: Final = int(TaskKind.PROSPECT)
 _AE_STAGE: Final = int(TaskKind.AE_STAGE)
-_URGENT: Final = int(Queue.URGENT)
-_INBOUND: Final = int(Queue.INBOUND)
-_OUTBOUND: Final = int(Queue.OUTBOUND)
 
 
 def _nans(n: int) -> memoryview[float]:
@@ -446,7 +443,7 @@ class Funnel(Worker):
         self.attempts[lead] = 0
         self._row[lead] = self.handoffs.add(lead, now, self.batch[lead], self.deadline_h[lead])
         task = Task(
-            lead, _FIRST_TOUCH, _INBOUND, self._work[lead], key=-self.score[lead],
+            lead, _FIRST_TOUCH, INBOUND_Q, self._work[lead], key=-self.score[lead],
             expire_h=self._expire_at[lead] if self._patience is not None else math.inf,
         )  # fmt: skip
         self.sdr.submit(task)
@@ -582,7 +579,7 @@ class Funnel(Worker):
                 self.outcome[lead] = _TOUCHED
                 self._decide(lead, now)
                 return
-            self.sdr.submit(Task(lead, _QUALIFICATION, _URGENT, self._call[lead]))
+            self.sdr.submit(Task(lead, _QUALIFICATION, URGENT_Q, self._call[lead]))
             return
         if k + 1 >= rules.max_attempts:
             self.outcome[lead] = _UNREACHABLE
@@ -590,7 +587,7 @@ class Funnel(Worker):
             return
         # the next attempt is due a spacing after this one ended, with a work time of its own
         work = self._touch[lead * self._touch_w + k + 1]
-        task = Task(lead, _ATTEMPT, _INBOUND, work, key=-self.score[lead])
+        task = Task(lead, _ATTEMPT, INBOUND_Q, work, key=-self.score[lead])
         spacing = rules.retry
         due = (
             self.calendar.add_business(now, spacing.hours)
@@ -623,7 +620,7 @@ class Funnel(Worker):
     def _load_next(self, now: float) -> None:
         """The next contact of the lists is loaded: its first touch is due."""
         lead = next(self._contacts)
-        self.sdr.submit(Task(lead, _PROSPECT, _OUTBOUND, self._work[lead], key=-self.fit[lead]))
+        self.sdr.submit(Task(lead, _PROSPECT, OUTBOUND_Q, self._work[lead], key=-self.fit[lead]))
 
     def _touch_done(self, task: Task, now: float) -> None:
         lead = task.lead
@@ -679,7 +676,7 @@ class Funnel(Worker):
     def _stage(self, lead: int, s: int) -> Task:
         """The AE's work on stage ``s`` of the opportunity."""
         work = self._stage_work[lead * self._stage_w + s]
-        return Task(lead, _AE_STAGE, _INBOUND, work, stage=s)
+        return Task(lead, _AE_STAGE, INBOUND_Q, work, stage=s)
 
     def _stage_done(self, task: Task, now: float) -> None:
         lead, s = task.lead, task.stage
