@@ -302,8 +302,8 @@ RUNNING = {"funnelsim.experiment", "funnelsim.metrics", "pandas", "pyarrow", "ma
 
 
 def test_the_cli_imports_only_typer_until_a_command_runs() -> None:
-    """``funnelsim validate`` must start about as fast as pydantic and PyYAML import: the
-    command line imports what a command needs when it runs, never everything up front."""
+    """The command line imports what a command needs when it runs, never everything up front,
+    so that ``funnelsim validate`` starts quickly (measured by benchmarks/bench_startup.py)."""
     loaded = modules_after("import funnelsim.cli")
     heavy = {*RUNNING, "numpy", "scipy", "pydantic", "yaml", "rich", "funnelsim.scenario.schema"}
     print(sorted(m for m in loaded if m.startswith("funnelsim")))

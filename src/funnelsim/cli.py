@@ -4,9 +4,10 @@ Exit codes: 0 done, 2 bad input (the message says where: ``FILE:LINE:COL: path: 
 interrupted. Tables go to stdout, progress and warnings to stderr, so ``--json`` output can be
 piped.
 
-Every command imports what it needs when it runs, so that ``funnelsim validate`` starts about as
-fast as pydantic and PyYAML load: this module holds typer, the options and the one place that
-turns a :class:`~funnelsim.errors.FunnelsimError` into a message and exit code 2.
+Every command imports what it needs when it runs, so that ``funnelsim validate`` loads typer and
+the scenario's schema and little else (``benchmarks/bench_startup.py``): this module holds
+typer, the options and the one place that turns a :class:`~funnelsim.errors.FunnelsimError`
+into a message and exit code 2.
 """
 
 from __future__ import annotations
