@@ -132,13 +132,13 @@ class Rules:
         )
         # each source: inbound sources' intent (drawn anew for a lead back from nurture), and
         # outbound sources' sequences
-        self.sources = list(s.sources.values())
+        sources = list(s.sources.values())
         self.outbound = [
             OutboundRules(source, calendar) if isinstance(source, OutboundSource) else None
-            for source in self.sources
+            for source in sources
         ]
         self.intent: list[Sampler | None] = [
-            source.intent if isinstance(source, InboundSource) else None for source in self.sources
+            source.intent if isinstance(source, InboundSource) else None for source in sources
         ]
         # the AEs: stages, and the odds of a win
         ae = s.teams.ae

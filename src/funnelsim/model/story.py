@@ -100,13 +100,6 @@ def _view(values: np.ndarray) -> memoryview[float]:
     return memoryview(_typed(values))
 
 
-def _typed_ints(values: np.ndarray) -> array[int]:
-    """Integers as a typed column, by a plain copy."""
-    column = array("q")
-    column.frombytes(np.ascontiguousarray(values, dtype=np.int64).tobytes())
-    return column
-
-
 def _flat(values: np.ndarray) -> tuple[array[float], int]:
     """Per-lead numbers as one flat column, and its width: lead ``i``'s ``k``-th number is at
     ``i * width + k``."""
@@ -265,7 +258,7 @@ class Funnel(Worker):
         rows["start_h"], rows["end_h"] = start[order], floats(served.end_h)[order]
         self.sdr.log.rows[:] = rows.tobytes()
         handoffs = self.handoffs
-        handoffs.lead = _typed_ints(np.arange(n))
+        handoffs.lead = array("q", range(n))
         handoffs.handoff_h = _typed(floats(self.arrival))
         handoffs.touch_start_h = served.start_h
         handoffs.expired_h = served.expired_h
@@ -588,13 +581,7 @@ class Funnel(Worker):
         # the next attempt is due a spacing after this one ended, with a work time of its own
         work = self._touch[lead * self._touch_w + k + 1]
         task = Task(lead, _ATTEMPT, INBOUND_Q, work, key=-self.score[lead])
-        spacing = rules.retry
-        due = (
-            self.calendar.add_business(now, spacing.hours)
-            if spacing.business
-            else now + spacing.hours
-        )
-        self._hand(self.sdr, task, due, now)
+        self._hand(self.sdr, task, rules.retry.after(now, self.calendar), now)
 
     def _retry_done(self, task: Task, now: float) -> None:
         # the odds of this attempt, and of the call if it connects, count from its start
@@ -646,13 +633,7 @@ class Funnel(Worker):
         # the next touch is due a spacing after this one ended, with a work time of its own; it
         # reuses this task (same lead, kind and queue), which the pool has let go of
         task.work_h = self._touch[lead * self._touch_w + k + 1]
-        spacing = seq.spacing
-        due = (
-            self.calendar.add_business(now, spacing.hours)
-            if spacing.business
-            else now + spacing.hours
-        )
-        self._hand(self.sdr, task, due, now)
+        self._hand(self.sdr, task, seq.spacing.after(now, self.calendar), now)
 
     # -- opportunities -----------------------------------------------------------------------
     def _sql(self, lead: int, now: float) -> None:
