@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from machine import describe, write_section
+from machine import Case, Timings, describe, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -35,31 +33,6 @@ HORIZON_DAYS = 926  # 926 days x 24 h x 9 leads/h = 200,016 leads, about CUSTOME
 BASELINE = "funnelsim"
 TARGETS: dict[str, float] = {"ciw": 4.0}  # funnelsim must take at most 1/4 of its time (issue 10)
 ECHO_WIDTH = 40  # a case's stdout is echoed after its time when it is at most this long
-
-
-@dataclass(frozen=True)
-class Case:
-    """One named command to time; it must exit with status 0."""
-
-    name: str
-    argv: list[str]
-    what: str  # a short description for the tables
-
-
-@dataclass
-class Timings:
-    """The wall-clock seconds of every run of one case."""
-
-    case: Case
-    seconds: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-    @property
-    def best(self) -> float:
-        return min(self.seconds)
 
 
 class BenchError(Exception):

@@ -18,17 +18,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from machine import describe, write_section
+from machine import Case, Timings, describe, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -37,36 +35,6 @@ START, END = "<!-- bench-startup:start -->", "<!-- bench-startup:end -->"
 SCENARIO = "scenarios/baseline.yaml"
 BASELINE = "pydantic+yaml"
 TARGET = 3.0  # validate may take at most this many times the yardstick
-
-
-@dataclass(frozen=True)
-class Case:
-    """One named command to time; it must exit with status 0."""
-
-    name: str
-    argv: list[str]
-    what: str  # a short description for the tables
-
-
-@dataclass
-class Timings:
-    """The wall-clock and CPU seconds of every timed run of one case."""
-
-    case: Case
-    seconds: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-    @property
-    def best(self) -> float:
-        return min(self.seconds)
-
-    @property
-    def cpu_median(self) -> float:
-        return statistics.median(self.cpu)
 
 
 class BenchError(Exception):

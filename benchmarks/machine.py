@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -37,3 +39,34 @@ def write_section(path: Path, name: str, body: str) -> bool:
     _, tail = rest.split(end)
     path.write_text(f"{head}{start}\n{body.strip()}\n{end}{tail}", encoding="utf-8")
     return True
+
+
+@dataclass(frozen=True)
+class Case:
+    """One named command to time; it must exit with status 0."""
+
+    name: str
+    argv: list[str]
+    what: str  # a short description for the tables
+
+
+@dataclass
+class Timings:
+    """The wall-clock seconds of every timed run of one case, and its CPU seconds where the
+    benchmark keeps them."""
+
+    case: Case
+    seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def best(self) -> float:
+        return min(self.seconds)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu)
