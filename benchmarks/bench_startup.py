@@ -119,7 +119,7 @@ def verdict(ratio: float) -> str:
 
 
 def machine() -> str:
-    return describe(("funnelsim", "pydantic", "PyYAML", "typer"))
+    return describe(("funnelsim", "pydantic", "PyYAML", "click"))
 
 
 def print_table(timings: list[Timings], rounds: int, console: Console) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.main import get_command
 
 from funnelsim.cli import app
 from funnelsim.metrics import METRICS, compute
@@ -34,7 +33,7 @@ DOCS = ROOT / "docs"
 CLI_DOC = DOCS / "cli.md"
 METRICS_DOC = DOCS / "metrics.md"
 MARKDOWN = [README, *sorted(DOCS.glob("*.md"))]
-COMMANDS = get_command(app).commands  # type: ignore[attr-defined]
+COMMANDS = app.commands
 README_MAX_LINES = 150
 REGENERATE = ".venv/bin/python docs/gen_metrics.py > docs/metrics.md"
 
@@ -183,7 +182,7 @@ def test_example_commands_parse(page: Path) -> None:
             continue
         try:
             COMMANDS[command].make_context(command, args)
-        except Exception as error:  # typer's own click raises its UsageError, BadParameter...
+        except Exception as error:  # click raises its UsageError, BadParameter...
             refused.append(f"{' '.join(words)}: {error}")
     assert not refused, f"{page.relative_to(ROOT)}: {refused}"
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import psutil
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from funnelsim.cli import app
 from funnelsim.errors import UsageError

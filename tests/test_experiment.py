@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from funnelsim.analysis import paired_difference, unpaired_difference
 from funnelsim.cli import app

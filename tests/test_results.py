@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from click.testing import CliRunner, Result
 
 from funnelsim import results
 from funnelsim.cli import app

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from click.testing import CliRunner, Result
 
 from funnelsim.cli import app
 
@@ -85,7 +85,7 @@ def assert_bad_input(result: Result, prefix: str, phrase: str) -> None:
 # (id, old, new, "line:col", dotted path, key phrase of the message)
 FILE_CASES = [
     ("yaml-syntax", "name: Base", "name: a: b", "1:8", None,
-     "YAML syntax error: mapping values are not allowed here"),
+     "YAML syntax error: mapping values are not allowed"),
     ("unknown-top-level-key", "horizon: 10d", "horizn: 10d", "2:1", "horizn",
      "unknown key 'horizn' (did you mean 'horizon'?)"),
     ("unknown-nested-key", "headcount: 10", "headcont: 10", "17:5", "teams.sdr.headcont",

@@ -4,7 +4,7 @@ run and the team. Reported where the plan says it, exit 2, never a traceback at 
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from funnelsim.cli import app
 from helpers import SCENARIOS

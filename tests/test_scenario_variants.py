@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from click.testing import CliRunner, Result
 
 from funnelsim.cli import app
 from funnelsim.scenario.load import (

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner, Result
+from click.testing import CliRunner, Result
 
 from funnelsim import metrics
 from funnelsim.analysis import Summary, summarise, unpaired_difference

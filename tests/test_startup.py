@@ -1,6 +1,6 @@
 """``funnelsim validate`` starts light: checking a file loads no numerical or drawing library.
 
-Checking a scenario needs pydantic, PyYAML and typer; the offered-load line it prints is
+Checking a scenario needs pydantic, PyYAML and click; the offered-load line it prints is
 computed without numpy (the spend curves on plain floats, the calendar's working hours and
 months as lists). So a fresh interpreter that validates a bundled file must not have imported
 numpy, scipy, pandas, simpy or rich, whether the simulation runs compiled or from source. How

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner, Result
+from click.testing import CliRunner, Result
 
 from funnelsim import results
 from funnelsim.cli import app

@@ -4,72 +4,68 @@ Exit codes: 0 done, 2 bad input (the message says where: ``FILE:LINE:COL: path: 
 interrupted. Tables go to stdout, progress and warnings to stderr, so ``--json`` output can be
 piped.
 
-Every command imports what it needs when it runs, so that ``funnelsim validate`` loads typer and
+Every command imports what it needs when it runs, so that ``funnelsim validate`` loads click and
 the scenario's schema and little else (``benchmarks/bench_startup.py``): this module holds
-typer, the options and the one place that turns a :class:`~funnelsim.errors.FunnelsimError`
+click, the options and the one place that turns a :class:`~funnelsim.errors.FunnelsimError`
 into a message and exit code 2.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
-import typer
-from typer.core import TyperGroup
+import click
 
 from funnelsim.errors import FunnelsimError
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
-    from typer._click import Context  # typer's own click, whose Context its group takes
 
     from funnelsim.analysis import SummaryTable
     from funnelsim.executors import ExecutorSpec
     from funnelsim.experiment import Chunk, Precision, RunResult
     from funnelsim.scenario.schema import Scenario
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-class _Commands(TyperGroup):
+
+class _Commands(click.Group):
     """funnelsim's commands, with the one handler of the errors a person can fix."""
 
-    def invoke(self, ctx: Context) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except FunnelsimError as error:
             for line in error.lines():
                 _note(line)
-            raise typer.Exit(2) from None
+            raise click.exceptions.Exit(2) from None
 
 
-app = typer.Typer(
-    name="funnelsim",
-    help="Simulate a marketing-to-sales funnel: lead arrivals, handoff SLAs and rep capacity.",
-    cls=_Commands,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+@click.group(cls=_Commands, context_settings={"max_content_width": 100})
+def app() -> None:
+    """Simulate a marketing-to-sales funnel: lead arrivals, handoff SLAs and rep capacity."""
 
 
-# Lines are written with typer's echo, tables and progress bars with rich, imported only when a
+# Lines are written with click's echo, tables and progress bars with rich, imported only when a
 # command draws one: rich's console alone costs about as much as pydantic's import.
 def _say(text: str) -> None:
-    typer.echo(text)
+    click.echo(text)
 
 
 def _note(text: str) -> None:
-    typer.echo(text, err=True)
+    click.echo(text, err=True)
 
 
 def _warn(text: str) -> None:
-    typer.echo(f"{typer.style('warning:', fg='yellow')} {text}", err=True)
+    click.echo(f"{click.style('warning:', fg='yellow')} {text}", err=True)
 
 
 @cache
@@ -87,95 +83,95 @@ def _err() -> Console:
 
 
 # -- options shared by the commands that run replications ---------------------------------------
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        help="Override a scenario value: dotted.key=value (YAML scalar). Repeatable.",
-        metavar="KEY=VALUE",
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Several options as one decorator, listed in the order ``--help`` shows them."""
+
+    def apply(command: F) -> F:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply
+
+
+SET = click.option(
+    "--set",
+    "set_",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a scenario value: dotted.key=value (YAML scalar). Repeatable.",
+)
+VARIANT = click.option(
+    "--variant",
+    multiple=True,
+    metavar="'LABEL: KEY=VALUE; ...'",
+    help="A variant of the first file, named LABEL: 'LABEL: KEY=VALUE; KEY=VALUE' (the label "
+    "ends at the first ': ', overrides are separated by '; '), e.g. "
+    "'8 SDRs: teams.sdr.headcount=8'. Repeatable.",
+)
+SEED = click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Seed (default: the (first) scenario's, else fresh).",
+)
+RUNNING = _options(
+    click.option(
+        "--workers",
+        "-w",
+        type=click.IntRange(min=1),
+        help="Processes running replications (default: all cores).",
     ),
-]
-VariantOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--variant",
-        help="A variant of the first file, named LABEL: 'LABEL: KEY=VALUE; KEY=VALUE' (the "
-        "label ends at the first ': ', overrides are separated by '; '), e.g. "
-        "'8 SDRs: teams.sdr.headcount=8'. Repeatable.",
-        metavar="'LABEL: KEY=VALUE; ...'",
-    ),
-]
-SeedOption = Annotated[
-    int | None,
-    typer.Option(min=0, help="Seed (default: the (first) scenario's, else fresh)."),
-]
-WorkersOption = Annotated[
-    int | None,
-    typer.Option(
-        "--workers", "-w", min=1, help="Processes running replications (default: all cores)."
-    ),
-]
-ExecutorOption = Annotated[
-    str,
-    typer.Option(
+    click.option(
         "--executor",
+        default="process",
+        show_default=True,
         help="Where replications run: 'process' (a local process pool) or 'dask' (a Dask "
         "cluster: --scheduler's, else a local one on 127.0.0.1).",
     ),
-]
-SchedulerOption = Annotated[
-    str | None,
-    typer.Option(
+    click.option(
         "--scheduler",
+        metavar="ADDRESS",
         help="Address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 (implies "
         "--executor dask).",
-        metavar="ADDRESS",
     ),
-]
-TargetOption = Annotated[
-    str | None,
-    typer.Option(
+    click.option(
         "--target-halfwidth",
+        "target",
+        metavar="METRIC=VALUE",
         help="Add replications until METRIC's 95% CI half-width is at most VALUE (compare and "
         "study: the widest paired difference); --replications is where it starts.",
-        metavar="METRIC=VALUE",
     ),
-]
-CapOption = Annotated[
-    int | None,
-    typer.Option(
+    click.option(
         "--max-replications",
-        min=2,
+        "cap",
+        type=click.IntRange(min=2),
         help="Cap on replications with --target-halfwidth (default 1000, or the run's own "
         "with --resume).",
     ),
-]
-OutOption = Annotated[
-    Path | None,
-    typer.Option(
+    click.option(
         "--out",
+        "out_dir",
+        type=click.Path(path_type=Path),
         help="Results folder: manifest, resolved scenarios, per-replication metrics and weekly "
         "series (Parquet, one file per chunk), summary CSVs. Written as chunks finish.",
     ),
-]
-ResumeOption = Annotated[
-    bool,
-    typer.Option(
+    click.option(
         "--resume",
+        is_flag=True,
         help="Finish (or extend) the interrupted run in --out: finished replications are "
         "kept, the rest run.",
     ),
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON object to stdout instead of a table.")
-]
+)
+JSON = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object to stdout instead of a table."
+)
 
 
-def _replications(default: str, least: int) -> Any:
-    return typer.Option(
+def _replications(default: str, least: int) -> Callable[[F], F]:
+    return click.option(
         "--replications",
         "-n",
-        min=least,
+        type=click.IntRange(min=least),
         help=f"Replications per scenario (default {default}, or the run's own with --resume).",
     )
 
@@ -191,7 +187,7 @@ class RunOptions(TypedDict):
     resume: bool
 
 
-def _options(
+def _run_options(
     target: str | None,
     cap: int | None,
     workers: int | None,
@@ -280,7 +276,7 @@ def _progress(label: str, out: Path | None) -> Iterator[Callbacks]:
     except KeyboardInterrupt:
         if out is not None:
             _note(f"interrupted: finished chunks are in {out}; add --resume to finish the run")
-        raise typer.Exit(130) from None
+        raise click.exceptions.Exit(130) from None
 
 
 def _finished(result: RunResult, out: Path | None) -> None:
@@ -318,12 +314,18 @@ def _json(data: Any) -> None:
 
 
 # -- commands ---------------------------------------------------------------------------------
+_FILE = click.Path(path_type=Path)
+
+
 @app.command()
-def validate(
-    file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-    set_: SetOption = None,
-) -> None:
-    """Check a scenario file and say what is wrong with it, if anything."""
+@click.argument("file", type=_FILE)
+@SET
+def validate(file: Path, set_: tuple[str, ...]) -> None:
+    """Check a scenario file.
+
+    Says what is wrong with FILE (YAML), each problem located (FILE:LINE:COL), or prints its
+    offered load against the SDRs' capacity.
+    """
     from funnelsim.formatting import validated
     from funnelsim.scenario.load import load_scenario
 
@@ -333,37 +335,44 @@ def validate(
 
 
 @app.command()
+@click.argument("files", nargs=-1, required=True, type=_FILE)
+@_replications("10", 1)
+@SEED
+@SET
+@VARIANT
+@RUNNING
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object to stdout instead of a table (with several scenarios: "
+    '{"scenarios": [one object per scenario]}).',
+)
+@click.option(
+    "--records/--no-records",
+    default=True,
+    show_default=True,
+    help="With --out, also write per-lead, handoff, task and queue records (Parquet).",
+)
 def run(
-    files: Annotated[list[Path], typer.Argument(help="Scenario YAML file(s).")],
-    replications: Annotated[int | None, _replications("10", 1)] = None,
-    seed: SeedOption = None,
-    set_: SetOption = None,
-    variant: VariantOption = None,
-    workers: WorkersOption = None,
-    executor: ExecutorOption = "process",
-    scheduler: SchedulerOption = None,
-    target: TargetOption = None,
-    cap: CapOption = None,
-    as_json: Annotated[
-        bool,
-        typer.Option(
-            "--json",
-            help="Print one JSON object to stdout instead of a table (with several scenarios: "
-            '{"scenarios": [one object per scenario]}).',
-        ),
-    ] = False,
-    out_dir: OutOption = None,
-    resume: ResumeOption = False,
-    records: Annotated[
-        bool,
-        typer.Option(
-            "--records/--no-records",
-            help="With --out, also write per-lead, handoff, task and queue records (Parquet).",
-        ),
-    ] = True,
+    files: tuple[Path, ...],
+    replications: int | None,
+    seed: int | None,
+    set_: tuple[str, ...],
+    variant: tuple[str, ...],
+    workers: int | None,
+    executor: str,
+    scheduler: str | None,
+    target: str | None,
+    cap: int | None,
+    out_dir: Path | None,
+    resume: bool,
+    as_json: bool,
+    records: bool,
 ) -> None:
-    """Simulate scenarios and print their metrics with 95% confidence intervals.
+    """Simulate scenarios: their metrics with 95% confidence intervals.
 
+    FILES are scenario YAML files.
     Several scenarios (files and variants of the first) are shown side by side and run on one
     seed, sharing random numbers stream by stream (arrivals of a source, work times, ...), so
     their differences are sharper.
@@ -371,8 +380,8 @@ def run(
     from funnelsim import experiment
     from funnelsim.scenario.load import load_scenarios
 
-    scenarios = load_scenarios(files, set_, variant or [])
-    options = _options(target, cap, workers, executor, scheduler, out_dir, resume)
+    scenarios = load_scenarios(list(files), set_, variant)
+    options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume)
     _warn_overload(scenarios)
     label = f"simulating {scenarios[0].name}" if len(scenarios) == 1 else "simulating"
     stored = records and out_dir is not None  # records go to a folder, never only to memory
@@ -388,23 +397,31 @@ def run(
 
 
 @app.command()
+@click.argument("files", nargs=-1, required=True, type=_FILE)
+@_replications("20", 2)
+@SEED
+@SET
+@VARIANT
+@RUNNING
+@JSON
 def compare(
-    files: Annotated[list[Path], typer.Argument(help="Scenario files; the first is the baseline.")],
-    replications: Annotated[int | None, _replications("20", 2)] = None,
-    seed: SeedOption = None,
-    set_: SetOption = None,
-    variant: VariantOption = None,
-    workers: WorkersOption = None,
-    executor: ExecutorOption = "process",
-    scheduler: SchedulerOption = None,
-    target: TargetOption = None,
-    cap: CapOption = None,
-    out_dir: OutOption = None,
-    resume: ResumeOption = False,
-    as_json: JsonOption = False,
+    files: tuple[Path, ...],
+    replications: int | None,
+    seed: int | None,
+    set_: tuple[str, ...],
+    variant: tuple[str, ...],
+    workers: int | None,
+    executor: str,
+    scheduler: str | None,
+    target: str | None,
+    cap: int | None,
+    out_dir: Path | None,
+    resume: bool,
+    as_json: bool,
 ) -> None:
-    """Compare scenarios on common random numbers: paired differences against the first.
+    """Compare scenarios: paired differences against the first.
 
+    FILES are scenario YAML files; the first is the baseline.
     The scenarios are the files and the variants of the first (``compare plan.yaml --variant
     "8 SDRs: teams.sdr.headcount=8"`` needs no second file). Every scenario runs the same
     replications of the same seed; each replication of a scenario is paired with the
@@ -414,8 +431,8 @@ def compare(
     from funnelsim import experiment
     from funnelsim.scenario.load import load_scenarios
 
-    scenarios = load_scenarios(files, set_, variant or [])
-    options = _options(target, cap, workers, executor, scheduler, out_dir, resume)
+    scenarios = load_scenarios(list(files), set_, variant)
+    options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume)
     _warn_overload(scenarios)
     with _progress("comparing", out_dir) as progress:
         result = experiment.run(
@@ -435,24 +452,33 @@ def compare(
 
 
 @app.command()
+@click.argument("file", type=_FILE)
+@_replications("the study's", 2)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Seed (default: the study's, else the baseline's).",
+)
+@SET
+@RUNNING
+@JSON
 def study(
-    file: Annotated[Path, typer.Argument(help="Study YAML file.")],
-    replications: Annotated[int | None, _replications("the study's", 2)] = None,
-    seed: Annotated[
-        int | None, typer.Option(min=0, help="Seed (default: the study's, else the baseline's).")
-    ] = None,
-    set_: SetOption = None,
-    workers: WorkersOption = None,
-    executor: ExecutorOption = "process",
-    scheduler: SchedulerOption = None,
-    target: TargetOption = None,
-    cap: CapOption = None,
-    out_dir: OutOption = None,
-    resume: ResumeOption = False,
-    as_json: JsonOption = False,
+    file: Path,
+    replications: int | None,
+    seed: int | None,
+    set_: tuple[str, ...],
+    workers: int | None,
+    executor: str,
+    scheduler: str | None,
+    target: str | None,
+    cap: int | None,
+    out_dir: Path | None,
+    resume: bool,
+    as_json: bool,
 ) -> None:
-    """Run a study: a baseline, its variants and sweeps, one row per point.
+    """Run a study: a baseline, its variants and sweeps.
 
+    FILE is a study YAML file; the output has one row per point.
     Every point runs the same replications of the same seed, and is compared with the baseline
     replication by replication (common random numbers). ``--set`` changes the baseline before
     the study's own changes.
@@ -462,7 +488,7 @@ def study(
     from funnelsim.scenario.study import load_study
 
     spec, points = load_study(file, set_, METRICS)
-    options = _options(target, cap, workers, executor, scheduler, out_dir, resume)
+    options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume)
     with _progress(f"study {spec.name}", out_dir) as progress:
         result = experiment.run_study(spec, points, replications, seed, **options, **progress)
     _finished(result, out_dir)
@@ -473,21 +499,13 @@ def study(
 
 
 @app.command()
-def query(
-    args: Annotated[
-        list[str],
-        typer.Argument(
-            help="Results folder(s) written with --out, then one SQL statement.",
-            metavar="FOLDER... SQL",
-        ),
-    ],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the rows as a JSON array of objects.")
-    ] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Print the rows as CSV.")] = False,
-) -> None:
-    """Run DuckDB SQL over one or more results folders.
+@click.argument("args", nargs=-1, required=True, metavar="FOLDER... SQL")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON array of objects.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
+def query(args: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
+    """Run DuckDB SQL over results folders.
 
+    The arguments are one or more results folders written with --out, then one SQL statement.
     Tables: replications (one row per replication: every metric), weekly, daily, leads,
     handoffs, tasks, queue, summary, differences; each row carries its folder and scenario.
     Example: funnelsim query reports/demo "SELECT scenario, avg(sqls) FROM replications
@@ -519,11 +537,11 @@ def query(
 
 
 @app.command()
-def report(
-    folder: Annotated[Path, typer.Argument(help="Results folder written with --out.")],
-) -> None:
-    """Write a budget-review report of a results folder: Markdown and charts.
+@click.argument("folder", type=_FILE)
+def report(folder: Path) -> None:
+    """Write a budget-review report: Markdown and charts.
 
+    FOLDER is a results folder written with --out.
     FOLDER/report/report.md holds the key metrics of every scenario with their 95% intervals
     and the paired differences from the baseline; PNG charts beside it show weekly SQLs,
     first-touch queue and SDR utilisation with confidence bands, how each plan moves the key
@@ -536,11 +554,23 @@ def report(
 
 @app.command()
 def schema() -> None:
-    """Print the JSON Schema of scenario files (for editors and CI checks)."""
+    """Print the JSON Schema of scenario files.
+
+    For editors that complete and check YAML, and for CI checks.
+    """
     from funnelsim.scenario.schema import Scenario
 
     print(json.dumps(Scenario.model_json_schema(), indent=2))
 
 
 def main() -> None:
+    """The ``funnelsim`` command.
+
+    pydantic looks for plugins (observability hooks) by reading every installed package's entry
+    points the first time it builds a validator: a third of ``validate``'s start-up in a
+    virtual environment with Jupyter and Dask, and nothing for them to observe in a command
+    line run. So the command skips the scan unless ``PYDANTIC_DISABLE_PLUGINS`` is set (set
+    it empty to load plugins).
+    """
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     app()

@@ -54,7 +54,7 @@ class CrossReferenceError(Exception):
 class Section(BaseModel):
     """Base of every scenario section: frozen, strict, and helpful about misspelled keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
