@@ -32,14 +32,22 @@ import math
 from array import array
 from collections.abc import Callable
 from functools import partial
-from typing import Final
+from typing import Final, cast
 
 import numpy as np
 import simpy
-from simpy.events import Timeout
 
 from funnelsim.calendar import build_calendar, hours_between
-from funnelsim.model.pool import INBOUND_Q, OUTBOUND_Q, URGENT_Q, RepPool, Task, Worker
+from funnelsim.model.pool import (
+    INBOUND_Q,
+    OUTBOUND_Q,
+    URGENT_Q,
+    Alarm,
+    RepPool,
+    Task,
+    Worker,
+    alarm,
+)
 from funnelsim.model.population import draw_population
 from funnelsim.model.queue import first_touches
 from funnelsim.model.rules import Rules
@@ -176,7 +184,7 @@ class Funnel(Worker):
         self.deal_value = _nans(n)
         self.deadline_h = _nans(n)
         self.decay = _nans(n)
-        self.attempt_start_h = _nans(n)
+        self.attempt_start_h = _nans(n)  # when the attempt that reached it started
         self.ready_h = _nans(n)  # latest time it became an MQL
         # when its patience runs out, this cycle
         self._expire_at: memoryview[float] = memoryview(
@@ -318,12 +326,12 @@ class Funnel(Worker):
         """Have the story do ``callback(now)`` at ``t`` (now, if ``t`` has passed), after
         both teams have caught up with everything that fell due before it."""
         now: float = self.env.now
-        Timeout(self.env, max(t - now, 0.0), callback).callbacks.append(self._on_event)
+        alarm(self.env, max(t - now, 0.0), callback, self._on_event)
 
-    def _on_event(self, event: simpy.Event) -> None:
+    def _on_event(self, event: Alarm) -> None:
         now: float = self.env.now
         self._advance(now)
-        callback: Callable[[float], None] = event._value
+        callback = cast(Callable[[float], None], event._value)
         callback(now)
 
     # -- arrivals and marketing --------------------------------------------------------------
@@ -538,16 +546,15 @@ class Funnel(Worker):
         self.handoffs.touch_start_h[row] = now
         self.handoffs.decay[row] = decay
 
-    def _odds(self, lead: int) -> float:
-        """The lead's decay multiplier at the start of the current attempt."""
+    def _odds(self, lead: int, start: float) -> float:
+        """The lead's decay multiplier for an attempt that started at ``start``."""
         curve = self.rules.decay
         if curve is None:
             return 1.0
-        return curve.at(self.attempt_start_h[lead] - self.ready_h[lead])
+        return curve.at(start - self.ready_h[lead])
 
     def _first_touch_done(self, task: Task, now: float) -> None:
         lead = task.lead
-        self.attempt_start_h[lead] = task.start_h
         self.touch_end_h[lead] = now
         if self.fit[lead] < self.rules.acceptance_fit:
             self.accepted[lead] = 0
@@ -560,18 +567,22 @@ class Funnel(Worker):
             self.outcome[lead] = _TOUCHED  # the funnel ends at first touch
             self._decide(lead, now)
             return
-        self._attempt_done(lead, now)
+        self._attempt_done(lead, now, task.start_h)
 
-    def _attempt_done(self, lead: int, now: float) -> None:
+    def _attempt_done(self, lead: int, now: float, start: float) -> None:
+        """An attempt that started at ``start`` is over: its odds count from its start."""
         k = self.attempts[lead]
         self.attempts[lead] = k + 1
         rules = self.rules
-        if self._uniform(self._u_connect, lead, k) < rules.connect_probability * self._odds(lead):
+        odds = self._odds(lead, start)
+        if self._uniform(self._u_connect, lead, k) < rules.connect_probability * odds:
             self.connected_h[lead] = now
             if not rules.qualification:
                 self.outcome[lead] = _TOUCHED
                 self._decide(lead, now)
                 return
+            # the call's odds count from the start of the attempt that reached the lead
+            self.attempt_start_h[lead] = start
             self.sdr.submit(Task(lead, _QUALIFICATION, URGENT_Q, self._call[lead]))
             return
         if k + 1 >= rules.max_attempts:
@@ -584,13 +595,12 @@ class Funnel(Worker):
         self._hand(self.sdr, task, rules.retry.after(now, self.calendar), now)
 
     def _retry_done(self, task: Task, now: float) -> None:
-        # the odds of this attempt, and of the call if it connects, count from its start
-        self.attempt_start_h[task.lead] = task.start_h
-        self._attempt_done(task.lead, now)
+        self._attempt_done(task.lead, now, task.start_h)
 
     def _qualification_done(self, task: Task, now: float) -> None:
         lead = task.lead
-        p = min(1.0, self.rules.qualify_probability * (0.5 + self.fit[lead]) * self._odds(lead))
+        odds = self._odds(lead, self.attempt_start_h[lead])
+        p = min(1.0, self.rules.qualify_probability * (0.5 + self.fit[lead]) * odds)
         if self._uniform(self._u_qualify, lead) < p:
             self._decide(lead, now)
             self._sql(lead, now)
