@@ -37,7 +37,7 @@ from helpers import SCENARIOS, bundled, scenario
 OUTCOMES = labels(Outcome)
 
 INBOUND, OUTBOUND = Kind.INBOUND, Kind.OUTBOUND
-FIRST_TOUCH, ATTEMPT, QUALIFICATION, PROSPECT, AE_STAGE = TaskKind
+FIRST_TOUCH, ATTEMPT, QUALIFICATION, PROSPECT, AE_STAGE, MEETING, SQL_REVIEW = TaskKind
 SHORT = ("horizon=8w", "warmup=2w")
 BUNDLED = sorted(
     str(p.relative_to(SCENARIOS)) for p in SCENARIOS.rglob("*.yaml") if "studies" not in p.parts
@@ -81,6 +81,8 @@ def outcome_from_columns(leads: LeadRecords, spec: Scenario) -> np.ndarray:
     # without a qualification call, the funnel ends once an accepted lead is first touched
     # (without attempts) or reached (with them)
     touched = inbound & decided & (leads.accepted == 1)
+    # an outbound contact who did not show up is decided at the meeting's very time
+    no_show = has(leads.meeting_h) & (leads.decision_h == leads.meeting_h)
     if sdr.qualification is not None:
         touched[:] = False
     elif sdr.attempts is not None:
@@ -95,11 +97,13 @@ def outcome_from_columns(leads: LeadRecords, spec: Scenario) -> np.ndarray:
         Outcome.REJECTED: leads.accepted == 0,
         Outcome.TOUCHED: touched,
         Outcome.UNREACHABLE: decided & ~connected & (leads.accepted != 0) & ~touched,
-        Outcome.DISQUALIFIED: decided & connected & ~has(leads.sql_h) & ~touched,
-        Outcome.SQL: has(leads.sql_h) & ~has(leads.opp_h),
+        Outcome.DISQUALIFIED: decided & connected & ~has(leads.sql_h) & ~touched & ~no_show,
+        Outcome.NO_SHOW: no_show,
+        Outcome.SQL: has(leads.sql_h) & ~has(leads.opp_h) & ~has(leads.closed_h),
+        Outcome.SQL_REJECTED: has(leads.sql_h) & ~has(leads.opp_h) & has(leads.closed_h),
         Outcome.OPPORTUNITY: has(leads.opp_h) & ~has(leads.closed_h),
         Outcome.WON: has(leads.closed_h) & has(leads.deal_value),
-        Outcome.LOST: has(leads.closed_h) & ~has(leads.deal_value),
+        Outcome.LOST: has(leads.closed_h) & has(leads.opp_h) & ~has(leads.deal_value),
     }
     fits = np.sum(list(places.values()), axis=0)
     twice = np.flatnonzero(fits > 1)
@@ -331,23 +335,39 @@ def check_leads(records: RunRecords, model: Funnel) -> None:
     # outcome <-> timestamps
     same(is_("expired"), has(leads.expired_h), "expired <-> expired_h")
     same(is_("won"), leads.won, "won <-> won flag")
-    same(is_("won", "lost"), has(leads.closed_h), "won/lost <-> closed_h")
+    same(is_("won", "lost", "sql_rejected"), has(leads.closed_h), "closed <-> closed_h")
     same(is_("won"), has(leads.deal_value), "won <-> deal value")
     assert (leads.deal_value[leads.won] > 0).all()
-    same(is_("sql", "opportunity", "won", "lost"), has(leads.sql_h), "SQL or beyond <-> sql_h")
+    same(
+        is_("sql", "sql_rejected", "opportunity", "won", "lost"),
+        has(leads.sql_h),
+        "SQL or beyond <-> sql_h",
+    )
+    # an outbound SQL is a held meeting: booked, then held, then qualified
+    ordered(leads.booked_h, leads.meeting_h, "booked <= meeting")
+    ordered(leads.held_h, leads.decision_h, "meeting held <= its decision")
+    same(is_("no_show"), has(leads.meeting_h) & (leads.decision_h == leads.meeting_h),
+         "no-show <-> decided at the meeting's time")  # fmt: skip
+    outbound_sql = has(leads.sql_h) & (leads.kind == OUTBOUND)
+    assert has(leads.held_h)[outbound_sql].all(), "an outbound SQL without a held meeting"
     if ae is None:
         assert not is_("opportunity", "won", "lost").any()
         assert not has(leads.opp_h).any()
-    else:
-        assert not is_("sql").any(), "with an AE team every SQL becomes an opportunity"
+    elif ae.acceptance is None:
+        assert not is_("sql", "sql_rejected").any(), "with no AE review every SQL is an opp."
         same(is_("opportunity", "won", "lost"), has(leads.opp_h), "opportunity <-> opp_h")
         assert np.array_equal(leads.opp_h, leads.sql_h, equal_nan=True)
+    else:  # an AE reviews every SQL: an opportunity after the review, or rejected
+        same(is_("opportunity", "won", "lost"), has(leads.opp_h), "opportunity <-> opp_h")
+        ordered(leads.sql_h, leads.opp_h, "SQL <= opportunity")
+        implies(is_("sql_rejected"), ~has(leads.opp_h), "a rejected SQL has no opportunity")
     implies(is_("sql", "opportunity", "won", "lost"), leads.decision_h == leads.sql_h,
             "SQL decided when qualified")  # fmt: skip
-    implies(is_("sql", "opportunity", "won", "lost", "disqualified", "unreachable", "rejected"),
+    implies(is_("sql", "sql_rejected", "opportunity", "won", "lost", "disqualified",
+                "unreachable", "rejected", "no_show"),
             has(leads.decision_h), "decided")  # fmt: skip
-    implies(is_("sql", "opportunity", "won", "lost", "disqualified"), has(leads.connected_h),
-            "reached before a decision")  # fmt: skip
+    implies(is_("sql", "sql_rejected", "opportunity", "won", "lost", "disqualified", "no_show"),
+            has(leads.connected_h), "reached before a decision")  # fmt: skip
     implies(is_("unreachable", "rejected"), ~has(leads.connected_h), "never reached")
     # an expired lead was lost untouched, as OUTCOMES says
     implies(is_("expired"), ~has(leads.touch_start_h), "expired -> untouched")
@@ -402,7 +422,12 @@ def check_leads(records: RunRecords, model: Funnel) -> None:
         implies(mine, leads.attempts <= touches, f"{name}: touches within the sequence")
         implies(mine & is_("waiting"), ~has(leads.decision_h), f"{name}: waiting")
         talked = mine & has(leads.decision_h) & has(leads.connected_h)
-        implies(talked, leads.decision_h == leads.connected_h, f"{name}: decided when reached")
+        booked = has(leads.meeting_h)
+        implies(talked & ~booked, leads.decision_h == leads.connected_h,
+                f"{name}: no meeting booked, decided when reached")  # fmt: skip
+        implies(talked & booked, leads.decision_h >= leads.meeting_h,
+                f"{name}: a booked meeting decided at or after its time")  # fmt: skip
+        implies(booked, leads.booked_h == leads.connected_h, f"{name}: booked when reached")
         assert not (mine & is_("expired", "nurtured", "rejected", "touched")).any()
 
     # handoff and expiry clocks
@@ -445,14 +470,19 @@ def check_tasks(records: RunRecords, model: Funnel) -> None:
     assert all(cal.is_working(float(s)) for s in t.start_h), "a task started out of hours"
     # the kinds of work fit the team and the lead
     sdr_task, ae_task = t.team == 0, t.team == 1
-    assert np.isin(t.kind[sdr_task], [FIRST_TOUCH, ATTEMPT, QUALIFICATION, PROSPECT]).all()
-    assert (t.kind[ae_task] == AE_STAGE).all()
+    sdr_kinds = [FIRST_TOUCH, ATTEMPT, QUALIFICATION, PROSPECT, MEETING]
+    assert np.isin(t.kind[sdr_task], sdr_kinds).all()
+    assert np.isin(t.kind[ae_task], [AE_STAGE, MEETING, SQL_REVIEW]).all()
     lead_kind = leads.kind[t.lead]
     assert (lead_kind[np.isin(t.kind, [FIRST_TOUCH, ATTEMPT, QUALIFICATION])] == INBOUND).all()
-    assert (lead_kind[t.kind == PROSPECT] == OUTBOUND).all()
-    assert (t.start_h[ae_task] >= leads.opp_h[t.lead[ae_task]] - 1e-9).all()
+    assert (lead_kind[np.isin(t.kind, [PROSPECT, MEETING])] == OUTBOUND).all()
+    # a meeting's discovery starts at or after the meeting's time; a review after the SQL
+    meeting, review, stage = t.kind == MEETING, t.kind == SQL_REVIEW, t.kind == AE_STAGE
+    assert (t.start_h[meeting] >= leads.meeting_h[t.lead[meeting]] - 1e-9).all()
+    assert (t.start_h[review] >= leads.sql_h[t.lead[review]] - 1e-9).all()
+    assert (t.start_h[stage] >= leads.opp_h[t.lead[stage]] - 1e-9).all()
     stages = len(spec.teams.ae.stages) if spec.teams.ae else 0
-    assert (np.bincount(t.lead[ae_task], minlength=len(leads)) <= stages).all()
+    assert (np.bincount(t.lead[stage], minlength=len(leads)) <= stages).all()
     # no rep does two things at once, and only while on the team
     for team, seats in ((0, records.sdr_seats), (1, records.ae_seats)):
         mine = t.team == team

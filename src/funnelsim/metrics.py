@@ -43,10 +43,13 @@ METRICS: dict[str, MetricInfo] = {
     "contacts_outbound": _m("contacts", "Outbound contacts loaded from target lists."),
     "mqls": _m("leads", "Leads that became marketing qualified (MQL)."),
     "sals": _m("leads", "MQLs accepted by sales at first touch (SAL)."),
-    "sqls": _m("leads", "Sales-qualified leads (SQL): qualified inbound, meetings outbound."),
+    "sqls": _m("leads", "Sales-qualified leads (SQL): inbound leads qualified in a call, "
+               "outbound contacts qualified in a held meeting."),
     "sqls_inbound": _m("leads", "SQLs from inbound."),
-    "sqls_outbound": _m("leads", "SQLs from outbound (meetings booked)."),
-    "opportunities": _m("opportunities", "Opportunities opened by AEs."),
+    "sqls_outbound": _m("leads", "SQLs from outbound (meetings held and qualified)."),
+    "meetings_booked": _m("meetings", "Meetings booked by outbound prospecting."),
+    "meetings_held": _m("meetings", "Booked meetings the contact showed up to."),
+    "opportunities": _m("opportunities", "Opportunities opened by AEs (SQLs they accepted)."),
     "deals_won": _m("deals", "Opportunities won."),
     "deals_won_inbound": _m("deals", "Deals won from inbound."),
     "deals_won_outbound": _m("deals", "Deals won from outbound."),
@@ -56,8 +59,24 @@ METRICS: dict[str, MetricInfo] = {
     "pipeline_value": _m("money", "Deal value at stake in opportunities opened."),
     "ltv": _m("money", "Lifetime value of deals won (with repeat purchases)."),
     "sales_cycle_days_mean": _m("days", "Mean time from opportunity to won deal."),
-    "mql_to_sql_rate": _m("share", "Inbound SQLs per MQL."),
-    "sql_to_win_rate": _m("share", "Deals won per SQL."),
+    "mql_to_sql_rate": _m("share", "Inbound SQLs per MQL, both counted in the period."),
+    "sql_to_win_rate": _m("share", "Deals won per SQL, both counted in the period."),
+    "rate_inquiry_to_mql": _m("share", "Cohort: inbound leads that arrived in the period and "
+                              "became MQLs by the end of the run."),
+    "rate_mql_to_sal": _m("share", "Cohort: MQLs of the period accepted by sales at first touch "
+                          "(SAL) by the end of the run."),
+    "rate_mql_to_sql": _m("share", "Cohort: MQLs of the period that became SQLs by the end of "
+                          "the run."),
+    "rate_sql_to_opportunity": _m("share", "Cohort: SQLs of the period accepted by an AE as "
+                                  "opportunities by the end of the run."),
+    "rate_opportunity_to_won": _m("share", "Cohort: opportunities opened in the period and won "
+                                  "by the end of the run (open ones count as not won)."),
+    "rate_meeting_held": _m("share", "Cohort: outbound meetings booked in the period that were "
+                            "held (1 - no-show rate)."),
+    "days_mql_to_sql_mean": _m("days", "Mean calendar time from MQL to SQL, over the SQLs of "
+                               "the period's MQLs."),
+    "days_sql_to_opportunity_mean": _m("days", "Mean calendar time from SQL to opportunity, "
+                                       "over the opportunities of the period's SQLs."),
     "first_touch_waited_share": _m(
         "share", "Handed-off leads that waited at all for a first touch (expired included)."
     ),
@@ -154,8 +173,7 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["leads"] = out["leads_inbound"] + out["leads_outbound"]
     out["contacts_outbound"] = float(np.count_nonzero(arrived & outbound))
     out["mqls"] = float(np.count_nonzero(_in(leads.mql_h, t0, t1)))
-    out["sals"] = float(np.count_nonzero((leads.accepted == 1) & _in(leads.touch_end_h, t0, t1)
-                                         & inbound))  # fmt: skip
+    out["sals"] = float(np.count_nonzero(_in(leads.sal_h, t0, t1)))
     out["sqls"] = float(np.count_nonzero(sql))
     out["sqls_inbound"] = float(np.count_nonzero(sql & inbound))
     out["sqls_outbound"] = float(np.count_nonzero(sql & outbound))
@@ -172,6 +190,26 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["sales_cycle_days_mean"] = float(cycle.mean()) if cycle.size else math.nan
     out["mql_to_sql_rate"] = _ratio(out["sqls_inbound"], out["mqls"])
     out["sql_to_win_rate"] = _ratio(out["deals_won"], out["sqls"])
+    out["meetings_booked"] = float(np.count_nonzero(_in(leads.booked_h, t0, t1)))
+    out["meetings_held"] = float(np.count_nonzero(_in(leads.held_h, t0, t1)))
+
+    # -- stage rates as a RevOps dashboard reads them: each stage's cohort of the period, and
+    # the share of it that reached the next stage by the end of the run
+    def reached(stage_h: np.ndarray) -> np.ndarray:
+        return np.asarray(~np.isnan(stage_h))
+
+    mqls = _in(leads.mql_h, t0, t1) & inbound
+    sqls = _in(leads.sql_h, t0, t1)
+    out["rate_inquiry_to_mql"] = _share(reached(leads.mql_h), arrived & inbound)
+    out["rate_mql_to_sal"] = _share(reached(leads.sal_h), mqls)
+    out["rate_mql_to_sql"] = _share(reached(leads.sql_h), mqls)
+    out["rate_sql_to_opportunity"] = _share(reached(leads.opp_h), sqls)
+    out["rate_opportunity_to_won"] = _share(leads.won, opened)
+    out["rate_meeting_held"] = _share(reached(leads.held_h), _in(leads.booked_h, t0, t1))
+    to_sql = (leads.sql_h - leads.mql_h)[mqls & reached(leads.sql_h)] / 24.0
+    out["days_mql_to_sql_mean"] = float(to_sql.mean()) if to_sql.size else math.nan
+    to_opp = (leads.opp_h - leads.sql_h)[sqls & reached(leads.opp_h)] / 24.0
+    out["days_sql_to_opportunity_mean"] = float(to_opp.mean()) if to_opp.size else math.nan
 
     # -- the handoff, on the cohort of handoffs in the period (a lead back from nurture is
     # handed off, and judged, again)
@@ -215,7 +253,7 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     first_touches = float(np.count_nonzero(_in(leads.touch_start_h, t0, t1) & inbound))
     headcount = seat_hours(records.sdr_seats, t0, t1) / (t1 - t0)  # average over the period
     out["first_touches_per_sdr_week"] = _ratio(first_touches, weeks * headcount)
-    prospect = tasks.kind == TaskKind.PROSPECT
+    prospect = np.isin(tasks.kind, (TaskKind.PROSPECT, TaskKind.MEETING))  # outbound work
     sdr_in = tasks.busy_hours(0, b0, b1, ~prospect)
     sdr_out = tasks.busy_hours(0, b0, b1, prospect)
     out["sdr_hours_per_sql_inbound"] = _ratio(sdr_in, out["sqls_inbound"])

@@ -51,23 +51,29 @@ class Outcome(IntEnum):
     NURTURED = 3  # below the MQL bar, in nurture
     REJECTED = 4  # rejected by sales at first touch, in nurture
     UNREACHABLE = 5  # every attempt failed
-    DISQUALIFIED = 6  # reached, not qualified (inbound: back to nurture)
-    SQL = 7  # sales qualified, no AE team to take it further
+    DISQUALIFIED = 6  # reached, not qualified (inbound: back to nurture; outbound: no meeting,
+    # or not qualified in it)
+    SQL = 7  # sales qualified: no AE team to take it further, or waiting for an AE's review
     OPPORTUNITY = 8  # open opportunity
     WON = 9
     LOST = 10
+    NO_SHOW = 11  # outbound: did not show up to the booked meeting
+    SQL_REJECTED = 12  # an AE reviewed the SQL and did not accept it as an opportunity
 
 
 class TaskKind(IntEnum):
     """A piece of rep work: an SDR's first touch of an MQL, a follow-up attempt, the
-    qualification call after a connect, a prospecting touch of an outbound sequence; an AE's
-    work on one stage of an opportunity."""
+    qualification call after a connect, a prospecting touch of an outbound sequence; the
+    discovery conversation of a held outbound meeting (SDR or AE); an AE's review of an SQL,
+    and work on one stage of an opportunity."""
 
     FIRST_TOUCH = 0
     ATTEMPT = 1
     QUALIFICATION = 2
     PROSPECT = 3
     AE_STAGE = 4
+    MEETING = 5
+    SQL_REVIEW = 6
 
 
 class Team(IntEnum):
@@ -126,9 +132,13 @@ class LeadRecords:
     connected_h: FloatArray
     decision_h: FloatArray  # sales decided: rejected, unreachable, disqualified or SQL
     qualify_by_h: FloatArray  # batch deadline for that decision
+    sal_h: FloatArray  # first accepted by sales at a first touch (SAL)
+    booked_h: FloatArray  # outbound: a conversation booked a meeting
+    meeting_h: FloatArray  # outbound: when the booked meeting is
+    held_h: FloatArray  # outbound: the meeting was held (the contact showed up), by the end
     sql_h: FloatArray
     opp_h: FloatArray
-    closed_h: FloatArray
+    closed_h: FloatArray  # the opportunity was decided, or an AE rejected the SQL
     won: BoolArray
     deal_value: FloatArray  # first purchase (money)
     ltv: FloatArray  # lifetime value with repeat purchases (money)

@@ -36,6 +36,7 @@ class Streams:
     def __init__(self, seed: int, replication: int) -> None:
         self.seed = seed
         self.replication = replication
+        self._keys: dict[str, np.ndarray] = {}
 
     def generator(self, name: str) -> np.random.Generator:
         """A fresh generator for ``name``; the same (seed, replication, name) gives the same one."""
@@ -43,3 +44,18 @@ class Streams:
             entropy=self.seed, spawn_key=(self.replication, _name_key(name))
         )
         return np.random.Generator(np.random.PCG64(sequence))
+
+    def for_lead(self, name: str, lead: int) -> np.random.Generator:
+        """A generator of ``name``'s numbers for one lead, the same whenever it is made.
+
+        For steps few leads reach (a booked meeting, an AE's review of an SQL), drawn when the
+        step happens instead of for every lead up front: a counter-based generator (Philox)
+        keyed by the stream and counting from the lead's number, so the lead gets the same
+        numbers in whatever order the steps happen, and in every plan that shares the stream.
+        """
+        key = self._keys.get(name)
+        if key is None:
+            key = self._keys[name] = np.random.SeedSequence(
+                entropy=self.seed, spawn_key=(self.replication, _name_key(name))
+            ).generate_state(2, np.uint64)
+        return np.random.Generator(np.random.Philox(counter=[0, 0, 0, lead], key=key))

@@ -43,6 +43,8 @@ def assemble(funnel: Funnel) -> RunRecords:
     deal = floats(funnel.deal_value)
     outcome = ints(funnel.outcome)
     opened = ~np.isnan(floats(funnel.opp_h))
+    meeting = floats(funnel.meeting_h)
+    booked = ~np.isnan(meeting)
     drawn_deal = floats(funnel.drawn_deal) if funnel.drawn_deal else np.nan
     t0, t1 = scenario.warmup_hours, funnel.end_h
     weeks = np.append(np.arange(t0, t1, 168.0), t1)
@@ -73,6 +75,15 @@ def assemble(funnel: Funnel) -> RunRecords:
             connected_h=floats(funnel.connected_h),
             decision_h=floats(funnel.decision_h),
             qualify_by_h=floats(funnel.deadline_h),
+            sal_h=floats(funnel.sal_h),
+            booked_h=np.where(booked, floats(funnel.connected_h), np.nan),
+            meeting_h=meeting,
+            # a no-show is decided at the meeting's very time; a held one after its discovery
+            held_h=np.where(
+                booked & (meeting < funnel.end_h) & (floats(funnel.decision_h) != meeting),
+                meeting,
+                np.nan,
+            ),
             sql_h=floats(funnel.sql_h),
             opp_h=floats(funnel.opp_h),
             closed_h=floats(funnel.closed_h),

@@ -52,6 +52,17 @@ class OutboundRules:
         self.spacing = Spacing(sequence.spacing, calendar)
         self.connect_probability = sequence.connect_probability
         self.meeting_probability = sequence.meeting_probability
+        meeting = sequence.meeting
+        self.meeting_delay: Sampler = meeting.delay
+        self.show_probability = meeting.show_probability
+        self.show_decline_per_day = meeting.show_decline_per_day
+        self.held_by_ae = meeting.held_by == "ae"
+        self.meeting_time: Sampler = meeting.time
+        self.meeting_qualify = meeting.qualify_probability
+
+    def shows(self, days: float) -> float:
+        """The chance the contact shows up to a meeting ``days`` after it was booked."""
+        return max(0.0, self.show_probability - self.show_decline_per_day * days)
 
 
 class WeeklyRelease:
@@ -102,6 +113,8 @@ class Rules:
             handoff.acceptance.fit_threshold if handoff.acceptance is not None else -math.inf
         )
         self.decay = None if handoff.decay is None else DecayCurve.of(handoff.decay)
+        # the decay's share on reaching the lead (a power of the curve); the rest on qualifying
+        self.connect_share = 1.0 if handoff.decay is None else handoff.decay.connect_share
         # the SDRs' work on an MQL
         sdr = s.teams.sdr
         attempts = sdr.attempts
@@ -146,6 +159,9 @@ class Rules:
         self.stage_advance = [stage.advance for stage in stages]
         self.stage_delay_h = [stage.delay.hours for stage in stages]
         self.ae_ramp = _ramp(ae.ramp) if ae else None
+        review = ae.acceptance if ae else None
+        self.sql_review: Sampler | None = review.time if review else None
+        self.sql_accept = review.probability if review else 1.0
         self.segment_win = [seg.win_rate for seg in (s.segments or {}).values()]
         win = ae.win if ae else None
         self.win_by_kind = (

@@ -10,14 +10,17 @@ The story of a lead, as the model tells it:
    an MQL (waiting in marketing's batch is waiting too); a lead nobody touches before its
    patience runs out is lost.
 3. An **SDR** makes the first touch, where sales accepts or rejects the lead (SAL), then
-   attempts contact until it connects or the attempts run out (unreachable). Each attempt's
-   odds are multiplied by the lead's decay, its wait since it became an MQL. Reached leads get a
-   qualification call: SQL, or disqualified back to nurture.
+   attempts contact until it connects or the attempts run out (unreachable). The lead's wait
+   from MQL to that first touch decides, once, how much its chance of becoming an SQL has
+   decayed: whether it is still warm enough to answer at all, and its odds in the
+   qualification call that follows a connect: SQL, or disqualified back to nurture.
 4. **Outbound** contacts come from monthly target lists; SDRs work them in sequences of
    touches, competing with inbound follow-up for the same hours. A conversation may book a
-   meeting: an SQL.
-5. An **AE** works each SQL as an opportunity through its stages (AE time, then the buyer's
-   delay); after the last stage it is won (a deal, and repeat purchases) or lost.
+   meeting, a few days out; a contact who shows up has a discovery conversation (SDR or AE
+   time) that qualifies it as an SQL, or not.
+5. An **AE** reviews each SQL and accepts it as an opportunity, or not, then works it through
+   its stages (AE time, then the buyer's delay); after the last stage it is won (a deal, and
+   repeat purchases) or lost.
 
 Build and run are separate: ``Funnel(scenario, seed, replication)`` draws every lead up front
 (``population.py``), takes the scenario's rules out once (``rules.py``), seats the teams
@@ -50,7 +53,7 @@ from funnelsim.model.pool import (
 )
 from funnelsim.model.population import draw_population
 from funnelsim.model.queue import first_touches
-from funnelsim.model.rules import Rules
+from funnelsim.model.rules import OutboundRules, Rules, Sampler
 from funnelsim.records import (
     TASK_DTYPE,
     BatchRecords,
@@ -80,11 +83,15 @@ _SQL: Final = int(Outcome.SQL)
 _OPPORTUNITY: Final = int(Outcome.OPPORTUNITY)
 _WON: Final = int(Outcome.WON)
 _LOST: Final = int(Outcome.LOST)
+_NO_SHOW: Final = int(Outcome.NO_SHOW)
+_SQL_REJECTED: Final = int(Outcome.SQL_REJECTED)
 _FIRST_TOUCH: Final = int(TaskKind.FIRST_TOUCH)
 _ATTEMPT: Final = int(TaskKind.ATTEMPT)
 _QUALIFICATION: Final = int(TaskKind.QUALIFICATION)
 _PROSPECT: Final = int(TaskKind.PROSPECT)
 _AE_STAGE: Final = int(TaskKind.AE_STAGE)
+_MEETING: Final = int(TaskKind.MEETING)
+_SQL_REVIEW: Final = int(TaskKind.SQL_REVIEW)
 
 
 def _nans(n: int) -> memoryview[float]:
@@ -178,13 +185,14 @@ class Funnel(Worker):
         self.expired_h = _nans(n)
         self.connected_h = _nans(n)
         self.decision_h = _nans(n)
+        self.sal_h = _nans(n)
+        self.meeting_h = _nans(n)
         self.sql_h = _nans(n)
         self.opp_h = _nans(n)
         self.closed_h = _nans(n)
         self.deal_value = _nans(n)
         self.deadline_h = _nans(n)
         self.decay = _nans(n)
-        self.attempt_start_h = _nans(n)  # when the attempt that reached it started
         self.ready_h = _nans(n)  # latest time it became an MQL
         # when its patience runs out, this cycle
         self._expire_at: memoryview[float] = memoryview(
@@ -208,6 +216,8 @@ class Funnel(Worker):
         self._call = self.draws.get("qualification", none)[0]
         self.drawn_deal = self.draws.get("deal", none)[0]  # each lead's deal, if won
         self._seq_rng = self.streams.generator("nurture/sequence")
+        self._source_names = list(self.scenario.sources)
+        self._cold: set[int] = set()  # leads gone cold by their first touch, this cycle
         # running tallies and logs
         self.open_opps = LevelMonitor()  # opportunities open
         self.handoffs = HandoffLog()
@@ -249,7 +259,7 @@ class Funnel(Worker):
         start, done = floats(served.start_h), floats(served.done_h)
         finished = np.flatnonzero(done < self.end_h)  # done within the run
         self.touch_end_h = _view(np.where(done < self.end_h, done, np.nan))
-        self.decision_h = self.touch_end_h
+        self.decision_h = self.sal_h = self.touch_end_h
         accepted, outcome = np.full(n, -1), np.full(n, _WAITING)
         accepted[finished] = 1
         outcome[finished] = _TOUCHED
@@ -415,6 +425,7 @@ class Funnel(Worker):
             column[lead] = NAN
         self.accepted[lead] = self.rep[lead] = self.batch[lead] = -1
         self.attempts[lead] = 0
+        self._cold.discard(lead)
         intent = self.rules.intent[self._source[lead]]
         assert intent is not None
         self.intent[lead] = float(intent.sample(self._seq_rng, 1)[0])
@@ -530,8 +541,12 @@ class Funnel(Worker):
             self._first_touch_done(task, now)
         elif kind == _QUALIFICATION:
             self._qualification_done(task, now)
-        else:
+        elif kind == _AE_STAGE:
             self._stage_done(task, now)
+        elif kind == _MEETING:
+            self._meeting_done(task, now)
+        else:
+            self._review_done(task, now)
 
     # -- SDR work ----------------------------------------------------------------------------
     def _touched(self, task: Task, rep: int, now: float) -> None:
@@ -546,13 +561,6 @@ class Funnel(Worker):
         self.handoffs.touch_start_h[row] = now
         self.handoffs.decay[row] = decay
 
-    def _odds(self, lead: int, start: float) -> float:
-        """The lead's decay multiplier for an attempt that started at ``start``."""
-        curve = self.rules.decay
-        if curve is None:
-            return 1.0
-        return curve.at(start - self.ready_h[lead])
-
     def _first_touch_done(self, task: Task, now: float) -> None:
         lead = task.lead
         self.touch_end_h[lead] = now
@@ -563,29 +571,39 @@ class Funnel(Worker):
             self._nurture(lead, now, _REJECTED)
             return
         self.accepted[lead] = 1
+        if math.isnan(self.sal_h[lead]):
+            self.sal_h[lead] = now
         if self.rules.ends_at_first_touch:
             self.outcome[lead] = _TOUCHED  # the funnel ends at first touch
             self._decide(lead, now)
             return
-        self._attempt_done(lead, now, task.start_h)
+        self._attempt_done(lead, now)
 
-    def _attempt_done(self, lead: int, now: float, start: float) -> None:
-        """An attempt that started at ``start`` is over: its odds count from its start."""
+    def _attempt_done(self, lead: int, now: float) -> None:
         k = self.attempts[lead]
         self.attempts[lead] = k + 1
         rules = self.rules
-        odds = self._odds(lead, start)
-        if self._uniform(self._u_connect, lead, k) < rules.connect_probability * odds:
+        u = self._uniform(self._u_connect, lead, k)
+        if k == 0:
+            # the first touch: the lead is still warm with probability d^a (its share of the
+            # decay), and reached with connect_probability x d^a; given warm, u / d^a is
+            # uniform, so the two stay independent
+            warm = self.decay[lead] ** rules.connect_share
+            if u >= warm:
+                self._cold.add(lead)
+            reached = u < rules.connect_probability * warm
+        else:
+            reached = lead not in self._cold and u < rules.connect_probability
+        if reached:
             self.connected_h[lead] = now
             if not rules.qualification:
                 self.outcome[lead] = _TOUCHED
                 self._decide(lead, now)
                 return
-            # the call's odds count from the start of the attempt that reached the lead
-            self.attempt_start_h[lead] = start
             self.sdr.submit(Task(lead, _QUALIFICATION, URGENT_Q, self._call[lead]))
             return
         if k + 1 >= rules.max_attempts:
+            self._cold.discard(lead)
             self.outcome[lead] = _UNREACHABLE
             self._decide(lead, now)
             return
@@ -595,17 +613,18 @@ class Funnel(Worker):
         self._hand(self.sdr, task, rules.retry.after(now, self.calendar), now)
 
     def _retry_done(self, task: Task, now: float) -> None:
-        self._attempt_done(task.lead, now, task.start_h)
+        self._attempt_done(task.lead, now)
 
     def _qualification_done(self, task: Task, now: float) -> None:
+        """The call after a connect: the rest of the decay (1 - a) acts on its odds."""
         lead = task.lead
-        odds = self._odds(lead, self.attempt_start_h[lead])
-        p = min(1.0, self.rules.qualify_probability * (0.5 + self.fit[lead]) * odds)
+        rules = self.rules
+        rest = self.decay[lead] ** (1.0 - rules.connect_share)
+        p = min(1.0, rules.qualify_probability * (0.5 + self.fit[lead]) * rest)
+        self._decide(lead, now)
         if self._uniform(self._u_qualify, lead) < p:
-            self._decide(lead, now)
             self._sql(lead, now)
         else:
-            self._decide(lead, now)
             self._nurture(lead, now, _DISQUALIFIED)
 
     def _decide(self, lead: int, now: float) -> None:
@@ -630,10 +649,10 @@ class Funnel(Worker):
         if self._connect[lead * self._connect_w + k] < seq.connect_probability:
             self.connected_h[lead] = now
             p = min(1.0, seq.meeting_probability * (0.5 + self.fit[lead]))
-            self.decision_h[lead] = now
             if self._uniform(self._u_qualify, lead) < p:
-                self._sql(lead, now)
+                self._book_meeting(lead, seq, now)
             else:
+                self.decision_h[lead] = now
                 self.outcome[lead] = _DISQUALIFIED
             return
         if k + 1 >= seq.touches:
@@ -645,14 +664,84 @@ class Funnel(Worker):
         task.work_h = self._touch[lead * self._touch_w + k + 1]
         self._hand(self.sdr, task, seq.spacing.after(now, self.calendar), now)
 
+    def _meeting_numbers(self, lead: int, seq: OutboundRules) -> tuple[float, float, float, float]:
+        """The booked meeting's numbers, the same each time they are asked for: its delay, the
+        uniform that decides the show, the discovery's work time and the uniform that decides
+        the qualification (drawn when a meeting is booked, few contacts get one)."""
+        rng = self.streams.for_lead(f"meeting/{self._source_names[self._source[lead]]}", lead)
+        delay = float(seq.meeting_delay.sample(rng, 1)[0])
+        show = float(rng.random())
+        work = float(seq.meeting_time.sample(rng, 1)[0])
+        return delay, show, work, float(rng.random())
+
+    def _team(self, by_ae: bool) -> RepPool:
+        if by_ae:
+            assert self.ae is not None
+            return self.ae
+        return self.sdr
+
+    def _book_meeting(self, lead: int, seq: OutboundRules, now: float) -> None:
+        """A conversation booked a meeting, ``delay`` from now: held or not, it is due then."""
+        delay, _, _, _ = self._meeting_numbers(lead, seq)
+        self.meeting_h[lead] = now + delay
+        self._team(seq.held_by_ae).call_at(now + delay, partial(self._meeting_due, lead))
+
+    def _meeting_due(self, lead: int, now: float) -> None:
+        """The meeting's time: the contact shows up (a discovery conversation, in the queue of
+        the team that holds it), or not."""
+        seq = self.rules.outbound[self._source[lead]]
+        assert seq is not None
+        delay, show, work, _ = self._meeting_numbers(lead, seq)
+        if show >= seq.shows(delay / 24.0):
+            self.decision_h[lead] = now
+            self.outcome[lead] = _NO_SHOW
+            return
+        queue = INBOUND_Q if seq.held_by_ae else URGENT_Q
+        self._team(seq.held_by_ae).submit(Task(lead, _MEETING, queue, work))
+
+    def _meeting_done(self, task: Task, now: float) -> None:
+        """The discovery conversation qualifies the contact as an SQL, or not."""
+        lead = task.lead
+        seq = self.rules.outbound[self._source[lead]]
+        assert seq is not None
+        _, _, _, u = self._meeting_numbers(lead, seq)
+        self.decision_h[lead] = now
+        if u < min(1.0, seq.meeting_qualify * (0.5 + self.fit[lead])):
+            self._sql(lead, now)
+        else:
+            self.outcome[lead] = _DISQUALIFIED
+
     # -- opportunities -----------------------------------------------------------------------
     def _sql(self, lead: int, now: float) -> None:
+        """The lead is an SQL: an AE reviews it (if the scenario says so) before it may become
+        an opportunity."""
         if math.isnan(self.sql_h[lead]):
             self.sql_h[lead] = now
+        self.outcome[lead] = _SQL
         if self.ae is None:
-            self.outcome[lead] = _SQL
             return
-        self._open_opportunity(lead, 0, now)
+        review = self.rules.sql_review
+        if review is None:
+            self._open_opportunity(lead, 0, now)
+            return
+        work, _ = self._review_numbers(lead, review)
+        self.ae.submit(Task(lead, _SQL_REVIEW, INBOUND_Q, work))
+
+    def _review_numbers(self, lead: int, review: Sampler) -> tuple[float, float]:
+        """The AE review's work time, and the uniform that decides it."""
+        rng = self.streams.for_lead(f"review/{self._source_names[self._source[lead]]}", lead)
+        return float(review.sample(rng, 1)[0]), float(rng.random())
+
+    def _review_done(self, task: Task, now: float) -> None:
+        lead = task.lead
+        review = self.rules.sql_review
+        assert review is not None
+        _, u = self._review_numbers(lead, review)
+        if u < min(1.0, self.rules.sql_accept * (0.5 + self.fit[lead])):
+            self._open_opportunity(lead, 0, now)
+        else:
+            self.closed_h[lead] = now  # sales closed the lead, with no opportunity
+            self.outcome[lead] = _SQL_REJECTED
 
     def _open_opportunity(self, lead: int, stage: int, now: float) -> None:
         """An AE takes the lead on as an opportunity, at ``stage``."""

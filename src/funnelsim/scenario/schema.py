@@ -499,6 +499,42 @@ class InboundSource(Section):
         return self
 
 
+class Meeting(Section):
+    """A meeting booked by prospecting: it must be held, then qualify the contact, to be an SQL.
+
+    The defaults are assumptions inside the bands of docs/model.md: no-show 20% on the day,
+    rising with the days to the meeting (vendor benchmarks put cold-booked no-shows at 20-35%).
+    """
+
+    delay: DurationDist = Field(
+        default_factory=lambda: Uniform(
+            dist="uniform", low=Duration(1, "d"), high=Duration(7, "d")
+        ),
+        description="Calendar time from booking to the meeting.",
+    )
+    show_probability: Probability = Field(
+        default=0.8,
+        description="Chance the contact shows up to a meeting held the day it was booked.",
+    )
+    show_decline_per_day: Probability = Field(
+        default=0.02,
+        description="How much the show chance falls per calendar day between booking and meeting "
+        "(linear, never below 0).",
+    )
+    held_by: Literal["sdr", "ae"] = Field(
+        default="sdr", description="Whose time the discovery conversation takes."
+    )
+    time: DurationDist = Field(
+        default_factory=lambda: Constant(dist="constant", value=Duration(30, "m")),
+        description="Working time of the discovery conversation.",
+    )
+    qualify_probability: Probability = Field(
+        default=0.7,
+        description="Chance a held meeting with a contact of fit 0.5 qualifies it as an SQL "
+        "(scaled by 0.5 + fit).",
+    )
+
+
 class OutboundSequence(Section):
     """An outbound cadence: up to N touches (calls, emails) per contact, spaced out."""
 
@@ -509,6 +545,11 @@ class OutboundSequence(Section):
     meeting_probability: Probability = Field(
         description="Chance a conversation books a meeting, for a contact of fit 0.5 "
         "(scaled by 0.5 + fit)."
+    )
+    meeting: Meeting = Field(
+        default_factory=lambda: Meeting(),
+        description="The booked meeting: held or not, then a discovery conversation that "
+        "qualifies the contact as an SQL, or not.",
     )
 
 
@@ -572,7 +613,17 @@ class Marketing(Section):
 
 
 # -- handoff -----------------------------------------------------------------------------------
-class ExponentialDecay(Section):
+class _DecayCurve(Section):
+    connect_share: Probability = Field(
+        default=1.0,
+        description="Share of the decay that acts on reaching the lead, as a power of the "
+        "curve (d^share on reaching it, d^(1 - share) on qualifying it), so that the product "
+        "is the curve. Default 1: contact decays faster than qualification (odds 100x against "
+        "21x from 5 to 30 minutes, MIT/InsideSales 2007).",
+    )
+
+
+class ExponentialDecay(_DecayCurve):
     """A lead's odds halve with every half-life it waits (calendar time)."""
 
     kind: Literal["exponential"] = Field(description="Exponential decay of odds with wait.")
@@ -584,7 +635,7 @@ class ExponentialDecay(Section):
         return np.exp2(-np.asarray(wait_hours) / self.half_life.hours)
 
 
-class TableDecay(Section):
+class TableDecay(_DecayCurve):
     """Odds multiplier read off a table of (wait, multiplier) points, linear in between."""
 
     kind: Literal["table"] = Field(description="Piecewise-linear decay table.")
@@ -684,9 +735,9 @@ class Handoff(Section):
     )
     decay: Decay | None = Field(
         default=None,
-        description="How a lead's odds fall with its wait since it became an MQL (its handoff, "
-        "under continuous routing); recorded per lead and applied to connect and "
-        "qualification odds.",
+        description="How a lead's chance of becoming an SQL falls with its wait from MQL to "
+        "first touch: the curve multiplies that chance once, split between reaching the lead "
+        "and qualifying it (connect_share).",
     )
 
     @model_validator(mode="after")
@@ -841,9 +892,22 @@ class Win(Section):
         return self
 
 
+class SqlAcceptance(Section):
+    """An AE reviews each SQL and accepts it as an opportunity, or rejects it."""
+
+    time: DurationDist = Field(description="AE working time of the review.")
+    probability: Probability = Field(
+        description="Chance an SQL of fit 0.5 is accepted (scaled by 0.5 + fit)."
+    )
+
+
 class AeTeam(_Team):
     """Account executives: they work opportunities through stages to a decision."""
 
+    acceptance: SqlAcceptance | None = Field(
+        default=None,
+        description="The AE's review of each SQL (default: every SQL is an opportunity at once).",
+    )
     stages: list[Stage] = Field(min_length=1, description="Opportunity stages, in order.")
     win: Win = Field(default_factory=lambda: Win(), description="Win probability.")
 
