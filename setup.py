@@ -46,7 +46,8 @@ def ext_modules() -> list[Extension]:
 
         paths = [str(COMPILED["source_path"](m, Path("src"))) for m in COMPILED["MODULES"]]
         extensions: list[Extension] = mypycify(paths, opt_level="3")
-    except Exception as error:  # mypyc missing, or it could not type-check the modules
+    # mypyc missing, or it could not type-check the modules (mypycify then exits)
+    except (Exception, SystemExit) as error:
         _warn(error)
         return []
     for extension in extensions:

@@ -24,7 +24,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import simpy
 from simpy.events import NORMAL
@@ -117,7 +117,8 @@ def alarm(
 ) -> None:
     """Have SimPy call ``call(alarm)`` after ``delay``, ``alarm._value`` being ``value``: in the
     same turn as a Timeout made now would get (scheduled as a Timeout schedules itself)."""
-    env.schedule(Alarm(value, call), _NORMAL, delay)  # type: ignore[arg-type]  # see Alarm
+    # an Alarm is not a simpy.Event, but has all SimPy's loop reads of one (see Alarm)
+    env.schedule(cast(Any, Alarm(value, call)), _NORMAL, delay)
 
 
 class Worker:
