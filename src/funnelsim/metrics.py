@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from funnelsim.calendar import month_bounds
-from funnelsim.records import Kind, Outcome, RunRecords, TaskKind
+from funnelsim.records import Kind, Outcome, RunRecords, TaskKind, Team
 from funnelsim.scenario.schema import InboundSource, OutboundSource, Scenario
-from funnelsim.staffing import seat_hours
+from funnelsim.staffing import Ramp, seat_hours
 
 HOURS_PER_YEAR = 8766.0
 
@@ -104,6 +104,15 @@ METRICS: dict[str, MetricInfo] = {
     ),
     "sdr_utilization": _m("share", "Share of SDR working hours spent working."),
     "ae_utilization": _m("share", "Share of AE working hours spent working."),
+    "ae_quota_attainment_share": _m(
+        "share", "AEs on the team and ramped through the whole period whose revenue won (each "
+        "deal credited to the AE who worked its last stage) reached their quota for the period."
+    ),
+    "pipeline_coverage": _m(
+        "ratio", "Open pipeline (deal value of open opportunities) at the start of each calendar "
+        "quarter in the period, over that quarter's quota (AEs on the team x their "
+        "productivity then x a quarter of the yearly quota); the mean over those quarters."
+    ),
     "queue_length_mean": _m("leads", "Time-average number of leads waiting for a first touch."),
     "first_touches_per_sdr_week": _m("touches", "First touches started per SDR per week."),
     "sdr_hours_per_sql_inbound": _m("hours", "SDR working hours on inbound per inbound SQL."),
@@ -150,6 +159,49 @@ def _seat_business_hours(seat_b: np.ndarray, b0: float, b1: float) -> float:
     return float(
         np.sum(np.clip(np.minimum(seat_b[:, 1], b1) - np.maximum(seat_b[:, 0], b0), 0, None))
     )
+
+
+def _quota(records: RunRecords, scenario: Scenario) -> tuple[float, float]:
+    """AE quota attainment and pipeline coverage (nan without an AE quota)."""
+    ae = scenario.teams.ae
+    if ae is None or ae.quota is None:
+        return math.nan, math.nan
+    leads, tasks = records.leads, records.tasks
+    t0, t1 = records.window
+    ramp_h = ae.ramp.over.hours if ae.ramp is not None else 0.0
+    ramp = Ramp(ae.ramp.start, ramp_h) if ae.ramp is not None else None
+    # each deal won in the period is credited to the AE who worked its last stage
+    won = np.flatnonzero(leads.won & _in(leads.closed_h, t0, t1))
+    stage = np.flatnonzero((tasks.team == Team.AE) & (tasks.kind == TaskKind.AE_STAGE))
+    last = {int(tasks.lead[i]): int(tasks.rep[i]) for i in stage[np.argsort(tasks.end_h[stage])]}
+    closed = np.zeros(len(records.ae_seats))
+    for lead in won.tolist():
+        if lead in last:  # a deal of the starting state past its last stage has no AE
+            closed[last[lead]] += leads.deal_value[lead]
+    ramped = [
+        rep
+        for rep, seat in enumerate(records.ae_seats)
+        if seat.joined_h <= t0
+        and seat.left_h >= t1
+        and (seat.ramped or seat.joined_h + ramp_h <= t0)
+    ]
+    due = ae.quota * (t1 - t0) / HOURS_PER_YEAR
+    attained = _ratio(sum(closed[rep] >= due for rep in ramped), len(ramped))
+    # open pipeline at each quarter's start, against the quarter's quota of the team then
+    starts, _ = month_bounds(scenario.origin, records.end_h)
+    first = scenario.origin.month - 1  # the calendar month of starts[0], from 0
+    quarters = [t for m, t in enumerate(starts.tolist()) if (first + m) % 3 == 0 and t0 <= t < t1]
+    coverage = []
+    for t in quarters:
+        is_open = (leads.opp_h <= t) & ~(leads.closed_h <= t)
+        pipeline = float(np.nansum(leads.pipeline_value[is_open]))
+        capacity = sum(
+            ramp.productivity(seat, t) if ramp is not None else 1.0
+            for seat in records.ae_seats
+            if seat.active(t)
+        )
+        coverage.append(_ratio(pipeline, capacity * ae.quota / 4))
+    return attained, float(np.mean(coverage)) if coverage else math.nan
 
 
 def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
@@ -248,6 +300,7 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["sdr_utilization"] = _ratio(sdr_busy, sdr_available)
     ae_available = _seat_business_hours(records.ae_seat_b, b0, b1)
     out["ae_utilization"] = _ratio(tasks.busy_hours(1, b0, b1), ae_available)
+    out["ae_quota_attainment_share"], out["pipeline_coverage"] = _quota(records, scenario)
     out["queue_length_mean"] = records.queue.time_average(t0, t1)
     weeks = (t1 - t0) / 168.0
     first_touches = float(np.count_nonzero(_in(leads.touch_start_h, t0, t1) & inbound))

@@ -909,6 +909,11 @@ class AeTeam(_Team):
         description="The AE's review of each SQL (default: every SQL is an opportunity at once).",
     )
     stages: list[Stage] = Field(min_length=1, description="Opportunity stages, in order.")
+    quota: Money | None = Field(
+        default=None,
+        description="New revenue a ramped AE is expected to close per year (money; default: "
+        "none, and no quota metrics).",
+    )
     win: Win = Field(default_factory=lambda: Win(), description="Win probability.")
 
 
