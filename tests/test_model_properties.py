@@ -403,8 +403,9 @@ def check_leads(records: RunRecords, model: Funnel) -> None:
     decided_in = inbound & is_("unreachable", "disqualified", "sql", "opportunity", "won", "lost")
     implies(decided_in, leads.accepted == 1, "worked leads were accepted")
     max_attempts = sdr.attempts.max if sdr.attempts else 1
-    implies(inbound & is_("unreachable"), leads.attempts == max_attempts,
-            "unreachable after every attempt")  # fmt: skip
+    if sdr.attempts is None or sdr.attempts.follow_up is None:
+        implies(inbound & is_("unreachable"), leads.attempts == max_attempts,
+                "unreachable after every attempt")  # fmt: skip
     implies(inbound, leads.attempts <= max_attempts, "attempts within the maximum")
     implies(is_("touched"), has(leads.decision_h) & has(leads.touch_end_h), "touched: decided")
     implies(is_("waiting"), ~has(leads.decision_h), "waiting: not decided")

@@ -99,6 +99,10 @@ METRICS: dict[str, MetricInfo] = {
     "expired_share": _m("share", "MQLs lost untouched when patience ran out."),
     "leads_lost_untouched": _m("leads", "Leads lost untouched (expired)."),
     "leads_unreachable": _m("leads", "Leads and contacts never reached after every attempt."),
+    "attempts_per_lead_mean": _m(
+        "attempts", "Contact attempts per inbound lead accepted by sales and decided in the "
+        "period (the first touch is attempt 1)."
+    ),
     "decay_at_first_touch_mean": _m(
         "multiplier", "Mean odds multiplier of leads at their first touch (1: no decay)."
     ),
@@ -292,6 +296,10 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["leads_lost_untouched"] = float(np.count_nonzero(_in(leads.expired_h, t0, t1)))
     unreachable = leads.outcome == Outcome.UNREACHABLE
     out["leads_unreachable"] = float(np.count_nonzero(unreachable & _in(leads.decision_h, t0, t1)))
+    worked = inbound & (leads.accepted == 1) & _in(leads.decision_h, t0, t1)
+    out["attempts_per_lead_mean"] = (
+        float(leads.attempts[worked].mean()) if worked.any() else math.nan
+    )
     out["decay_at_first_touch_mean"] = float(h.decay[touched].mean()) if touched.any() else math.nan
 
     # -- rep time

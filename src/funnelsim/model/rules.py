@@ -121,6 +121,25 @@ class Rules:
         self.connect_probability = attempts.connect_probability if attempts else 1.0
         self.max_attempts = attempts.max if attempts else 1
         self.retry = Spacing(attempts.spacing if attempts else Duration(0, "h"), calendar)
+        # how many of them sales really makes on a lead (the follow-up policy)
+        follow_up = attempts.follow_up if attempts else None
+        self.follow_up = follow_up is not None
+        names = list(s.sources)
+        by_source = (follow_up.by_source if follow_up else None) or {}
+        self.attempts_by_source = [by_source.get(name, 0) for name in names]
+        self.all_from_score = math.inf
+        self.planned_counts: list[int] = []
+        self.planned_cumulative: list[float] = []
+        if follow_up is not None:
+            if follow_up.all_from_score is not None:
+                self.all_from_score = follow_up.all_from_score
+            planned = sorted((follow_up.planned or {}).items())
+            total = sum(w for _, w in planned)
+            running = 0.0
+            for count, weight in planned:
+                running += weight / total
+                self.planned_counts.append(count)
+                self.planned_cumulative.append(running)
         self.qualification = sdr.qualification is not None
         self.qualify_probability = sdr.qualification.probability if sdr.qualification else 0.0
         self.ends_at_first_touch = sdr.qualification is None and attempts is None

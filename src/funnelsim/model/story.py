@@ -602,7 +602,7 @@ class Funnel(Worker):
                 return
             self.sdr.submit(Task(lead, _QUALIFICATION, URGENT_Q, self._call[lead]))
             return
-        if k + 1 >= rules.max_attempts:
+        if k + 1 >= (self._planned(lead) if rules.follow_up else rules.max_attempts):
             self._cold.discard(lead)
             self.outcome[lead] = _UNREACHABLE
             self._decide(lead, now)
@@ -611,6 +611,23 @@ class Funnel(Worker):
         work = self._touch[lead * self._touch_w + k + 1]
         task = Task(lead, _ATTEMPT, INBOUND_Q, work, key=-self.score[lead])
         self._hand(self.sdr, task, rules.retry.after(now, self.calendar), now)
+
+    def _planned(self, lead: int) -> int:
+        """How many attempts sales makes on the lead: by its source, by its score, or drawn from
+        the planned distribution (the same number whenever asked, and anew in a later cycle)."""
+        rules = self.rules
+        source = self._source[lead]
+        fixed = rules.attempts_by_source[source]
+        if fixed:
+            return fixed
+        if self.score[lead] >= rules.all_from_score or not rules.planned_counts:
+            return rules.max_attempts
+        name = f"follow-up/{self._source_names[source]}"
+        u = self.streams.uniform_for(name, lead * 64 + self.cycles[lead])
+        for count, cumulative in zip(rules.planned_counts, rules.planned_cumulative, strict=True):
+            if u < cumulative:
+                return count
+        return rules.planned_counts[-1]  # u above the last sum, rounded below 1
 
     def _retry_done(self, task: Task, now: float) -> None:
         self._attempt_done(task.lead, now)
