@@ -124,3 +124,30 @@ def test_relative_weekday_weights_give_the_ratio_of_counts(seed: int) -> None:
         [m + t for m, t in zip(mondays, tuesdays, strict=True)],
         max_half_width=0.05 * 100.0 * weeks,
     )
+
+
+def test_seasonality_shapes_each_calendar_month_and_keeps_the_yearly_mean(seed: int) -> None:
+    """A quiet December and a busy March around a written yearly mean rate: each month's count
+    is the rate x its normalised weight x its hours, and the year keeps the rate."""
+    months = {"mar": 1.5, "dec": 0.5}  # the other ten months: 1, so the mean is already 1
+    spec = Arrivals.model_validate({"rate": "2/h", "months": months})
+    start = dt.datetime(2026, 1, 1)
+    span = 365 * 24.0
+    runs = counts_by_replication(spec, span, seed, origin=start)
+    edges = [0.0]
+    for month in range(1, 13):
+        end = dt.datetime(2026 + month // 12, month % 12 + 1, 1)
+        edges.append((end - start).total_seconds() / 3600)
+    for month, weight in ((2, 1.5), (11, 0.5), (5, 1.0)):  # March, December, June
+        hours = edges[month + 1] - edges[month]
+        expected = 2.0 * weight * hours
+        assert_theory_in_ci(
+            f"2/h in month {month + 1} (weight {weight}): leads",
+            expected,
+            [float(np.histogram(r, bins=edges)[0][month]) for r in runs],
+            max_half_width=0.05 * expected,
+        )
+    assert_theory_in_ci(
+        "2/h seasonal, a year: leads", 2.0 * span, [float(len(r)) for r in runs],
+        max_half_width=0.01 * 2.0 * span,
+    )  # fmt: skip

@@ -62,7 +62,9 @@ def _spend_arrivals(
     covers gets its share of the month's leads, no more.
     """
     months, month_ends = month_bounds(origin, span_h)
+    season = np.asarray(source.arrivals.month_weights())
     leads = expected_monthly_leads(source, origin, span_h)
+    leads = leads * season[(origin.month - 1 + np.arange(len(leads))) % 12]  # seasonal demand
     first = dt.datetime(origin.year, origin.month, 1)
     shift = -months[0]  # hours from the 1st of the month to the origin
     starts, weights = hourly_intensity(

@@ -1,7 +1,8 @@
 """Lead sources: when leads arrive.
 
 Inbound leads arrive as a Poisson process: at a constant rate, or with an intensity that
-follows the week (Monday mornings busier than Sunday nights). The weekly shape is a
+follows the week (Monday mornings busier than Sunday nights) and the year (seasonality by
+calendar month). The weekly shape is a
 non-homogeneous Poisson process with a piecewise-constant intensity by hour, sampled exactly by
 inverting its cumulative intensity; all arrival times of a replication are drawn at once as a
 vector, so the simulation spends no events generating them.
@@ -56,7 +57,14 @@ def hourly_intensity(
     n_hours = math.ceil(span_h - offset) + 1
     starts = offset + np.arange(n_hours, dtype=float)
     slot = (first_hour.weekday() * 24 + first_hour.hour + np.arange(n_hours)) % 168
-    return np.clip(starts, 0.0, None), rate * week[slot]
+    season = np.asarray(spec.month_weights())[calendar_months(first_hour, n_hours)]
+    return np.clip(starts, 0.0, None), rate * week[slot] * season
+
+
+def calendar_months(first_hour: dt.datetime, n_hours: int) -> np.ndarray:
+    """The calendar month (0: January) of each of ``n_hours`` clock hours from ``first_hour``."""
+    hours = np.datetime64(first_hour, "h") + np.arange(n_hours)
+    return np.asarray(hours.astype("datetime64[M]").astype(np.int64) % 12)
 
 
 def invert_intensity(
@@ -84,7 +92,7 @@ def arrival_times(
         times = np.sort(np.array([hours_between(origin, t) for t in spec.at], dtype=float))
         return times[(times >= 0) & (times < span_h)]
     assert spec.rate is not None
-    if spec.weekdays is None and spec.hours is None:
+    if spec.weekdays is None and spec.hours is None and spec.months is None:
         return _poisson_points(rng, spec.rate.per_hour * span_h) / spec.rate.per_hour
     starts, rates = hourly_intensity(spec, origin, span_h)
     return invert_intensity(starts, rates, span_h, rng)

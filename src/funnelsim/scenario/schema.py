@@ -32,6 +32,8 @@ if TYPE_CHECKING:  # numpy is imported where samples are drawn: loading a scenar
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+Month = Literal["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 DEFAULT_START = dt.datetime(2026, 1, 5)  # a Monday
 
 
@@ -359,16 +361,35 @@ class Arrivals(Section):
         max_length=24,
         description="Relative intensity for each hour of the day, 00:00 to 23:00 (unitless).",
     )
+    months: dict[Month, Weight] | None = Field(
+        default=None,
+        description="Seasonality: relative intensity by calendar month (unitless, normalised to "
+        "a mean of 1 over the year; months not listed get 1). Shapes a rate, or the leads "
+        "spend buys.",
+    )
     at: list[dt.datetime] | None = Field(
         default=None, description="Exact arrival times (YYYY-MM-DD HH:MM), instead of a rate."
     )
+
+    def month_weights(self) -> list[float]:
+        """The 12 seasonal weights, January first, with a mean of 1 (all 1 without months)."""
+        given: dict[str, float] = dict(self.months or {})
+        raw = [given.get(m, 1.0) for m in MONTH_NAMES]
+        mean = sum(raw) / 12
+        return [w / mean for w in raw]
 
     @model_validator(mode="after")
     def _one_way(self) -> Arrivals:
         if self.rate is not None and self.at is not None:
             raise ValueError("give either 'rate' (a Poisson process) or 'at' (a list of times)")
-        if self.at is not None and (self.weekdays is not None or self.hours is not None):
-            raise ValueError("'weekdays' and 'hours' shape a rate; they do not apply to 'at'")
+        if self.at is not None and (
+            self.weekdays is not None or self.hours is not None or self.months is not None
+        ):
+            raise ValueError(
+                "'weekdays', 'hours' and 'months' shape a rate; they do not apply to 'at'"
+            )
+        if self.months is not None and sum(self.month_weights()) <= 0:
+            raise ValueError("months: at least one month needs a positive intensity")
         if self.weekdays is not None and sum(self.weekdays.values()) <= 0:
             raise ValueError("weekdays: at least one day needs a positive intensity")
         if self.hours is not None and sum(self.hours) <= 0:
