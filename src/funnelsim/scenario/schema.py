@@ -373,7 +373,7 @@ class Arrivals(Section):
 
     def month_weights(self) -> list[float]:
         """The 12 seasonal weights, January first, with a mean of 1 (all 1 without months)."""
-        given: dict[str, float] = dict(self.months or {})
+        given = {str(month): weight for month, weight in (self.months or {}).items()}
         raw = [given.get(m, 1.0) for m in MONTH_NAMES]
         mean = sum(raw) / 12
         return [w / mean for w in raw]
