@@ -58,8 +58,8 @@ def test_unknown_override_key_fails_before_anything_runs(tmp_path: Path) -> None
     lines = result.stderr.strip().splitlines()  # type: ignore[attr-defined]
     assert lines == [
         f"{study}:6:25: teams.sdr.headcont: unknown key 'headcont' (did you mean 'headcount'?)"
-        "; allowed: headcount, annual_cost, hiring, ramp, first_touch_time, attempts, "
-        "qualification, priority"
+        "; allowed: headcount, annual_cost, hiring, ramp, availability, first_touch_time, "
+        "attempts, qualification, priority"
     ]
 
 

@@ -113,7 +113,7 @@ def test_every_problem_of_every_variant_is_reported_at_once() -> None:
         "'LABEL: KEY=VALUE; KEY=VALUE': no label (the label ends at the first ': ')",
         '--variant "Typo: teams.sdr.headcont=11": teams.sdr.headcont: unknown key '
         "'headcont' (did you mean 'headcount'?); allowed: headcount, annual_cost, hiring, ramp, "
-        "first_touch_time, attempts, qualification, priority",
+        "availability, first_touch_time, attempts, qualification, priority",
         '--variant "Zero: teams.sdr.headcount=0": teams.sdr.headcount: input should be '
         "greater than 0",
     ]

@@ -20,9 +20,7 @@ import numpy as np
 from funnelsim.calendar import month_bounds
 from funnelsim.records import Kind, Outcome, RunRecords, TaskKind, Team
 from funnelsim.scenario.schema import InboundSource, OutboundSource, Scenario
-from funnelsim.staffing import Ramp, seat_hours
-
-HOURS_PER_YEAR = 8766.0
+from funnelsim.staffing import HOURS_PER_YEAR, Ramp, seat_hours
 
 
 @dataclass(frozen=True)

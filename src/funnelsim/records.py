@@ -369,7 +369,9 @@ class RunRecords:
     end_h: float  # when the simulation stopped
     sdr_seats: list[Seat]
     ae_seats: list[Seat]
-    sdr_seat_b: FloatArray  # (seats, 2): each seat's join and leave on the business clock
+    sdr_seat_b: (
+        FloatArray  # (k, 2): intervals seats could work (on the team, not away), business clock
+    )
     ae_seat_b: FloatArray
     seed: int
     replication: int

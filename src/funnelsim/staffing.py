@@ -11,15 +11,35 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+
+HOURS_PER_YEAR = 8766.0  # calendar hours in an average year
 
 
 @dataclass(frozen=True)
 class Seat:
-    """One person on a team: on the team during [joined_h, left_h), ramping from joined_h."""
+    """One person on a team: on the team during [joined_h, left_h), ramping from joined_h, and
+    away (days off) during each interval of ``away``, in order."""
 
     joined_h: float
     left_h: float = math.inf
     ramped: bool = True  # False: ramps up from joined_h
+    away: tuple[tuple[float, float], ...] = ()
+
+    def available(self, end_h: float) -> list[tuple[float, float]]:
+        """The intervals, up to ``end_h``, when the person is on the team and not away."""
+        pieces, start = [], self.joined_h
+        stop = min(self.left_h, end_h)
+        for a, b in self.away:
+            if a > start:
+                pieces.append((start, min(a, stop)))
+            start = max(start, b)
+        if stop > start:
+            pieces.append((start, stop))
+        return [(a, b) for a, b in pieces if b > a]
 
     def active(self, t: float) -> bool:
         return self.joined_h <= t < self.left_h
@@ -68,3 +88,50 @@ def seats_from_plan(
 def seat_hours(seats: list[Seat], t0: float, t1: float) -> float:
     """Calendar hours that seats were on the team within [t0, t1): the basis of people cost."""
     return sum(max(0.0, min(s.left_h, t1) - max(s.joined_h, t0)) for s in seats)
+
+
+class Sampler(Protocol):
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray: ...
+
+
+def with_departures(
+    seats: list[Seat], tenure: Sampler, lag_h: float, end_h: float, rng: np.random.Generator
+) -> list[Seat]:
+    """People leave after a random tenure (drawn per person; for those on the team at hour 0,
+    from hour 0), and their seat stays empty ``lag_h`` before a new hire fills it, who ramps up
+    and may leave in turn. A seat the plan ends earlier is not refilled after that."""
+    out: list[Seat] = []
+    pending = list(seats)
+    while pending:
+        seat = pending.pop(0)
+        leave = seat.joined_h + float(tenure.sample(rng, 1)[0])
+        if leave >= min(seat.left_h, end_h):
+            out.append(seat)
+            continue
+        out.append(Seat(seat.joined_h, leave, seat.ramped))
+        if leave + lag_h < min(seat.left_h, end_h):
+            pending.append(Seat(leave + lag_h, seat.left_h, ramped=False))
+    return out
+
+
+def with_days_off(
+    seats: list[Seat],
+    days_per_year: float,
+    workdays: list[float],
+    end_h: float,
+    rng: np.random.Generator,
+) -> list[Seat]:
+    """Each person is away each working day (a whole day from ``workdays``' midnights) with
+    probability ``days_per_year`` over the working days of a year, independently."""
+    per_year = len(workdays) * HOURS_PER_YEAR / end_h if end_h > 0 else 0.0
+    import numpy as np
+
+    p = min(1.0, days_per_year / per_year) if per_year > 0 else 0.0
+    days = np.asarray(workdays)
+    out = []
+    for seat in seats:
+        mine = days[(days >= seat.joined_h) & (days < min(seat.left_h, end_h))]
+        off = mine[rng.random(len(mine)) < p]
+        away = tuple((d, d + 24.0) for d in off.tolist())
+        out.append(Seat(seat.joined_h, seat.left_h, seat.ramped, away))
+    return out

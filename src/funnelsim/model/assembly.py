@@ -143,8 +143,9 @@ def _sla(
 
 
 def _seat_b(calendar: Calendar, seats: list[Seat], end_h: float) -> FloatArray:
-    """Each seat's join and leave on the business clock (leaving after the end: just after)."""
-    if not seats:
+    """When each seat could work, on the business clock: one row (from, to) per interval on the
+    team and not away (past the end: until just after it)."""
+    pieces = [piece for seat in seats for piece in seat.available(end_h + 1.0)]
+    if not pieces:
         return np.zeros((0, 2))
-    times = np.array([[s.joined_h, min(s.left_h, 1e12)] for s in seats])
-    return calendar.business_time_array(np.minimum(times, end_h + 1.0))
+    return calendar.business_time_array(np.array(pieces))

@@ -170,9 +170,11 @@ class RepPool:
         ramp_h = ramp.hours if ramp is not None else 0.0
         self._ramped_h = [-math.inf if s.ramped else s.joined_h + ramp_h for s in seats]
         self._ramping = any(h > -math.inf for h in self._ramped_h)
-        # when reps may leave, a free rep is checked to still be on the team
-        self._leaving = any(s.left_h != math.inf for s in seats)
+        # when reps may leave or be away, a free rep is checked to be there before it works
+        self._gaps = any(s.left_h != math.inf or s.away for s in seats)
         self._left_h = [s.left_h for s in seats]
+        self._away = [list(s.away) for s in seats]
+        self._away_next = [0] * len(seats)  # each rep's first absence not yet over or handled
         self._share = not isinstance(priority, str)  # the share rule counts work started
         self._always = calendar.always
         # the working interval the clock was last seen in: most checks fall inside it
@@ -237,7 +239,7 @@ class RepPool:
         if free and not (waiting[0] or waiting[1] or waiting[2]) and self._is_open(now):
             # nothing queued ahead of it: start at once (the common case, kept cheap)
             rep = heappop(free)
-            if not self._leaving or now < self._left_h[rep]:
+            if not self._gaps or self._there(rep, now):
                 self._begin(task, rep, now)
                 return
         self._enqueue(task)
@@ -380,8 +382,8 @@ class RepPool:
                 self.worker.expired(task)
                 continue
             rep = heappop(free)
-            if self._leaving and now >= self._left_h[rep]:
-                waiting[q] = waiting[q] + 1  # put the task back: that rep has left
+            if self._gaps and not self._there(rep, now):
+                waiting[q] = waiting[q] + 1  # put the task back: that rep is not there
                 if ordered[q]:
                     heappush(ranked[q], task)
                 else:
@@ -418,10 +420,27 @@ class RepPool:
         if self.agenda.due_h <= now:
             self.advance(now)  # what fell due happened before this moment's consequences
         self.worker.done(task, rep, now)
-        if not self._leaving or now < self._left_h[rep]:
+        if not self._gaps or self._there(rep, now):
             heappush(self._free, rep)
         if self._free:
             self._dispatch(now)
+
+    def _there(self, rep: int, now: float) -> bool:
+        """True if the rep is on the team and not away now. A rep found away (a free rep's
+        day off begins, or a task ends inside one) comes back when the absence ends; a task in
+        hand when an absence begins is finished first."""
+        if now >= self._left_h[rep]:
+            return False
+        away = self._away[rep]
+        i = self._away_next[rep]
+        while i < len(away) and away[i][1] <= now:
+            i += 1
+        self._away_next[rep] = i
+        if i < len(away) and away[i][0] <= now:
+            self._away_next[rep] = i + 1  # this absence is handled: back at its end
+            alarm(self.env, away[i][1] - now, rep, self._on_join)
+            return False
+        return True
 
     def expire_waiting(self, until: float) -> None:
         """At the end of a run: drop the waiting tasks whose patience ran out before ``until``."""

@@ -158,6 +158,7 @@ class Rules:
             and attempts is None
             and sdr.qualification is None
             and not sdr.hiring
+            and sdr.availability is None
             and s.teams.ae is None
             and all(isinstance(source, InboundSource) for source in s.sources.values())
             and not (s.initial and (s.initial.open_mqls or s.initial.open_opportunities))

@@ -67,8 +67,8 @@ from funnelsim.records import (
     ints,
 )
 from funnelsim.rng import Streams
-from funnelsim.scenario.schema import HiringChange, Scenario
-from funnelsim.staffing import seats_from_plan
+from funnelsim.scenario.schema import AeTeam, Scenario, SdrTeam
+from funnelsim.staffing import Seat, seats_from_plan, with_days_off, with_departures
 
 NAN: Final = math.nan
 # codes the hot path writes, as compiled constants (an enum member is an attribute lookup)
@@ -135,7 +135,7 @@ class Funnel(Worker):
         self.people = draw_population(scenario, self.streams, self.end_h)
         self.env = env = simpy.Environment(initial_time=0.0)  # a float clock from the start
         sdr, ae = scenario.teams.sdr, scenario.teams.ae
-        self.sdr_seats = seats_from_plan(sdr.headcount, self._changes(sdr.hiring), self.end_h)
+        self.sdr_seats = self._seats(sdr, "sdr")
         self.sdr = RepPool(
             env,
             cal,
@@ -145,14 +145,31 @@ class Funnel(Worker):
             priority=rules.sdr_priority,
             ordered=rules.sdr_ordered,
         )
-        self.ae_seats = (
-            seats_from_plan(ae.headcount, self._changes(ae.hiring), self.end_h) if ae else []
-        )
+        self.ae_seats = self._seats(ae, "ae") if ae else []
         self.ae = RepPool(env, cal, self.ae_seats, self, ramp=rules.ae_ramp) if ae else None
         self._init_state()
 
-    def _changes(self, hiring: list[HiringChange]) -> list[tuple[float, int]]:
-        return [(hours_between(self.scenario.origin, h.at), h.change) for h in hiring]
+    def _seats(self, team: SdrTeam | AeTeam, name: str) -> list[Seat]:
+        """Who is on the team when: the hiring plan, then random departures (their seats empty
+        until refilled) and days off, if the scenario has them."""
+        origin, end = self.scenario.origin, self.end_h
+        changes = [(hours_between(origin, h.at), h.change) for h in team.hiring]
+        seats = seats_from_plan(team.headcount, changes, end)
+        spec = team.availability
+        if spec is None:
+            return seats
+        rng = self.streams.generator(f"staffing/{name}")
+        if spec.tenure is not None:
+            seats = with_departures(seats, spec.tenure, spec.hiring_lag.hours, end, rng)
+        if spec.days_off_per_year > 0:
+            cal = self.calendar
+            first = hours_between(origin, origin.replace(hour=0, minute=0, second=0, microsecond=0))
+            midnights = [first + 24.0 * k for k in range(math.ceil((end - first) / 24.0))]
+            workdays = [
+                d for d in midnights if cal.working_hours_between(max(d, 0.0), d + 24.0) > 0
+            ]
+            seats = with_days_off(seats, spec.days_off_per_year, workdays, end, rng)
+        return seats
 
     def _init_state(self) -> None:
         n = len(self.people)

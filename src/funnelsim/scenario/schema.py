@@ -816,11 +816,36 @@ def _hiring_problems(
     return problems
 
 
+class Availability(Section):
+    """When the people on a team are really there: days off, and departures that leave a seat
+    empty until a replacement is hired (who then ramps up)."""
+
+    days_off_per_year: float = Field(
+        default=0.0,
+        ge=0,
+        le=365,
+        description="Paid time off and sick days per person per year: each working day a person "
+        "is away with this share of the year's working days.",
+    )
+    tenure: DurationDist | None = Field(
+        default=None,
+        description="How long a person stays (calendar time, drawn per person; default: nobody "
+        "leaves at random).",
+    )
+    hiring_lag: NonNegativeCalendarDuration = Field(
+        default=Duration(0, "d"), description="How long a seat stays empty after a departure."
+    )
+
+
 class _Team(Section):
     headcount: int = Field(gt=0, description="People on the team at the start.")
     annual_cost: Money = Field(default=0.0, description="Fully loaded cost per head (money/year).")
     hiring: list[HiringChange] = Field(default=[], description="Hires and departures by date.")
     ramp: Ramp | None = Field(default=None, description="Ramp-up of new hires (default: none).")
+    availability: Availability | None = Field(
+        default=None,
+        description="Days off and random departures (default: everyone always there).",
+    )
 
 
 class FollowUp(Section):
