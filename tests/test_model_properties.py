@@ -83,6 +83,7 @@ def outcome_from_columns(leads: LeadRecords, spec: Scenario) -> np.ndarray:
     touched = inbound & decided & (leads.accepted == 1)
     # an outbound contact who did not show up is decided at the meeting's very time
     no_show = has(leads.meeting_h) & (leads.decision_h == leads.meeting_h)
+    market = np.array([getattr(src, "market", None) is not None for src in spec.sources.values()])
     if sdr.qualification is not None:
         touched[:] = False
     elif sdr.attempts is not None:
@@ -99,6 +100,10 @@ def outcome_from_columns(leads: LeadRecords, spec: Scenario) -> np.ndarray:
         Outcome.UNREACHABLE: decided & ~connected & (leads.accepted != 0) & ~touched,
         Outcome.DISQUALIFIED: decided & connected & ~has(leads.sql_h) & ~touched & ~no_show,
         Outcome.NO_SHOW: no_show,
+        Outcome.NOT_LOADED: ~inbound
+        & ~has(leads.touch_start_h)
+        & (leads.contact < 0)
+        & market[leads.source],
         Outcome.SQL: has(leads.sql_h) & ~has(leads.opp_h) & ~has(leads.closed_h),
         Outcome.SQL_REJECTED: has(leads.sql_h) & ~has(leads.opp_h) & has(leads.closed_h),
         Outcome.OPPORTUNITY: has(leads.opp_h) & ~has(leads.closed_h),

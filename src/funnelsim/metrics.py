@@ -39,6 +39,10 @@ METRICS: dict[str, MetricInfo] = {
     "leads_outbound": _m("leads", "Outbound contacts reached in a conversation: the outbound "
                          "counterpart of a lead that came in."),
     "contacts_outbound": _m("contacts", "Outbound contacts loaded from target lists."),
+    "contacts_not_loaded": _m(
+        "contacts", "Contacts a list would have loaded had its market not run dry (every contact "
+        "in a sequence, resting, or in the pipeline)."
+    ),
     "mqls": _m("leads", "Leads that became marketing qualified (MQL)."),
     "sals": _m("leads", "MQLs accepted by sales at first touch (SAL)."),
     "sqls": _m("leads", "Sales-qualified leads (SQL): inbound leads qualified in a call, "
@@ -225,7 +229,9 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["leads_inbound"] = float(np.count_nonzero(arrived & inbound))
     out["leads_outbound"] = float(np.count_nonzero(engaged))
     out["leads"] = out["leads_inbound"] + out["leads_outbound"]
-    out["contacts_outbound"] = float(np.count_nonzero(arrived & outbound))
+    dry = leads.outcome == Outcome.NOT_LOADED
+    out["contacts_outbound"] = float(np.count_nonzero(arrived & outbound & ~dry))
+    out["contacts_not_loaded"] = float(np.count_nonzero(arrived & dry))
     out["mqls"] = float(np.count_nonzero(_in(leads.mql_h, t0, t1)))
     out["sals"] = float(np.count_nonzero(_in(leads.sal_h, t0, t1)))
     out["sqls"] = float(np.count_nonzero(sql))
@@ -332,7 +338,7 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
             else:
                 program += share * source.monthly_cost
         if isinstance(source, OutboundSource):
-            loaded = arrived & (leads.source == index)
+            loaded = arrived & (leads.source == index) & (leads.outcome != Outcome.NOT_LOADED)
             program += source.cost_per_contact * float(np.count_nonzero(loaded))
     sdr, ae, mkt = scenario.teams.sdr, scenario.teams.ae, scenario.marketing
     sdr_cost = sdr.annual_cost * seat_hours(records.sdr_seats, t0, t1) / HOURS_PER_YEAR

@@ -59,6 +59,7 @@ class Outcome(IntEnum):
     LOST = 10
     NO_SHOW = 11  # outbound: did not show up to the booked meeting
     SQL_REJECTED = 12  # an AE reviewed the SQL and did not accept it as an opportunity
+    NOT_LOADED = 13  # outbound: the list's market had no contact left to load
 
 
 class TaskKind(IntEnum):
@@ -143,6 +144,7 @@ class LeadRecords:
     deal_value: FloatArray  # first purchase (money)
     ltv: FloatArray  # lifetime value with repeat purchases (money)
     pipeline_value: FloatArray  # deal value at stake when the opportunity opened (money)
+    contact: IntArray  # outbound with a market: which of its contacts (-1: none)
     cycles: IntArray  # times the lead came back from nurture
     entry: IntArray  # -1 new; 0 an open MQL of the starting state; 1 + s an open opportunity
     outcome: IntArray  # index into OUTCOMES

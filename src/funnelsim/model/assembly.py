@@ -91,6 +91,7 @@ def assemble(funnel: Funnel) -> RunRecords:
             deal_value=deal,
             ltv=np.where(np.isnan(deal), np.nan, deal / (1 - repeat)),
             pipeline_value=np.where(opened, drawn_deal, np.nan),
+            contact=ints(funnel.contact) if len(funnel.contact) else np.full(len(p), -1),
             cycles=ints(funnel.cycles),
             entry=p.entry,
             outcome=outcome,

@@ -59,6 +59,8 @@ class OutboundRules:
         self.held_by_ae = meeting.held_by == "ae"
         self.meeting_time: Sampler = meeting.time
         self.meeting_qualify = meeting.qualify_probability
+        self.market_size = source.market.size if source.market else 0  # 0: endless
+        self.cool_off_h = source.market.cool_off.hours if source.market else 0.0
 
     def shows(self, days: float) -> float:
         """The chance the contact shows up to a meeting ``days`` after it was booked."""

@@ -33,6 +33,7 @@ from __future__ import annotations
 import gc
 import math
 from array import array
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import Final, cast
@@ -85,6 +86,7 @@ _WON: Final = int(Outcome.WON)
 _LOST: Final = int(Outcome.LOST)
 _NO_SHOW: Final = int(Outcome.NO_SHOW)
 _SQL_REJECTED: Final = int(Outcome.SQL_REJECTED)
+_NOT_LOADED: Final = int(Outcome.NOT_LOADED)
 _FIRST_TOUCH: Final = int(TaskKind.FIRST_TOUCH)
 _ATTEMPT: Final = int(TaskKind.ATTEMPT)
 _QUALIFICATION: Final = int(TaskKind.QUALIFICATION)
@@ -235,6 +237,12 @@ class Funnel(Worker):
         self._seq_rng = self.streams.generator("nurture/sequence")
         self._source_names = list(self.scenario.sources)
         self._cold: set[int] = set()  # leads gone cold by their first touch, this cycle
+        # finite markets: which contact each loaded lead is, each source's contacts never
+        # loaded yet, and those resting after a sequence, by when they may be loaded again
+        markets = any(seq is not None and seq.market_size for seq in rules.outbound)
+        self.contact = memoryview(array("q", [-1]) * (n if markets else 0))
+        self._fresh = [0] * len(rules.outbound)
+        self._resting: list[deque[tuple[float, int]]] = [deque() for _ in rules.outbound]
         # running tallies and logs
         self.open_opps = LevelMonitor()  # opportunities open
         self.handoffs = HandoffLog()
@@ -668,9 +676,32 @@ class Funnel(Worker):
 
     # -- outbound ----------------------------------------------------------------------------
     def _load_next(self, now: float) -> None:
-        """The next contact of the lists is loaded: its first touch is due."""
+        """The next contact of the lists is loaded: its first touch is due. From a finite market
+        it is a contact never loaded, else one rested long enough; if there is none, the list
+        has run dry and nobody is loaded."""
         lead = next(self._contacts)
+        source = self._source[lead]
+        seq = self.rules.outbound[source]
+        assert seq is not None
+        if seq.market_size:
+            resting = self._resting[source]
+            if self._fresh[source] < seq.market_size:
+                self.contact[lead] = self._fresh[source]
+                self._fresh[source] += 1
+            elif resting and resting[0][0] <= now:
+                self.contact[lead] = resting.popleft()[1]
+            else:
+                self.outcome[lead] = _NOT_LOADED
+                return
         self.sdr.submit(Task(lead, _PROSPECT, OUTBOUND_Q, self._work[lead], key=-self.fit[lead]))
+
+    def _rest(self, lead: int, now: float) -> None:
+        """The contact's sequence ended without a meeting held: it rests before a list may load
+        it again (a contact in the pipeline never returns to the list)."""
+        seq = self.rules.outbound[self._source[lead]]
+        assert seq is not None
+        if seq.market_size:
+            self._resting[self._source[lead]].append((now + seq.cool_off_h, self.contact[lead]))
 
     def _touch_done(self, task: Task, now: float) -> None:
         lead = task.lead
@@ -688,10 +719,12 @@ class Funnel(Worker):
             else:
                 self.decision_h[lead] = now
                 self.outcome[lead] = _DISQUALIFIED
+                self._rest(lead, now)
             return
         if k + 1 >= seq.touches:
             self.decision_h[lead] = now
             self.outcome[lead] = _UNREACHABLE
+            self._rest(lead, now)
             return
         # the next touch is due a spacing after this one ended, with a work time of its own; it
         # reuses this task (same lead, kind and queue), which the pool has let go of
@@ -729,6 +762,7 @@ class Funnel(Worker):
         if show >= seq.shows(delay / 24.0):
             self.decision_h[lead] = now
             self.outcome[lead] = _NO_SHOW
+            self._rest(lead, now)
             return
         queue = INBOUND_Q if seq.held_by_ae else URGENT_Q
         self._team(seq.held_by_ae).submit(Task(lead, _MEETING, queue, work))
@@ -744,6 +778,7 @@ class Funnel(Worker):
             self._sql(lead, now)
         else:
             self.outcome[lead] = _DISQUALIFIED
+            self._rest(lead, now)
 
     # -- opportunities -----------------------------------------------------------------------
     def _sql(self, lead: int, now: float) -> None:

@@ -574,6 +574,17 @@ class OutboundSequence(Section):
     )
 
 
+class Market(Section):
+    """The contacts a list can ever reach: lists draw from it, and prospecting depletes it."""
+
+    size: int = Field(gt=0, description="Contacts in the addressable market of this list.")
+    cool_off: NonNegativeCalendarDuration = Field(
+        default=Duration(180, "d"),
+        description="How long a contact who said no, did not reply or missed the meeting rests "
+        "before a list may load it again.",
+    )
+
+
 class OutboundSource(Section):
     """Contacts that SDRs prospect from a target list: every touch costs SDR time."""
 
@@ -587,6 +598,9 @@ class OutboundSource(Section):
         default=None, description="Relative share of contacts by segment (default: equal)."
     )
     sequence: OutboundSequence = Field(description="The touch cadence.")
+    market: Market | None = Field(
+        default=None, description="A finite market the lists draw from (default: endless)."
+    )
     cost_per_contact: Money = Field(default=0.0, description="Data cost per contact (money).")
     monthly_cost: Money = Field(default=0.0, description="Tools cost per month (money).")
 
