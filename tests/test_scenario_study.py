@@ -111,9 +111,9 @@ def test_bundled_study_keeps_the_budget_and_runs_from_python() -> None:
             + s.teams.sdr.headcount * s.teams.sdr.annual_cost / 12
         )
         assert budget == pytest.approx(86_100, abs=1), point.label
-    result = run_study(spec, points[:3], 2, seed=1)
+    result = run_study(spec, points[:3], 4, seed=1)
     assert [r.scenario.name for r in result.per_scenario] == [p.scenario.name for p in points[:3]]
-    assert result.replications == 2
+    assert result.replications == 4
     assert result.seed == 1
     differences = result.comparison().differences()
     assert set(differences) == {points[1].scenario.name, points[2].scenario.name}

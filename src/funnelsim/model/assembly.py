@@ -8,6 +8,8 @@ level over time, the business clock's view of every instant metrics need.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from funnelsim.calendar import Calendar
@@ -47,6 +49,7 @@ def assemble(funnel: Funnel) -> RunRecords:
     booked = ~np.isnan(meeting)
     drawn_deal = floats(funnel.drawn_deal) if funnel.drawn_deal else np.nan
     t0, t1 = scenario.warmup_hours, funnel.end_h
+    tasks = TaskRecords.from_logs(cal, funnel.sdr.log, funnel.ae.log if funnel.ae else None)
     weeks = np.append(np.arange(t0, t1, 168.0), t1)
     return RunRecords(
         leads=LeadRecords(
@@ -97,7 +100,7 @@ def assemble(funnel: Funnel) -> RunRecords:
             outcome=outcome,
         ),
         handoffs=handoffs,
-        tasks=TaskRecords.from_logs(cal, funnel.sdr.log, funnel.ae.log if funnel.ae else None),
+        tasks=tasks,
         batches=funnel.batches.freeze(),
         queue=level_series(handoffs.handoff_h, np.fmin(handoffs.touch_start_h, handoffs.expired_h)),
         open_opportunities=funnel.open_opps.series(),
@@ -110,8 +113,8 @@ def assemble(funnel: Funnel) -> RunRecords:
         end_h=t1,
         sdr_seats=funnel.sdr_seats,
         ae_seats=funnel.ae_seats,
-        sdr_seat_b=_seat_b(cal, funnel.sdr_seats, t1),
-        ae_seat_b=_seat_b(cal, funnel.ae_seats, t1),
+        sdr_seat_b=_seat_b(cal, funnel.sdr_seats, t1, tasks, 0),
+        ae_seat_b=_seat_b(cal, funnel.ae_seats, t1, tasks, 1),
         seed=funnel.seed,
         replication=funnel.replication,
     )
@@ -143,10 +146,43 @@ def _sla(
     return deadline, ~np.isnan(touch_h) & (touch_h <= deadline + 1e-9)
 
 
-def _seat_b(calendar: Calendar, seats: list[Seat], end_h: float) -> FloatArray:
+def _seat_b(
+    calendar: Calendar, seats: list[Seat], end_h: float, tasks: TaskRecords, team: int
+) -> FloatArray:
     """When each seat could work, on the business clock: one row (from, to) per interval on the
-    team and not away (past the end: until just after it)."""
-    pieces = [piece for seat in seats for piece in seat.available(end_h + 1.0)]
+    team and not away (past the end: until just after it). A task in hand when a day off began
+    or its rep left was finished: that time was worked, so it counts as available too."""
+    pieces = []
+    for rep, seat in enumerate(seats):
+        there = seat.available(end_h + 1.0)
+        pieces += there
+        if seat.away or seat.left_h < math.inf:
+            mine = (tasks.team == team) & (tasks.rep == rep)
+            start, end = tasks.start_h[mine], tasks.end_h[mine]
+            lo = np.array([a for a, _ in there] or [math.inf])
+            hi = np.array([b for _, b in there] or [math.inf])
+            k = np.clip(np.searchsorted(lo, start, side="right") - 1, 0, None)
+            spills = ~((start >= lo[k]) & (end <= hi[k]))  # not inside one interval it was there
+            for a, b in zip(start[spills].tolist(), end[spills].tolist(), strict=True):
+                pieces += _outside(a, b, there)
     if not pieces:
         return np.zeros((0, 2))
     return calendar.business_time_array(np.array(pieces))
+
+
+def _outside(
+    start: float, end: float, there: list[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """The parts of [start, end) outside the sorted, disjoint intervals ``there``."""
+    out, at = [], start
+    for a, b in there:
+        if b <= at:
+            continue
+        if a >= end:
+            break
+        if a > at:
+            out.append((at, a))
+        at = max(at, b)
+    if at < end:
+        out.append((at, end))
+    return out
