@@ -33,7 +33,7 @@ from helpers import ROOT, SCENARIOS
 BUNDLED = sorted(p for p in SCENARIOS.rglob("*.yaml") if "studies" not in p.parts)
 STUDIES = sorted((SCENARIOS / "studies").glob("*.yaml"))
 SHORT = ["horizon=26w"]
-N = 6
+N = 10
 
 
 def invoke(*args: str) -> Result:

@@ -10,6 +10,7 @@ accrues per calendar hour on the team, ramping or not.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -94,44 +95,56 @@ class Sampler(Protocol):
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray: ...
 
 
-def with_departures(
-    seats: list[Seat], tenure: Sampler, lag_h: float, end_h: float, rng: np.random.Generator
-) -> list[Seat]:
-    """People leave after a random tenure (drawn per person; for those on the team at hour 0,
-    from hour 0), and their seat stays empty ``lag_h`` before a new hire fills it, who ramps up
-    and may leave in turn. A seat the plan ends earlier is not refilled after that."""
-    out: list[Seat] = []
-    pending = list(seats)
-    while pending:
-        seat = pending.pop(0)
-        leave = seat.joined_h + float(tenure.sample(rng, 1)[0])
-        if leave >= min(seat.left_h, end_h):
-            out.append(seat)
-            continue
-        out.append(Seat(seat.joined_h, leave, seat.ramped))
-        if leave + lag_h < min(seat.left_h, end_h):
-            pending.append(Seat(leave + lag_h, seat.left_h, ramped=False))
-    return out
-
-
-def with_days_off(
+def with_availability(
     seats: list[Seat],
     days_per_year: float,
+    tenure: Sampler | None,
+    lag_h: float,
     workdays: list[float],
     end_h: float,
-    rng: np.random.Generator,
+    generator: Callable[[int], np.random.Generator],
 ) -> list[Seat]:
-    """Each person is away each working day (a whole day from ``workdays``' midnights) with
-    probability ``days_per_year`` over the working days of a year, independently."""
-    per_year = len(workdays) * HOURS_PER_YEAR / end_h if end_h > 0 else 0.0
+    """The seats with random departures and days off.
+
+    People leave after a random tenure (drawn per person; for those on the team at hour 0,
+    from hour 0); their seat stays empty ``lag_h`` before a new hire fills it, who ramps up
+    and may leave in turn; a seat the plan ends earlier is not refilled after that. Each
+    person is away each working day (a whole day from ``workdays``' midnights) with
+    probability ``days_per_year`` over a year's working days, independently.
+
+    Each planned seat and its successors draw from a generator of their own, keyed by when the
+    seat was planned to start, so that a plan with one more person leaves everyone else's
+    draws as they were (common random numbers). Replacements follow the planned seats.
+    """
     import numpy as np
 
+    per_year = len(workdays) * HOURS_PER_YEAR / end_h if end_h > 0 else 0.0
     p = min(1.0, days_per_year / per_year) if per_year > 0 else 0.0
     days = np.asarray(workdays)
-    out = []
+    planned: list[Seat] = []
+    later: list[Seat] = []
+    starting: dict[float, int] = {}
     for seat in seats:
-        mine = days[(days >= seat.joined_h) & (days < min(seat.left_h, end_h))]
-        off = mine[rng.random(len(mine)) < p]
-        away = tuple((d, d + 24.0) for d in off.tolist())
-        out.append(Seat(seat.joined_h, seat.left_h, seat.ramped, away))
-    return out
+        k = starting.get(seat.joined_h, 0)
+        starting[seat.joined_h] = k + 1
+        rng = generator(int(seat.joined_h * 60) * 1024 + k)
+        chain, current = [], seat
+        while True:
+            leave = current.joined_h + float(tenure.sample(rng, 1)[0]) if tenure else math.inf
+            stop = min(current.left_h, end_h)
+            if leave >= stop:
+                chain.append(current)
+                break
+            chain.append(Seat(current.joined_h, leave, current.ramped))
+            if leave + lag_h >= stop:
+                break
+            current = Seat(leave + lag_h, current.left_h, ramped=False)
+        if p > 0:
+            for i, person in enumerate(chain):
+                mine = days[(days >= person.joined_h) & (days < min(person.left_h, end_h))]
+                off = mine[rng.random(len(mine)) < p].tolist()
+                away = tuple((d, d + 24.0) for d in off)
+                chain[i] = Seat(person.joined_h, person.left_h, person.ramped, away)
+        planned.append(chain[0])
+        later += chain[1:]
+    return planned + later

@@ -69,7 +69,7 @@ from funnelsim.records import (
 )
 from funnelsim.rng import Streams
 from funnelsim.scenario.schema import AeTeam, Scenario, SdrTeam
-from funnelsim.staffing import Seat, seats_from_plan, with_days_off, with_departures
+from funnelsim.staffing import Seat, seats_from_plan, with_availability
 
 NAN: Final = math.nan
 # codes the hot path writes, as compiled constants (an enum member is an attribute lookup)
@@ -160,18 +160,15 @@ class Funnel(Worker):
         spec = team.availability
         if spec is None:
             return seats
-        rng = self.streams.generator(f"staffing/{name}")
-        if spec.tenure is not None:
-            seats = with_departures(seats, spec.tenure, spec.hiring_lag.hours, end, rng)
-        if spec.days_off_per_year > 0:
-            cal = self.calendar
-            first = hours_between(origin, origin.replace(hour=0, minute=0, second=0, microsecond=0))
-            midnights = [first + 24.0 * k for k in range(math.ceil((end - first) / 24.0))]
-            workdays = [
-                d for d in midnights if cal.working_hours_between(max(d, 0.0), d + 24.0) > 0
-            ]
-            seats = with_days_off(seats, spec.days_off_per_year, workdays, end, rng)
-        return seats
+        cal = self.calendar
+        first = hours_between(origin, origin.replace(hour=0, minute=0, second=0, microsecond=0))
+        midnights = [first + 24.0 * k for k in range(math.ceil((end - first) / 24.0))]
+        workdays = [d for d in midnights if cal.working_hours_between(max(d, 0.0), d + 24.0) > 0]
+        streams, stream = self.streams, f"staffing/{name}"
+        return with_availability(
+            seats, spec.days_off_per_year, spec.tenure, spec.hiring_lag.hours, workdays, end,
+            lambda key: streams.for_lead(stream, key),
+        )  # fmt: skip
 
     def _init_state(self) -> None:
         n = len(self.people)
