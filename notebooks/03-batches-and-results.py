@@ -49,12 +49,12 @@ OUT = Path(tempfile.mkdtemp(prefix="funnelsim-")) / "inbound-vs-outbound"
 # ## Run until the answer is precise enough
 #
 # Start with 4 replications a plan; `Precision` adds rounds (sized by the 1/√n law) until the
-# paired difference in SQLs has a 95% half-width of at most 12, or 40 replications. Every
+# paired difference in SQLs has a 95% half-width of at most 30, or 40 replications. Every
 # chunk of replications is written to `OUT` as soon as it finishes.
 
 # %%
 plans = [load_scenario(path, SHORT) for path in PLANS]
-target = Precision("sqls", half_width=12, cap=40)
+target = Precision("sqls", half_width=30, cap=40)
 done = run(plans, 4, SEED, precision=target, out=OUT, command="compare", executor=WORKERS)
 print(f"{done.replications} replications a plan: SQL difference ± {done.half_width:.1f}")
 assert done.precision_met, "the cap was reached first"
