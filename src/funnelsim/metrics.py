@@ -19,8 +19,8 @@ import numpy as np
 
 from funnelsim.calendar import month_bounds
 from funnelsim.records import Kind, Outcome, RunRecords, TaskKind, Team
-from funnelsim.scenario.schema import InboundSource, OutboundSource, Scenario
-from funnelsim.staffing import HOURS_PER_YEAR, Ramp, seat_hours
+from funnelsim.scenario.schema import InboundSource, OutboundSource, Scenario, Staff
+from funnelsim.staffing import HOURS_PER_YEAR, Ramp, Seat, seat_hours
 
 
 @dataclass(frozen=True)
@@ -168,32 +168,39 @@ def _seat_business_hours(seat_b: np.ndarray, b0: float, b1: float) -> float:
 
 
 def _quota(records: RunRecords, scenario: Scenario) -> tuple[float, float]:
-    """AE quota attainment and pipeline coverage (nan without an AE quota)."""
+    """AE quota attainment and pipeline coverage (nan without an AE quota). Each AE is held to
+    the quota of their team (a further AE team without one: that of ``teams.ae``)."""
     ae = scenario.teams.ae
     if ae is None or ae.quota is None:
         return math.nan, math.nan
     leads, tasks = records.leads, records.tasks
     t0, t1 = records.window
-    ramp_h = ae.ramp.over.hours if ae.ramp is not None else 0.0
-    ramp = Ramp(ae.ramp.start, ramp_h) if ae.ramp is not None else None
+    quota: dict[str, float] = {}
+    ramp: dict[str, Ramp] = {}  # the teams whose new hires ramp up
+    for name, team in scenario.teams.of_role("ae"):
+        quota[name] = getattr(team, "quota", None) or ae.quota
+        if team.ramp is not None:
+            ramp[name] = Ramp(team.ramp.start, team.ramp.over.hours)
+    seats = list(zip(records.ae_seats, records.ae_seat_team, strict=True))
     # each deal won in the period is credited to the AE who worked its last stage
     won = np.flatnonzero(leads.won & _in(leads.closed_h, t0, t1))
     stage = np.flatnonzero((tasks.team == Team.AE) & (tasks.kind == TaskKind.AE_STAGE))
     last = {int(tasks.lead[i]): int(tasks.rep[i]) for i in stage[np.argsort(tasks.end_h[stage])]}
-    closed = np.zeros(len(records.ae_seats))
+    closed = np.zeros(len(seats))
     for lead in won.tolist():
         if lead in last:  # a deal of the starting state past its last stage has no AE
             closed[last[lead]] += leads.deal_value[lead]
+    years = (t1 - t0) / HOURS_PER_YEAR
     ramped = [
-        rep
-        for rep, seat in enumerate(records.ae_seats)
+        (rep, team)
+        for rep, (seat, team) in enumerate(seats)
         if seat.joined_h <= t0
         and seat.left_h >= t1
-        and (seat.ramped or seat.joined_h + ramp_h <= t0)
+        and (seat.ramped or team not in ramp or seat.joined_h + ramp[team].hours <= t0)
     ]
-    due = ae.quota * (t1 - t0) / HOURS_PER_YEAR
-    attained = _ratio(sum(closed[rep] >= due for rep in ramped), len(ramped))
-    # open pipeline at each quarter's start, against the quarter's quota of the team then
+    at_quota = sum(bool(closed[rep] >= quota[team] * years) for rep, team in ramped)
+    attained = _ratio(at_quota, len(ramped))
+    # open pipeline at each quarter's start, against the quarter's quota of the teams then
     starts, _ = month_bounds(scenario.origin, records.end_h)
     first = scenario.origin.month - 1  # the calendar month of starts[0], from 0
     quarters = [t for m, t in enumerate(starts.tolist()) if (first + m) % 3 == 0 and t0 <= t < t1]
@@ -201,13 +208,33 @@ def _quota(records: RunRecords, scenario: Scenario) -> tuple[float, float]:
     for t in quarters:
         is_open = (leads.opp_h <= t) & ~(leads.closed_h <= t)
         pipeline = float(np.nansum(leads.pipeline_value[is_open]))
-        capacity = sum(
-            ramp.productivity(seat, t) if ramp is not None else 1.0
-            for seat in records.ae_seats
+        due = sum(
+            quota[team] / 4 * (ramp[team].productivity(seat, t) if team in ramp else 1.0)
+            for seat, team in seats
             if seat.active(t)
         )
-        coverage.append(_ratio(pipeline, capacity * ae.quota / 4))
+        coverage.append(_ratio(pipeline, due))
     return attained, float(np.mean(coverage)) if coverage else math.nan
+
+
+def _people_cost(records: RunRecords, scenario: Scenario) -> tuple[float, float]:
+    """What the SDR-role and AE-role teams cost over the measured period: each seat at its
+    team's annual cost, for the time it was on the team."""
+    t0, t1 = records.window
+
+    def cost(teams: list[tuple[str, Staff]], seats: list[Seat], names: tuple[str, ...]) -> float:
+        return sum(
+            team.annual_cost
+            * seat_hours([s for s, of in zip(seats, names, strict=True) if of == name], t0, t1)
+            / HOURS_PER_YEAR
+            for name, team in teams
+        )
+
+    teams = scenario.teams
+    return (
+        cost(teams.of_role("sdr"), records.sdr_seats, records.sdr_seat_team),
+        cost(teams.of_role("ae"), records.ae_seats, records.ae_seat_team),
+    )
 
 
 def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
@@ -340,9 +367,8 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
         if isinstance(source, OutboundSource):
             loaded = arrived & (leads.source == index) & (leads.outcome != Outcome.NOT_LOADED)
             program += source.cost_per_contact * float(np.count_nonzero(loaded))
-    sdr, ae, mkt = scenario.teams.sdr, scenario.teams.ae, scenario.marketing
-    sdr_cost = sdr.annual_cost * seat_hours(records.sdr_seats, t0, t1) / HOURS_PER_YEAR
-    ae_cost = ae.annual_cost * seat_hours(records.ae_seats, t0, t1) / HOURS_PER_YEAR if ae else 0.0
+    mkt = scenario.marketing
+    sdr_cost, ae_cost = _people_cost(records, scenario)
     marketing_cost = (
         mkt.headcount * mkt.annual_cost_per_head * (t1 - t0) / HOURS_PER_YEAR if mkt else 0.0
     )

@@ -246,22 +246,27 @@ class TaskRecords:
     end_b: FloatArray
 
     @classmethod
-    def from_logs(cls, calendar: Calendar, *logs: TaskLog | None) -> TaskRecords:
-        """The teams' logs (SDR, then AE) as one table. Each log is emptied once copied, so that
-        a run's tasks are never held twice."""
-        tables = [(team, log.table()) for team, log in enumerate(logs) if log is not None]
-        team = np.concatenate([np.full(len(t), k, dtype=np.int64) for k, t in tables])
+    def from_logs(cls, calendar: Calendar, logs: list[tuple[int, int, TaskLog]]) -> TaskRecords:
+        """The teams' logs as one table: each log with its role (``Team``) and the number of its
+        first rep among the role's reps (teams of a role number their reps one after another).
+        Each log is emptied once copied, so that a run's tasks are never held twice."""
+        tables = [(role, first, log.table()) for role, first, log in logs]
+        team = np.concatenate(
+            [np.full(len(t), role, dtype=np.int64) for role, _, t in tables] or [np.zeros(0, int)]
+        )
 
         def whole(name: str) -> np.ndarray:
-            return np.concatenate([t[name] for _, t in tables])
+            return np.concatenate([t[name] for _, _, t in tables] or [np.zeros(0)])
 
-        rep, lead, kind = (whole(name).astype(np.int64) for name in ("rep", "lead", "kind"))
+        rep = np.concatenate(
+            [t["rep"].astype(np.int64) + first for _, first, t in tables] or [np.zeros(0, int)]
+        )
+        lead, kind = (whole(name).astype(np.int64) for name in ("lead", "kind"))
         start: FloatArray = whole("start_h").astype(np.float64)
         end: FloatArray = whole("end_h").astype(np.float64)
         tables.clear()  # the views go before their logs are emptied
-        for log in logs:
-            if log is not None:
-                del log.rows[:]
+        for _, _, log in logs:
+            del log.rows[:]
         return cls(
             team=team,
             rep=rep,
@@ -369,12 +374,14 @@ class RunRecords:
     weeks_h: FloatArray  # edges of the measured weeks (the last may be short)
     weeks_b: FloatArray  # the same on the business clock
     end_h: float  # when the simulation stopped
-    sdr_seats: list[Seat]
-    ae_seats: list[Seat]
+    sdr_seats: list[Seat]  # every team in the SDR role, one after another
+    ae_seats: list[Seat]  # every team in the AE role, one after another
     sdr_seat_b: (
         FloatArray  # (k, 2): intervals seats could work (on the team, not away), business clock
     )
     ae_seat_b: FloatArray
+    sdr_seat_team: tuple[str, ...]  # the team of each SDR seat (its name in ``teams``)
+    ae_seat_team: tuple[str, ...]
     seed: int
     replication: int
 

@@ -33,6 +33,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -85,7 +86,14 @@ def task_frame(records: RunRecords) -> pd.DataFrame:
         {f: getattr(tasks, f) for f in ("rep", "lead", "start_h", "end_h", "start_b", "end_b")}
     )
     frame.insert(0, "replication", records.replication)
-    frame["team"] = pd.Categorical.from_codes(tasks.team, categories=pd.Index(labels(Team)))
+    # the team by name (sdr, ae, or a further team), and its role
+    names = list(dict.fromkeys(records.sdr_seat_team + records.ae_seat_team))
+    first_ae = len(records.sdr_seat_team)
+    seat = np.where(tasks.team == Team.AE, tasks.rep + first_ae, tasks.rep)
+    of_seat = np.array([names.index(n) for n in records.sdr_seat_team + records.ae_seat_team])
+    codes = of_seat[seat] if len(seat) else np.zeros(0, dtype=np.int64)
+    frame["team"] = pd.Categorical.from_codes(codes, categories=pd.Index(names))
+    frame["role"] = pd.Categorical.from_codes(tasks.team, categories=pd.Index(labels(Team)))
     frame["kind"] = pd.Categorical.from_codes(tasks.kind, categories=pd.Index(labels(TaskKind)))
     return frame
 

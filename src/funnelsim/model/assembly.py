@@ -22,7 +22,9 @@ from funnelsim.records import (
     LeadRecords,
     Outcome,
     RunRecords,
+    TaskLog,
     TaskRecords,
+    Team,
     floats,
     ints,
     level_series,
@@ -49,7 +51,19 @@ def assemble(funnel: Funnel) -> RunRecords:
     booked = ~np.isnan(meeting)
     drawn_deal = floats(funnel.drawn_deal) if funnel.drawn_deal else np.nan
     t0, t1 = scenario.warmup_hours, funnel.end_h
-    tasks = TaskRecords.from_logs(cal, funnel.sdr.log, funnel.ae.log if funnel.ae else None)
+    logs: list[tuple[int, int, TaskLog]] = []
+    seats: dict[Team, list[Seat]] = {}
+    seat_team: dict[Team, list[str]] = {}
+    for role, pools, teams in (
+        (Team.SDR, funnel.sdr_teams, rules.sdr_teams),
+        (Team.AE, funnel.ae_teams, rules.ae_teams),
+    ):
+        seats[role], seat_team[role] = [], []
+        for pool, team in zip(pools, teams, strict=True):
+            logs.append((int(role), len(seats[role]), pool.log))
+            seats[role] += pool.seats
+            seat_team[role] += [team.name] * len(pool.seats)
+    tasks = TaskRecords.from_logs(cal, logs)
     weeks = np.append(np.arange(t0, t1, 168.0), t1)
     return RunRecords(
         leads=LeadRecords(
@@ -111,10 +125,12 @@ def assemble(funnel: Funnel) -> RunRecords:
         weeks_h=weeks,
         weeks_b=cal.business_time_array(weeks),
         end_h=t1,
-        sdr_seats=funnel.sdr_seats,
-        ae_seats=funnel.ae_seats,
-        sdr_seat_b=_seat_b(cal, funnel.sdr_seats, t1, tasks, 0),
-        ae_seat_b=_seat_b(cal, funnel.ae_seats, t1, tasks, 1),
+        sdr_seats=seats[Team.SDR],
+        ae_seats=seats[Team.AE],
+        sdr_seat_b=_seat_b(cal, seats[Team.SDR], t1, tasks, Team.SDR),
+        ae_seat_b=_seat_b(cal, seats[Team.AE], t1, tasks, Team.AE),
+        sdr_seat_team=tuple(seat_team[Team.SDR]),
+        ae_seat_team=tuple(seat_team[Team.AE]),
         seed=funnel.seed,
         replication=funnel.replication,
     )

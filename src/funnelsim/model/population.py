@@ -215,6 +215,7 @@ def _draw_part(
         for s, segment in enumerate(scenario.segments.values()):
             mask = part["segment"] == s
             deal[mask] = segment.deal_size.sample(deal_gen, int(mask.sum()))
+            part["d/stage"][mask] *= segment.ae_work  # a segment's deals take more AE work
         part["d/deal"] = deal
     return part
 

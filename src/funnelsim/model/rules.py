@@ -9,7 +9,7 @@ built, so the story never walks the scenario's objects while it runs.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from funnelsim.scenario.schema import (
     InboundSource,
     OutboundSource,
     Scenario,
+    Staff,
     parse_weekly_time,
 )
 from funnelsim.staffing import Ramp
@@ -145,12 +146,16 @@ class Rules:
         self.qualification = sdr.qualification is not None
         self.qualify_probability = sdr.qualification.probability if sdr.qualification else 0.0
         self.ends_at_first_touch = sdr.qualification is None and attempts is None
-        self.sdr_ramp = _ramp(sdr.ramp)
-        self.sdr_priority: str | float = (
-            sdr.priority if isinstance(sdr.priority, str) else float(sdr.priority)
-        )
-        score_first = sdr.priority == "score"
-        self.sdr_ordered = (False, score_first or handoff.routing == "score", score_first)
+        # the teams of each role, the role's own first, and which of them works each lead: a
+        # table by source and segment (further teams take the leads their routing names)
+        self.sdr_teams = [
+            TeamRules(name, team, sdr.priority, handoff.routing == "score")
+            for name, team in s.teams.of_role("sdr")
+        ]
+        self.ae_teams = [TeamRules(name, team) for name, team in s.teams.of_role("ae")]
+        segment_names = list(s.segments) if s.segments else ["all"]
+        self.sdr_route = _routes(s, "sdr", segment_names)
+        self.ae_route = _routes(s, "ae", segment_names)
         # the funnel reduced to one queue served in order of arrival (``queue.py``)
         self.single_queue = (
             m is None
@@ -161,6 +166,7 @@ class Rules:
             and sdr.qualification is None
             and not sdr.hiring
             and sdr.availability is None
+            and not s.teams.named
             and s.teams.ae is None
             and all(isinstance(source, InboundSource) for source in s.sources.values())
             and not (s.initial and (s.initial.open_mqls or s.initial.open_opportunities))
@@ -179,8 +185,14 @@ class Rules:
         ae = s.teams.ae
         stages = ae.stages if ae else []
         self.stage_advance = [stage.advance for stage in stages]
-        self.stage_delay_h = [stage.delay.hours for stage in stages]
-        self.ae_ramp = _ramp(ae.ramp) if ae else None
+        # the buyer's delay after each stage, by segment: a segment's cycle scales them all
+        delays = [stage.delay.hours for stage in stages]
+        self.stage_delay_h = [
+            delays
+            if seg is None or seg.cycle is None
+            else [d * seg.cycle.hours / sum(delays) for d in delays]
+            for seg in (list(s.segments.values()) if s.segments else [None])
+        ]
         review = ae.acceptance if ae else None
         self.sql_review: Sampler | None = review.time if review else None
         self.sql_accept = review.probability if review else 1.0
@@ -208,6 +220,44 @@ class Rules:
             * self.collateral
         )
         return min(1.0, p)
+
+
+class TeamRules:
+    """One team as its pool needs it: its name, its seats' ramp-up and (SDR role) the rule that
+    picks its next task and which of its queues are ordered by key."""
+
+    def __init__(
+        self,
+        name: str,
+        team: Staff,
+        default_priority: str | float = "inbound_first",
+        score_routing: bool = False,
+    ) -> None:
+        self.name = name
+        self.team = team
+        self.ramp = _ramp(team.ramp)
+        own = getattr(team, "priority", None)
+        rule = default_priority if own is None else own
+        self.priority: str | float = rule if isinstance(rule, str) else float(rule)
+        score_first = rule == "score"
+        self.ordered = (False, score_first or score_routing, score_first)
+
+
+def _routes(scenario: Scenario, role: Literal["sdr", "ae"], segments: list[str]) -> list[int]:
+    """Which team of the role works a lead of each source and segment, as a flat table
+    (``source * len(segments) + segment``): the first further team whose routing takes both,
+    else the role's own (0)."""
+    teams = scenario.teams.of_role(role)[1:]
+    table = []
+    for source in scenario.sources:
+        for segment in segments:
+            taking = [
+                k
+                for k, (_, team) in enumerate(teams, start=1)
+                if team.routing.takes(source, segment)  # type: ignore[attr-defined]
+            ]
+            table.append(taking[0] if taking else 0)
+    return table
 
 
 def _ramp(spec: object) -> Ramp | None:

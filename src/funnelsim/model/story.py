@@ -52,7 +52,7 @@ from funnelsim.model.pool import (
     Worker,
     alarm,
 )
-from funnelsim.model.population import draw_population
+from funnelsim.model.population import Population, draw_population
 from funnelsim.model.queue import first_touches
 from funnelsim.model.rules import OutboundRules, Rules, Sampler
 from funnelsim.records import (
@@ -68,7 +68,7 @@ from funnelsim.records import (
     ints,
 )
 from funnelsim.rng import Streams
-from funnelsim.scenario.schema import AeTeam, Scenario, SdrTeam
+from funnelsim.scenario.schema import Scenario, Staff
 from funnelsim.staffing import Seat, seats_from_plan, with_availability
 
 NAN: Final = math.nan
@@ -136,22 +136,22 @@ class Funnel(Worker):
         self.streams = Streams(seed, replication)
         self.people = draw_population(scenario, self.streams, self.end_h)
         self.env = env = simpy.Environment(initial_time=0.0)  # a float clock from the start
-        sdr, ae = scenario.teams.sdr, scenario.teams.ae
-        self.sdr_seats = self._seats(sdr, "sdr")
-        self.sdr = RepPool(
-            env,
-            cal,
-            self.sdr_seats,
-            self,
-            ramp=rules.sdr_ramp,
-            priority=rules.sdr_priority,
-            ordered=rules.sdr_ordered,
-        )
-        self.ae_seats = self._seats(ae, "ae") if ae else []
-        self.ae = RepPool(env, cal, self.ae_seats, self, ramp=rules.ae_ramp) if ae else None
+        # the teams of each role (the role's own first), each a pool of its own seats
+        self.sdr_teams = [
+            RepPool(env, cal, self._seats(t.team, t.name), self, ramp=t.ramp,
+                    priority=t.priority, ordered=t.ordered)
+            for t in rules.sdr_teams
+        ]  # fmt: skip
+        self.ae_teams = [
+            RepPool(env, cal, self._seats(t.team, t.name), self, ramp=t.ramp)
+            for t in rules.ae_teams
+        ]
+        self.teams = self.sdr_teams + self.ae_teams
+        self.sdr = self.sdr_teams[0]
+        self.ae = self.ae_teams[0] if self.ae_teams else None
         self._init_state()
 
-    def _seats(self, team: SdrTeam | AeTeam, name: str) -> list[Seat]:
+    def _seats(self, team: Staff, name: str) -> list[Seat]:
         """Who is on the team when: the hiring plan, then random departures (their seats empty
         until refilled) and days off, if the scenario has them."""
         origin, end = self.scenario.origin, self.end_h
@@ -186,6 +186,10 @@ class Funnel(Worker):
         self.score = _nans(n) if rules.marketing else _view(p.score)
         self._patience = _typed(p.patience_h) if rules.patience else None
         self._source: list[int] = p.source.tolist()
+        # which team of each role works each lead (empty: the role has one team)
+        self._sdr_of = _routed(rules.sdr_route, p, len(self.sdr_teams))
+        self._ae_of = _routed(rules.ae_route, p, len(self.ae_teams))
+        self._segment_delays = len({tuple(d) for d in rules.stage_delay_h}) > 1
         # what happens to it, filled as the story unfolds (nan: did not happen); small ints in
         # lists (Python keeps one object per small int), times and amounts in typed arrays
         self.outcome = [_WAITING] * n
@@ -270,7 +274,7 @@ class Funnel(Worker):
         (``queue.py``), and written into the columns as the general story would: every lead an
         MQL handed off on arrival, sales deciding at the end of its first touch."""
         served = first_touches(
-            self.arrival, self._work, self._patience, len(self.sdr_seats), self.calendar,
+            self.arrival, self._work, self._patience, len(self.sdr.seats), self.calendar,
             self.end_h,
         )  # fmt: skip
         n = len(self.arrival)
@@ -316,18 +320,22 @@ class Funnel(Worker):
         p = self.people
         new = p.entry == Entry.NEW
         self._arrivals: list[int] = np.flatnonzero(~new).tolist()
-        self._inbound = iter(np.flatnonzero(new & (p.kind == Kind.INBOUND)).tolist())
-        self._contacts = iter(np.flatnonzero(new & (p.kind == Kind.OUTBOUND)).tolist())
-        arrive, load = self._arrive_next, self._load_next
-        # leads are sorted by arrival, so the plan is by due time, and within each kind the
-        # happenings take their turns in lead order
-        self.sdr.plan(
-            p.arrival_h[new].tolist(),
-            [load if kind == Kind.OUTBOUND else arrive for kind in p.kind[new].tolist()],
-        )
-        self.sdr.start()
-        if self.ae is not None:
-            self.ae.start()
+        team = np.frombuffer(self._sdr_of, dtype=np.int8) if self._sdr_of else np.zeros(len(p))
+        self._inbound, self._contacts = [], []
+        for k, pool in enumerate(self.sdr_teams):
+            # each team's new leads are happenings on its own agenda: leads are sorted by
+            # arrival, so the plan is by due time, and within each kind the happenings take
+            # their turns in lead order
+            mine = new & (team == k)
+            self._inbound.append(iter(np.flatnonzero(mine & (p.kind == Kind.INBOUND)).tolist()))
+            self._contacts.append(iter(np.flatnonzero(mine & (p.kind == Kind.OUTBOUND)).tolist()))
+            arrive, load = partial(self._arrive_next, k), partial(self._load_next, k)
+            pool.plan(
+                p.arrival_h[mine].tolist(),
+                [load if kind == Kind.OUTBOUND else arrive for kind in p.kind[mine].tolist()],
+            )
+        for pool in self.teams:
+            pool.start()
         if self._arrivals:
             self._at(self.arrival[self._arrivals[0]], self._on_arrival)
         if self.rules.release is not None:
@@ -349,14 +357,24 @@ class Funnel(Worker):
         self._u_stage = self._stage_work = self._call = none
 
     def _advance(self, now: float) -> None:
-        """Both teams' time moves on to ``now``: whatever fell due by then has happened."""
-        self.sdr.advance(now)
-        if self.ae is not None:
-            self.ae.advance(now)
+        """Every team's time moves on to ``now``: whatever fell due by then has happened."""
+        for pool in self.teams:
+            pool.advance(now)
+
+    def _sdr_team(self, lead: int) -> RepPool:
+        """The team that works the lead in the SDR role."""
+        return self.sdr_teams[self._sdr_of[lead]] if self._sdr_of else self.sdr
+
+    def _ae_team(self, lead: int) -> RepPool:
+        """The team that works the lead's opportunity (the scenario has AEs)."""
+        if self._ae_of:
+            return self.ae_teams[self._ae_of[lead]]
+        assert self.ae is not None
+        return self.ae
 
     def _at(self, t: float, callback: Callable[[float], None]) -> None:
         """Have the story do ``callback(now)`` at ``t`` (now, if ``t`` has passed), after
-        both teams have caught up with everything that fell due before it."""
+        every team has caught up with everything that fell due before it."""
         now: float = self.env.now
         alarm(self.env, max(t - now, 0.0), callback, self._on_event)
 
@@ -367,10 +385,10 @@ class Funnel(Worker):
         callback(now)
 
     # -- arrivals and marketing --------------------------------------------------------------
-    def _arrive_next(self, now: float) -> None:
-        """The next new inbound lead arrives: marketing scores it, unless every lead is an
-        MQL."""
-        lead = next(self._inbound)
+    def _arrive_next(self, team: int, now: float) -> None:
+        """The next new inbound lead of the team arrives: marketing scores it, unless every lead
+        is an MQL."""
+        lead = next(self._inbound[team])
         self.arrival[lead] = now  # the drawn time, up to the clock's rounding: keeps waits exact
         if not self.rules.marketing:
             self._mql(lead, now)
@@ -434,7 +452,7 @@ class Funnel(Worker):
         if self._uniform(self._u_nurture, lead) < rules.reemerge_probability:
             assert rules.nurture_after is not None
             delay = float(rules.nurture_after.sample(self._seq_rng, 1)[0])
-            self.sdr.call_at(now + delay, partial(self._reemerge, lead))
+            self._sdr_team(lead).call_at(now + delay, partial(self._reemerge, lead))
 
     def _reemerge(self, lead: int, now: float) -> None:
         """Back from nurture: a new conversation, scored by marketing again."""
@@ -480,7 +498,7 @@ class Funnel(Worker):
             lead, _FIRST_TOUCH, INBOUND_Q, self._work[lead], key=-self.score[lead],
             expire_h=self._expire_at[lead] if self._patience is not None else math.inf,
         )  # fmt: skip
-        self.sdr.submit(task)
+        self._sdr_team(lead).submit(task)
 
     def expired(self, task: Task) -> None:
         """Patience ran out before any rep took the lead: lost, at the instant it ran out."""
@@ -505,7 +523,8 @@ class Funnel(Worker):
         """Losses still pending when the run stops (they happened before its end)."""
         if self._patience is None:
             return
-        self.sdr.expire_waiting(self.end_h)
+        for pool in self.sdr_teams:
+            pool.expire_waiting(self.end_h)
         self._expire_pooled(math.nextafter(self.end_h, -math.inf))
 
     def _next_weekly(self, t: float, day: int, hour: float) -> float:
@@ -622,7 +641,7 @@ class Funnel(Worker):
                 self.outcome[lead] = _TOUCHED
                 self._decide(lead, now)
                 return
-            self.sdr.submit(Task(lead, _QUALIFICATION, URGENT_Q, self._call[lead]))
+            self._sdr_team(lead).submit(Task(lead, _QUALIFICATION, URGENT_Q, self._call[lead]))
             return
         if k + 1 >= (self._planned(lead) if rules.follow_up else rules.max_attempts):
             self._cold.discard(lead)
@@ -632,7 +651,7 @@ class Funnel(Worker):
         # the next attempt is due a spacing after this one ended, with a work time of its own
         work = self._touch[lead * self._touch_w + k + 1]
         task = Task(lead, _ATTEMPT, INBOUND_Q, work, key=-self.score[lead])
-        self._hand(self.sdr, task, rules.retry.after(now, self.calendar), now)
+        self._hand(self._sdr_team(lead), task, rules.retry.after(now, self.calendar), now)
 
     def _planned(self, lead: int) -> int:
         """How many attempts sales makes on the lead: by its source, by its score, or drawn from
@@ -672,11 +691,11 @@ class Funnel(Worker):
         self.handoffs.decision_h[self._row[lead]] = now
 
     # -- outbound ----------------------------------------------------------------------------
-    def _load_next(self, now: float) -> None:
-        """The next contact of the lists is loaded: its first touch is due. From a finite market
-        it is a contact never loaded, else one rested long enough; if there is none, the list
-        has run dry and nobody is loaded."""
-        lead = next(self._contacts)
+    def _load_next(self, team: int, now: float) -> None:
+        """The team's next contact of the lists is loaded: its first touch is due. From a finite
+        market it is a contact never loaded, else one rested long enough; if there is none, the
+        list has run dry and nobody is loaded."""
+        lead = next(self._contacts[team])
         source = self._source[lead]
         seq = self.rules.outbound[source]
         assert seq is not None
@@ -690,7 +709,8 @@ class Funnel(Worker):
             else:
                 self.outcome[lead] = _NOT_LOADED
                 return
-        self.sdr.submit(Task(lead, _PROSPECT, OUTBOUND_Q, self._work[lead], key=-self.fit[lead]))
+        task = Task(lead, _PROSPECT, OUTBOUND_Q, self._work[lead], key=-self.fit[lead])
+        self.sdr_teams[team].submit(task)
 
     def _rest(self, lead: int, now: float) -> None:
         """The contact's sequence ended without a meeting held: it rests before a list may load
@@ -726,7 +746,7 @@ class Funnel(Worker):
         # the next touch is due a spacing after this one ended, with a work time of its own; it
         # reuses this task (same lead, kind and queue), which the pool has let go of
         task.work_h = self._touch[lead * self._touch_w + k + 1]
-        self._hand(self.sdr, task, seq.spacing.after(now, self.calendar), now)
+        self._hand(self._sdr_team(lead), task, seq.spacing.after(now, self.calendar), now)
 
     def _meeting_numbers(self, lead: int, seq: OutboundRules) -> tuple[float, float, float, float]:
         """The booked meeting's numbers, the same each time they are asked for: its delay, the
@@ -738,17 +758,14 @@ class Funnel(Worker):
         work = float(seq.meeting_time.sample(rng, 1)[0])
         return delay, show, work, float(rng.random())
 
-    def _team(self, by_ae: bool) -> RepPool:
-        if by_ae:
-            assert self.ae is not None
-            return self.ae
-        return self.sdr
+    def _team(self, lead: int, by_ae: bool) -> RepPool:
+        return self._ae_team(lead) if by_ae else self._sdr_team(lead)
 
     def _book_meeting(self, lead: int, seq: OutboundRules, now: float) -> None:
         """A conversation booked a meeting, ``delay`` from now: held or not, it is due then."""
         delay, _, _, _ = self._meeting_numbers(lead, seq)
         self.meeting_h[lead] = now + delay
-        self._team(seq.held_by_ae).call_at(now + delay, partial(self._meeting_due, lead))
+        self._team(lead, seq.held_by_ae).call_at(now + delay, partial(self._meeting_due, lead))
 
     def _meeting_due(self, lead: int, now: float) -> None:
         """The meeting's time: the contact shows up (a discovery conversation, in the queue of
@@ -762,7 +779,7 @@ class Funnel(Worker):
             self._rest(lead, now)
             return
         queue = INBOUND_Q if seq.held_by_ae else URGENT_Q
-        self._team(seq.held_by_ae).submit(Task(lead, _MEETING, queue, work))
+        self._team(lead, seq.held_by_ae).submit(Task(lead, _MEETING, queue, work))
 
     def _meeting_done(self, task: Task, now: float) -> None:
         """The discovery conversation qualifies the contact as an SQL, or not."""
@@ -791,7 +808,7 @@ class Funnel(Worker):
             self._open_opportunity(lead, 0, now)
             return
         work, _ = self._review_numbers(lead, review)
-        self.ae.submit(Task(lead, _SQL_REVIEW, INBOUND_Q, work))
+        self._ae_team(lead).submit(Task(lead, _SQL_REVIEW, INBOUND_Q, work))
 
     def _review_numbers(self, lead: int, review: Sampler) -> tuple[float, float]:
         """The AE review's work time, and the uniform that decides it."""
@@ -811,12 +828,11 @@ class Funnel(Worker):
 
     def _open_opportunity(self, lead: int, stage: int, now: float) -> None:
         """An AE takes the lead on as an opportunity, at ``stage``."""
-        assert self.ae is not None
         self.opp_h[lead] = now
         self.outcome[lead] = _OPPORTUNITY
         # submitted first: the team catches up, so deals decided by now close before this one
         # opens, and the open count stays in time order
-        self.ae.submit(self._stage(lead, stage))
+        self._ae_team(lead).submit(self._stage(lead, stage))
         self.open_opps.change(now, +1)
 
     def _stage(self, lead: int, s: int) -> Task:
@@ -829,15 +845,15 @@ class Funnel(Worker):
         if self._u_stage[lead * self._u_stage_w + s] >= self.rules.stage_advance[s]:
             self._close(lead, now, won=False)
             return
-        delay = self.rules.stage_delay_h[s]
+        delays = self.rules.stage_delay_h
+        delay = delays[int(self.people.segment[lead]) if self._segment_delays else 0][s]
+        team = self._ae_team(lead)
         if s + 1 < len(self.rules.stage_advance):  # the next stage, after the buyer's delay
-            assert self.ae is not None
-            self._hand(self.ae, self._stage(lead, s + 1), now + delay, now)
+            self._hand(team, self._stage(lead, s + 1), now + delay, now)
             return
         # the buyer decides after the last delay: a happening on the AE team's agenda, since
         # nothing waits on the instant it is known
-        assert self.ae is not None
-        self.ae.call_at(now + delay, partial(self._buyer_decides, lead))
+        team.call_at(now + delay, partial(self._buyer_decides, lead))
 
     def _buyer_decides(self, lead: int, now: float) -> None:
         segment, kind = int(self.people.segment[lead]), int(self.people.kind[lead])
@@ -850,3 +866,15 @@ class Funnel(Worker):
         if won:
             self.deal_value[lead] = self.drawn_deal[lead]
         self.open_opps.change(now, -1)
+
+
+def _routed(route: list[int], people: Population, teams: int) -> array[int]:
+    """Which team of a role works each lead, by its source and segment (``Rules``' table); empty
+    when the role has a single team, so that the hot path asks nothing."""
+    if teams <= 1:
+        return array("b")
+    segments = len(people.segment_names)
+    index = people.source * segments + people.segment
+    column = array("b")
+    column.frombytes(np.asarray(route, dtype=np.int8)[index].tobytes())
+    return column

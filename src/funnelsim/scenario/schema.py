@@ -804,7 +804,7 @@ class Ramp(Section):
 
 
 def _hiring_problems(
-    name: str, team: _Team, origin: dt.datetime
+    name: str, team: Staff, origin: dt.datetime
 ) -> list[tuple[tuple[str | int, ...], str, bool]]:
     """A hiring plan must fall within the run and never have more people leave than are on
     the team at the time (in date order)."""
@@ -851,7 +851,9 @@ class Availability(Section):
     )
 
 
-class _Team(Section):
+class Staff(Section):
+    """The people of a team over time: headcount, cost, hiring plan, ramp-up and availability."""
+
     headcount: int = Field(gt=0, description="People on the team at the start.")
     annual_cost: Money = Field(default=0.0, description="Fully loaded cost per head (money/year).")
     hiring: list[HiringChange] = Field(default=[], description="Hires and departures by date.")
@@ -930,7 +932,7 @@ class Qualification(Section):
 OutboundShare = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
-class SdrTeam(_Team):
+class SdrTeam(Staff):
     """Sales development reps: first touches, follow-up attempts, qualification, prospecting."""
 
     first_touch_time: DurationDist = Field(
@@ -1004,7 +1006,7 @@ class SqlAcceptance(Section):
     )
 
 
-class AeTeam(_Team):
+class AeTeam(Staff):
     """Account executives: they work opportunities through stages to a decision."""
 
     acceptance: SqlAcceptance | None = Field(
@@ -1020,11 +1022,92 @@ class AeTeam(_Team):
     win: Win = Field(default_factory=lambda: Win(), description="Win probability.")
 
 
+class Routing(Section):
+    """Which leads a further team works: those of the named sources and segments (a lead goes to
+    the first further team of its role, in file order, that takes both its source and its
+    segment; otherwise to the role's own team, ``teams.sdr`` or ``teams.ae``)."""
+
+    sources: list[str] | None = Field(
+        default=None, min_length=1, description="Sources whose leads it works (default: all)."
+    )
+    segments: list[str] | None = Field(
+        default=None, min_length=1, description="Segments whose leads it works (default: all)."
+    )
+
+    def takes(self, source: str, segment: str) -> bool:
+        return (self.sources is None or source in self.sources) and (
+            self.segments is None or segment in self.segments
+        )
+
+
+class NamedSdrTeam(Staff):
+    """A further team in the SDR role, e.g. outbound BDRs beside inbound SDRs. It brings its own
+    people, cost, ramp, availability and priority, and works its leads by the SDR process of
+    ``teams.sdr`` (first touch, attempts, qualification)."""
+
+    role: Literal["sdr"] = Field(description="'sdr': it works leads as the SDRs do.")
+    routing: Routing = Field(description="The leads it works.")
+    priority: Literal["inbound_first", "outbound_first", "score"] | OutboundShare | None = Field(
+        default=None, description="Which work it takes next (default: that of teams.sdr)."
+    )
+
+
+class NamedAeTeam(Staff):
+    """A further team in the AE role, e.g. an enterprise pod. It brings its own people, cost,
+    ramp, availability and quota, and works opportunities by the process of ``teams.ae``
+    (review, stages, win)."""
+
+    role: Literal["ae"] = Field(description="'ae': it works opportunities as the AEs do.")
+    routing: Routing = Field(description="The leads it works.")
+    quota: Money | None = Field(
+        default=None, description="New revenue per ramped AE per year (default: teams.ae's)."
+    )
+
+
+NamedTeam = Annotated[NamedSdrTeam | NamedAeTeam, Field(discriminator="role")]
+
+
 class Teams(Section):
-    """The people who work the leads."""
+    """The people who work the leads: ``sdr`` and ``ae``, and further teams by name, each with a
+    ``role`` (sdr or ae) and the leads it works (``routing``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
+    __pydantic_extra__: dict[str, NamedTeam] = Field(init=False)  # the further teams
 
     sdr: SdrTeam = Field(description="The SDR team.")
     ae: AeTeam | None = Field(default=None, description="The AE team (default: none).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_keys(cls, data: Any) -> Any:
+        # a key that is not a team of its own (no role) is a typo of one
+        if isinstance(data, dict):
+            allowed = list(cls.model_fields)
+            for key, value in data.items():
+                if key not in allowed and not (isinstance(value, dict) and "role" in value):
+                    raise PydanticCustomError(
+                        "unknown_key",
+                        "unknown key '{key}'{hint}; allowed: {allowed}, or a further team with "
+                        "a 'role' (sdr or ae)",
+                        {
+                            "key": str(key),
+                            "hint": did_you_mean(str(key), allowed),
+                            "allowed": ", ".join(allowed),
+                        },
+                    )
+        return data
+
+    @property
+    def named(self) -> dict[str, NamedSdrTeam | NamedAeTeam]:
+        """The further teams, in file order."""
+        return dict(self.__pydantic_extra__ or {})
+
+    def of_role(self, role: Literal["sdr", "ae"]) -> list[tuple[str, Staff]]:
+        """The teams of a role by name: the role's own team first, then the further ones."""
+        own = self.sdr if role == "sdr" else self.ae
+        if own is None:
+            return []
+        return [(role, own), *((n, t) for n, t in self.named.items() if t.role == role)]
 
 
 # -- segments and starting state ---------------------------------------------------------------
@@ -1044,10 +1127,24 @@ class DealSize(Section):
 
 
 class Segment(Section):
-    """A market segment (e.g. sector x company size)."""
+    """A market segment (e.g. sector x company size): its deals, its sales cycle and, through
+    the teams' routing, who works it."""
 
     deal_size: DealSize = Field(description="Deal value.")
     win_rate: Probability = Field(description="Base win probability of an opportunity.")
+    cycle: PositiveCalendarDuration | None = Field(
+        default=None,
+        description="The buyer's side of a deal that passes every stage, from opportunity to "
+        "decision: the stages' delays are scaled to add up to this, e.g. '120d' (default: the "
+        "delays as written).",
+    )
+    ae_work: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        allow_inf_nan=False,
+        description="Multiplier on the AE working time of every stage (2: twice the work).",
+    )
 
 
 class OpenMqls(Section):
@@ -1179,13 +1276,61 @@ class Scenario(Section):
                         True,
                     )
                 )
-        for team_name in ("sdr", "ae"):
-            team = getattr(self.teams, team_name)
-            if team is not None:
-                problems += _hiring_problems(team_name, team, self.origin)
+        problems += self._team_problems(segments, stages)
         if problems:
             raise CrossReferenceError(problems)
         return self
+
+    def _team_problems(
+        self, segments: list[str], stages: list[str]
+    ) -> list[tuple[tuple[str | int, ...], str, bool]]:
+        """Further teams route by names that exist; hiring plans fit; a segment's cycle scales
+        delays that exist."""
+        problems: list[tuple[tuple[str | int, ...], str, bool]] = []
+        teams, sources = self.teams, list(self.sources)
+        for name, team in teams.named.items():
+            if team.role == "ae" and teams.ae is None:
+                problems.append(
+                    (
+                        ("teams", name, "role"),
+                        "a further AE team works by the process of teams.ae: define teams.ae",
+                        False,
+                    )
+                )
+            routing = team.routing
+            if routing.sources is None and routing.segments is None:
+                problems.append(
+                    (("teams", name, "routing"), "name the sources or segments it works", False)
+                )
+            for field, names, known in (
+                ("sources", routing.sources, sources),
+                ("segments", routing.segments, segments),
+            ):
+                for i, item in enumerate(names or []):
+                    if item not in known:
+                        problems.append(
+                            (
+                                ("teams", name, "routing", field, i),
+                                f"unknown {field[:-1]} '{item}'{did_you_mean(item, known)}"
+                                f"; {field}: {', '.join(known) or 'none defined'}",
+                                False,
+                            )
+                        )
+        for name, staff in [*teams.of_role("sdr"), *teams.of_role("ae")]:
+            problems += _hiring_problems(name, staff, self.origin)
+        delays = sum(s.delay.hours for s in teams.ae.stages) if teams.ae else 0.0
+        for name, segment in (self.segments or {}).items():
+            if segment.cycle is not None and delays <= 0:
+                problems.append(
+                    (
+                        ("segments", name, "cycle"),
+                        "a cycle scales the stages' delays (teams.ae.stages), and they are all zero"
+                        if stages
+                        else "a cycle needs AE stages (teams.ae.stages)",
+                        False,
+                    )
+                )
+        return problems
 
     @property
     def warmup_hours(self) -> float:
