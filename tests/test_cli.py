@@ -106,7 +106,7 @@ def test_app_answers_help() -> None:
 # -- run --json --------------------------------------------------------------------------------
 def test_run_json_is_one_object_with_cis() -> None:
     data = run_json("--replications", "3")
-    assert set(data) == {"scenario", "seed", "replications", "metrics"}
+    assert set(data) == {"scenario", "seed", "replications", "metrics", "by"}
     assert data["scenario"] == "Erlang C check"
     assert data["replications"] == 3
     assert isinstance(data["seed"], int)

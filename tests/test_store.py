@@ -154,6 +154,8 @@ def test_no_records_writes_metrics_and_series_only(tmp_path: Path) -> None:
         "replications",
         "weekly",
         "daily",
+        "breakdown",
+        "breakdown.csv",
     }
     assert results.load(out).table("leads").empty
 
@@ -353,7 +355,7 @@ def test_resume_replaces_the_leftovers_of_an_unfinished_chunk(tmp_path: Path) ->
     assert not any(path.exists() for path in stray)
     assert_every_chunk_whole(damaged)
     a, b = results.load(damaged), results.load(fresh)
-    for table in ("replications", "weekly", "leads", "queue"):
+    for table in ("replications", "weekly", "breakdown", "leads", "queue"):
         got, expected = a.table(table), b.table(table)
         keys = ["replication", "week"] if table == "weekly" else ["replication"]
         counts = got.drop_duplicates(keys).groupby("replication").size()

@@ -174,6 +174,33 @@ def metrics_table(
     return SummaryTable(title, caption, ("metric", "unit", *names), tuple(rows))
 
 
+def breakdown_table(
+    name: str,
+    grouping: str,
+    figures: Mapping[tuple[str, str, str], Summary],
+    *,
+    replications: int,
+    seed: int,
+) -> SummaryTable:
+    """One scenario's stages by ``grouping``: a row per metric, a column per group."""
+    from funnelsim import breakdown
+
+    groups = list(dict.fromkeys(g for by, g, _ in figures if by == grouping))
+    rows = []
+    for metric in breakdown.metrics_of(grouping):
+        column = [figures.get((grouping, g, metric)) for g in groups]
+        if any(s is None for s in column) or all(s.n == 0 for s in column if s is not None):
+            continue
+        u = breakdown.unit(metric)
+        rows.append(Row((metric, u), tuple(Cell(s, u) for s in column if s is not None)))
+    return SummaryTable(
+        f"{name} by {grouping}: {_seed_text(replications, seed)}",
+        f"{CAPTION}; a team: the leads it worked in the period; rates: cohorts",
+        ("metric", "unit", *groups),
+        tuple(rows),
+    )
+
+
 def comparison_table(
     summaries: Mapping[str, Mapping[str, Summary]],
     differences: Mapping[str, Mapping[str, Summary]],

@@ -162,6 +162,7 @@ RUNNING = _options(
         "kept, the rest run.",
     ),
 )
+GROUPINGS = ("source", "segment", "team")  # funnelsim.breakdown's, kept out of start-up
 JSON = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object to stdout instead of a table."
 )
@@ -354,6 +355,13 @@ def validate(file: Path, set_: tuple[str, ...]) -> None:
     show_default=True,
     help="With --out, also write per-lead, handoff, task and queue records (Parquet).",
 )
+@click.option(
+    "--by",
+    multiple=True,
+    type=click.Choice(GROUPINGS),
+    help="Also show the funnel's stages (and each team's load) by source, segment or team. "
+    "Repeatable. --json always holds them all, under 'by'.",
+)
 def run(
     files: tuple[Path, ...],
     replications: int | None,
@@ -369,6 +377,7 @@ def run(
     resume: bool,
     as_json: bool,
     records: bool,
+    by: tuple[str, ...],
 ) -> None:
     """Simulate scenarios: their metrics with 95% confidence intervals.
 
@@ -392,8 +401,11 @@ def run(
     _finished(result, out_dir)
     if as_json:
         _json(result.as_json())
-    else:
-        _show(result.table())
+        return
+    _show(result.table())
+    for grouping in by:
+        for table in result.breakdown_tables(grouping):
+            _show(table)
 
 
 @app.command()

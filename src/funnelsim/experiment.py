@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from funnelsim import analysis, metrics
+from funnelsim import analysis, breakdown, metrics
 from funnelsim.analysis import Summary, SummaryTable
 from funnelsim.errors import UsageError
 from funnelsim.executors import SERIAL, ExecutorSpec, Slots, default_workers, open_executor
@@ -133,6 +133,7 @@ def run_chunk(
                 number,
                 metrics.compute(records, scenario),
                 daily_levels(records),
+                breakdown.compute(records, scenario),
                 metrics.weekly(records) if series else None,
                 records if keep_records else None,
             )
@@ -248,6 +249,7 @@ class Runner:
                 replication = done[number]
                 replications.metrics.append(replication.metrics)
                 replications.daily.append(replication.daily)
+                replications.breakdowns.append(replication.breakdown)
                 if replication.records is not None:
                     replications.records.append(replication.records)
             result.append(replications)
@@ -348,6 +350,16 @@ class RunResult:
         return analysis.metrics_table(
             self.summaries(), replications=self.replications, seed=self.seed
         )
+
+    def breakdown_tables(self, grouping: str) -> list[SummaryTable]:
+        """Each scenario's stages by ``grouping`` (source, segment or team), as ``run --by``
+        prints them."""
+        return [
+            analysis.breakdown_table(
+                r.scenario.name, grouping, r.breakdown(), replications=r.n, seed=self.seed
+            )
+            for r in self.per_scenario
+        ]
 
     def as_json(self) -> dict[str, Any]:
         """The ``run --json`` object: one scenario's, or ``{"scenarios": [one per scenario]}``."""

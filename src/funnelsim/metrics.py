@@ -158,7 +158,7 @@ def _prorate(start: float, end: float, t0: float, t1: float) -> float:
     return max(0.0, min(end, t1) - max(start, t0)) / (end - start) if end > start else 0.0
 
 
-def _seat_business_hours(seat_b: np.ndarray, b0: float, b1: float) -> float:
+def seat_business_hours(seat_b: np.ndarray, b0: float, b1: float) -> float:
     """Working hours seats were on the team in the window: the time they could work."""
     if not len(seat_b):
         return 0.0
@@ -237,6 +237,52 @@ def _people_cost(records: RunRecords, scenario: Scenario) -> tuple[float, float]
     )
 
 
+STAGES = (
+    "leads", "mqls", "sals", "sqls", "opportunities", "deals_won", "revenue",
+    "rate_inquiry_to_mql", "rate_mql_to_sal", "rate_mql_to_sql", "rate_sql_to_opportunity",
+    "rate_opportunity_to_won", "days_mql_to_sql_mean", "days_sql_to_opportunity_mean",
+)  # fmt: skip
+
+
+def stages(records: RunRecords, within: np.ndarray | None = None) -> dict[str, float]:
+    """The funnel's stages as a RevOps dashboard reads them (``STAGES``), over the leads
+    ``within`` (default: all): each stage's volume in the period, and each stage's cohort of the
+    period with the share of it that reached the next stage by the end of the run."""
+    leads = records.leads
+    t0, t1 = records.window
+    mine = np.ones(len(leads.lead), dtype=bool) if within is None else within
+    inbound = (leads.kind == Kind.INBOUND) & mine
+    new = (leads.entry < 0) & mine  # the starting state arrived before the simulation
+    arrived = _in(leads.arrival_h, t0, t1) & new
+    opened = _in(leads.opp_h, t0, t1) & new
+    mqls = _in(leads.mql_h, t0, t1) & inbound
+    sqls = _in(leads.sql_h, t0, t1) & mine
+    won = leads.won & _in(leads.closed_h, t0, t1) & mine
+    engaged = (leads.kind == Kind.OUTBOUND) & _in(leads.connected_h, t0, t1) & mine
+
+    def reached(stage_h: np.ndarray) -> np.ndarray:
+        return np.asarray(~np.isnan(stage_h))
+
+    to_sql = (leads.sql_h - leads.mql_h)[mqls & reached(leads.sql_h)] / 24.0
+    to_opp = (leads.opp_h - leads.sql_h)[sqls & reached(leads.opp_h)] / 24.0
+    return {
+        "leads": float(np.count_nonzero(arrived & inbound) + np.count_nonzero(engaged)),
+        "mqls": float(np.count_nonzero(_in(leads.mql_h, t0, t1) & mine)),
+        "sals": float(np.count_nonzero(_in(leads.sal_h, t0, t1) & mine)),
+        "sqls": float(np.count_nonzero(sqls)),
+        "opportunities": float(np.count_nonzero(opened)),
+        "deals_won": float(np.count_nonzero(won)),
+        "revenue": float(np.nansum(leads.deal_value[won])),
+        "rate_inquiry_to_mql": _share(reached(leads.mql_h), arrived & inbound),
+        "rate_mql_to_sal": _share(reached(leads.sal_h), mqls),
+        "rate_mql_to_sql": _share(reached(leads.sql_h), mqls),
+        "rate_sql_to_opportunity": _share(reached(leads.opp_h), sqls),
+        "rate_opportunity_to_won": _share(leads.won, opened),
+        "days_mql_to_sql_mean": float(to_sql.mean()) if to_sql.size else math.nan,
+        "days_sql_to_opportunity_mean": float(to_opp.mean()) if to_opp.size else math.nan,
+    }
+
+
 def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     """All KPIs of one replication, in the order of ``METRICS``."""
     leads, tasks = records.leads, records.tasks
@@ -252,23 +298,16 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     opened = _in(leads.opp_h, t0, t1) & new
     sql = _in(leads.sql_h, t0, t1)
     won = leads.won & _in(leads.closed_h, t0, t1)
-    engaged = outbound & _in(leads.connected_h, t0, t1)
+    out.update(stages(records))
     out["leads_inbound"] = float(np.count_nonzero(arrived & inbound))
-    out["leads_outbound"] = float(np.count_nonzero(engaged))
-    out["leads"] = out["leads_inbound"] + out["leads_outbound"]
+    out["leads_outbound"] = out["leads"] - out["leads_inbound"]
     dry = leads.outcome == Outcome.NOT_LOADED
     out["contacts_outbound"] = float(np.count_nonzero(arrived & outbound & ~dry))
     out["contacts_not_loaded"] = float(np.count_nonzero(arrived & dry))
-    out["mqls"] = float(np.count_nonzero(_in(leads.mql_h, t0, t1)))
-    out["sals"] = float(np.count_nonzero(_in(leads.sal_h, t0, t1)))
-    out["sqls"] = float(np.count_nonzero(sql))
     out["sqls_inbound"] = float(np.count_nonzero(sql & inbound))
     out["sqls_outbound"] = float(np.count_nonzero(sql & outbound))
-    out["opportunities"] = float(np.count_nonzero(opened))
-    out["deals_won"] = float(np.count_nonzero(won))
     out["deals_won_inbound"] = float(np.count_nonzero(won & inbound))
     out["deals_won_outbound"] = float(np.count_nonzero(won & outbound))
-    out["revenue"] = float(np.nansum(leads.deal_value[won]))
     out["revenue_inbound"] = float(np.nansum(leads.deal_value[won & inbound]))
     out["revenue_outbound"] = float(np.nansum(leads.deal_value[won & outbound]))
     out["pipeline_value"] = float(np.nansum(leads.pipeline_value[opened]))
@@ -279,24 +318,7 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["sql_to_win_rate"] = _ratio(out["deals_won"], out["sqls"])
     out["meetings_booked"] = float(np.count_nonzero(_in(leads.booked_h, t0, t1)))
     out["meetings_held"] = float(np.count_nonzero(_in(leads.held_h, t0, t1)))
-
-    # -- stage rates as a RevOps dashboard reads them: each stage's cohort of the period, and
-    # the share of it that reached the next stage by the end of the run
-    def reached(stage_h: np.ndarray) -> np.ndarray:
-        return np.asarray(~np.isnan(stage_h))
-
-    mqls = _in(leads.mql_h, t0, t1) & inbound
-    sqls = _in(leads.sql_h, t0, t1)
-    out["rate_inquiry_to_mql"] = _share(reached(leads.mql_h), arrived & inbound)
-    out["rate_mql_to_sal"] = _share(reached(leads.sal_h), mqls)
-    out["rate_mql_to_sql"] = _share(reached(leads.sql_h), mqls)
-    out["rate_sql_to_opportunity"] = _share(reached(leads.opp_h), sqls)
-    out["rate_opportunity_to_won"] = _share(leads.won, opened)
-    out["rate_meeting_held"] = _share(reached(leads.held_h), _in(leads.booked_h, t0, t1))
-    to_sql = (leads.sql_h - leads.mql_h)[mqls & reached(leads.sql_h)] / 24.0
-    out["days_mql_to_sql_mean"] = float(to_sql.mean()) if to_sql.size else math.nan
-    to_opp = (leads.opp_h - leads.sql_h)[sqls & reached(leads.opp_h)] / 24.0
-    out["days_sql_to_opportunity_mean"] = float(to_opp.mean()) if to_opp.size else math.nan
+    out["rate_meeting_held"] = _share(~np.isnan(leads.held_h), _in(leads.booked_h, t0, t1))
 
     # -- the handoff, on the cohort of handoffs in the period (a lead back from nurture is
     # handed off, and judged, again)
@@ -334,10 +356,10 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["decay_at_first_touch_mean"] = float(h.decay[touched].mean()) if touched.any() else math.nan
 
     # -- rep time
-    sdr_available = _seat_business_hours(records.sdr_seat_b, b0, b1)
+    sdr_available = seat_business_hours(records.sdr_seat_b, b0, b1)
     sdr_busy = tasks.busy_hours(0, b0, b1)
     out["sdr_utilization"] = _ratio(sdr_busy, sdr_available)
-    ae_available = _seat_business_hours(records.ae_seat_b, b0, b1)
+    ae_available = seat_business_hours(records.ae_seat_b, b0, b1)
     out["ae_utilization"] = _ratio(tasks.busy_hours(1, b0, b1), ae_available)
     out["ae_quota_attainment_share"], out["pipeline_coverage"] = _quota(records, scenario)
     out["queue_length_mean"] = records.queue.time_average(t0, t1)
@@ -426,7 +448,7 @@ def weekly(records: RunRecords) -> dict[str, np.ndarray]:
         busy, available = [], []
         for ba, bb in itertools.pairwise(edges_b):
             busy.append(tasks.busy_hours(team, ba, bb))
-            available.append(_seat_business_hours(seat_b, ba, bb))
+            available.append(seat_business_hours(seat_b, ba, bb))
         series[f"{name}_utilization"] = np.array(
             [_ratio(x, y) for x, y in zip(busy, available, strict=True)]
         )

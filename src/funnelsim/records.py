@@ -376,9 +376,9 @@ class RunRecords:
     end_h: float  # when the simulation stopped
     sdr_seats: list[Seat]  # every team in the SDR role, one after another
     ae_seats: list[Seat]  # every team in the AE role, one after another
-    sdr_seat_b: (
-        FloatArray  # (k, 2): intervals seats could work (on the team, not away), business clock
-    )
+    # (k, 3): intervals seats could work (on the team, not away) on the business clock, and
+    # the seat (rep) of each
+    sdr_seat_b: FloatArray
     ae_seat_b: FloatArray
     sdr_seat_team: tuple[str, ...]  # the team of each SDR seat (its name in ``teams``)
     ae_seat_team: tuple[str, ...]

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from funnelsim import analysis
-from funnelsim.analysis import Summary, SummaryTable, paired_difference, summarise_metrics
+from funnelsim.analysis import (
+    Summary,
+    SummaryTable,
+    paired_difference,
+    summarise,
+    summarise_metrics,
+)
+from funnelsim.breakdown import Key
 from funnelsim.errors import UsageError
 from funnelsim.records import RunRecords
 from funnelsim.scenario.schema import Scenario
@@ -30,14 +37,16 @@ class Replication:
     """What one replication of one scenario measured.
 
     ``daily`` holds day-by-day mean levels from hour 0 (the first-touch queue) for the warm-up
-    check; ``weekly`` and ``records`` are there only when asked for, since they are large to
-    ship back from a worker.
+    check; ``breakdown`` the stages by source, segment and team (``funnelsim.breakdown``);
+    ``weekly`` and ``records`` are there only when asked for, since they are large to ship back
+    from a worker.
     """
 
     scenario: int  # the scenario's place in the run
     number: int
     metrics: dict[str, float]
     daily: dict[str, np.ndarray]
+    breakdown: dict[Key, float] = field(default_factory=dict)
     weekly: dict[str, np.ndarray] | None = None
     records: RunRecords | None = None
 
@@ -63,6 +72,7 @@ class Replications:
     metrics: list[dict[str, float]] = field(default_factory=list)
     records: list[RunRecords] = field(default_factory=list)  # only when asked for
     daily: list[dict[str, np.ndarray]] = field(default_factory=list)
+    breakdowns: list[dict[Key, float]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.metrics)
@@ -75,6 +85,12 @@ class Replications:
     def summary(self, level: float = 0.95) -> dict[str, Summary]:
         """Each metric's mean over replications with a confidence interval at ``level``."""
         return summarise_metrics(self.metrics, level)
+
+    def breakdown(self, level: float = 0.95) -> dict[Key, Summary]:
+        """Each breakdown figure (grouping, group, metric) over replications, with its CI."""
+        keys = self.breakdowns[0] if self.breakdowns else {}
+        return {key: summarise([b.get(key, math.nan) for b in self.breakdowns], level)
+                for key in keys}  # fmt: skip
 
     def values(self, metric: str) -> list[float]:
         """One metric's value in each replication, in replication order."""
@@ -99,7 +115,16 @@ class Replications:
             "seed": self.seed,
             "replications": self.n,
             "metrics": {name: summary_json(s) for name, s in self.summary().items()},
+            "by": _nested(self.breakdown()),
         }
+
+
+def _nested(figures: dict[Key, Summary]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Breakdown figures as JSON: grouping -> group -> metric -> summary."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for (by, group, metric), s in figures.items():
+        out.setdefault(by, {}).setdefault(group, {})[metric] = summary_json(s)
+    return out
 
 
 def summary_json(summary: Summary) -> dict[str, float | None]:

@@ -8,7 +8,9 @@ OUT/
   weekly/<key>/<chunk>.parquet     week-by-week series of each replication
   daily/<key>/<chunk>.parquet      day-by-day first-touch queue from hour 0 (warm-up check)
   leads|handoffs|tasks|queue/<key>/<chunk>.parquet   per-lead records (``run --out``)
+  breakdown/<key>/<chunk>.parquet  stages by source, segment and team of each replication
   summary.csv                      each scenario's metrics: mean and 95% CI
+  breakdown.csv                    the same by source, segment and team
   differences.csv                  paired differences from the first scenario (several)
 ```
 
@@ -37,6 +39,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from funnelsim import breakdown
 from funnelsim.analysis import Summary, excludes_zero
 from funnelsim.errors import StoreError
 from funnelsim.metrics import METRICS
@@ -47,7 +50,7 @@ from funnelsim.scenario.schema import Scenario
 FORMAT = 1
 MANIFEST = "manifest.json"
 RECORDS = ("leads", "handoffs", "tasks", "queue")
-SERIES = ("weekly", "daily")
+SERIES = ("weekly", "daily", "breakdown")
 CHUNK = re.compile(r"^r(\d{6,})-r(\d{6,})\.parquet$")
 
 
@@ -123,6 +126,16 @@ def weekly_frame(replication: Replication) -> pd.DataFrame:
     frame = pd.DataFrame(replication.weekly)
     frame.insert(0, "replication", replication.number)
     frame.insert(1, "week", range(1, len(frame) + 1))
+    return frame
+
+
+def breakdown_frame(replication: Replication) -> pd.DataFrame:
+    """The stages by source, segment and team of one replication, one row per figure."""
+    rows = [
+        (by, group, metric, value) for (by, group, metric), value in replication.breakdown.items()
+    ]
+    frame = pd.DataFrame(rows, columns=["by", "group", "metric", "value"])
+    frame.insert(0, "replication", replication.number)
     return frame
 
 
@@ -269,6 +282,8 @@ class Store:
             _write_parquet(self.folder / "weekly" / key / file, _named(weekly, name))
         daily = pd.concat([daily_frame(r) for r in done], ignore_index=True)
         _write_parquet(self.folder / "daily" / key / file, _named(daily, name))
+        figures = pd.concat([breakdown_frame(r) for r in done], ignore_index=True)
+        _write_parquet(self.folder / "breakdown" / key / file, _named(figures, name))
         if self.records:
             for table, frame in RECORD_FRAMES.items():
                 parts = [frame(r.records) for r in done if r.records is not None]
@@ -296,6 +311,21 @@ class Store:
                 )
         atomic_write(
             self.folder / "summary.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False)
+        )
+        parts = [
+            {
+                "scenario": replications.scenario.name,
+                "by": by,
+                "group": group,
+                "metric": metric,
+                "unit": breakdown.unit(metric),
+                **_summary_row(s),
+            }
+            for replications in per_scenario
+            for (by, group, metric), s in replications.breakdown().items()
+        ]
+        atomic_write(
+            self.folder / "breakdown.csv", lambda p: pd.DataFrame(parts).to_csv(p, index=False)
         )
         if paired and len(per_scenario) > 1:
             base = per_scenario[0].scenario.name
@@ -335,16 +365,22 @@ class Store:
             for path in finished:
                 metrics = pd.read_parquet(path)
                 daily = pd.read_parquet(self.folder / "daily" / key / path.name)
+                parts = pd.read_parquet(self.folder / "breakdown" / key / path.name)
                 for row in metrics.to_dict("records"):
                     number = int(row.pop("replication"))
                     row.pop("scenario")
                     days = daily[daily["replication"] == number].sort_values("day")
+                    mine = parts[parts["replication"] == number]
+                    figures = zip(
+                        mine["by"], mine["group"], mine["metric"], mine["value"], strict=True
+                    )
                     done.append(
                         Replication(
                             index,
                             number,
                             {str(k): float(v) for k, v in row.items()},
                             {"queue_length": days["queue_length"].to_numpy()},
+                            {(str(b), str(g), str(m)): float(v) for b, g, m, v in figures},
                         )
                     )
         self.manifest["complete"] = False

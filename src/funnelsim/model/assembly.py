@@ -165,25 +165,27 @@ def _sla(
 def _seat_b(
     calendar: Calendar, seats: list[Seat], end_h: float, tasks: TaskRecords, team: int
 ) -> FloatArray:
-    """When each seat could work, on the business clock: one row (from, to) per interval on the
-    team and not away (past the end: until just after it). A task in hand when a day off began
-    or its rep left was finished: that time was worked, so it counts as available too."""
-    pieces = []
+    """When each seat could work, on the business clock: one row (from, to, rep) per interval
+    on the team and not away (past the end: until just after it). A task in hand when a day off
+    began or its rep left was finished: that time was worked, so it counts as available too."""
+    pieces, reps = [], []
     for rep, seat in enumerate(seats):
         there = seat.available(end_h + 1.0)
-        pieces += there
+        mine = list(there)
         if seat.away or seat.left_h < math.inf:
-            mine = (tasks.team == team) & (tasks.rep == rep)
-            start, end = tasks.start_h[mine], tasks.end_h[mine]
+            worked = (tasks.team == team) & (tasks.rep == rep)
+            start, end = tasks.start_h[worked], tasks.end_h[worked]
             lo = np.array([a for a, _ in there] or [math.inf])
             hi = np.array([b for _, b in there] or [math.inf])
             k = np.clip(np.searchsorted(lo, start, side="right") - 1, 0, None)
             spills = ~((start >= lo[k]) & (end <= hi[k]))  # not inside one interval it was there
             for a, b in zip(start[spills].tolist(), end[spills].tolist(), strict=True):
-                pieces += _outside(a, b, there)
+                mine += _outside(a, b, there)
+        pieces += mine
+        reps += [rep] * len(mine)
     if not pieces:
-        return np.zeros((0, 2))
-    return calendar.business_time_array(np.array(pieces))
+        return np.zeros((0, 3))
+    return np.column_stack([calendar.business_time_array(np.array(pieces)), reps])
 
 
 def _outside(

@@ -1,0 +1,88 @@
+"""The funnel by source, by segment and by team: what a RevOps dashboard shows per group.
+
+The headline metrics (``funnelsim.metrics``) add every lead up; a dashboard also splits the
+stages (inquiry -> MQL -> SAL -> SQL -> opportunity -> won, as volumes of the period and as
+cohort rates) by where leads came from and which segment they are in, and shows each team's
+load and output: its people, how busy they were, what they cost, and the SQLs, opportunities
+and deals of the leads it worked (any task on them in the period; a lead worked by an SDR team
+and an AE team counts for both). A team gets no cohort rates: the leads it works are chosen by
+how far they got.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from funnelsim.metrics import METRICS, STAGES, seat_business_hours, stages
+from funnelsim.records import RunRecords, Team
+from funnelsim.scenario.schema import Scenario
+from funnelsim.staffing import HOURS_PER_YEAR, seat_hours
+
+GROUPINGS = ("source", "segment", "team")
+TEAM_METRICS = {
+    "headcount_mean": ("people", "People on the team, on average over the period."),
+    "utilization": ("share", "Share of the team's working hours spent working."),
+    "cost_people": ("money", "Fully loaded cost of the team's people in the period."),
+    "leads_worked": ("leads", "Leads and contacts the team worked on in the period."),
+}
+TEAM_STAGES = ("sqls", "opportunities", "deals_won", "revenue")
+Key = tuple[str, str, str]  # (grouping, group, metric)
+
+
+def unit(metric: str) -> str:
+    """The unit of a breakdown metric."""
+    return TEAM_METRICS[metric][0] if metric in TEAM_METRICS else METRICS[metric].unit
+
+
+def compute(records: RunRecords, scenario: Scenario) -> dict[Key, float]:
+    """The stages by source, by segment and by team, and each team's load, of one replication."""
+    leads = records.leads
+    out: dict[Key, float] = {}
+    for by, names, column in (
+        ("source", records.source_names, leads.source),
+        ("segment", records.segment_names, leads.segment),
+    ):
+        for index, name in enumerate(names):
+            for metric, value in stages(records, column == index).items():
+                out[by, name, metric] = value
+    for name, figures in _teams(records, scenario).items():
+        for metric, value in figures.items():
+            out["team", name, metric] = value
+    return out
+
+
+def _teams(records: RunRecords, scenario: Scenario) -> dict[str, dict[str, float]]:
+    t0, t1 = records.window
+    b0, b1 = records.window_b
+    tasks = records.tasks
+    out: dict[str, dict[str, float]] = {}
+    for role, seats, seat_team, seat_b in (
+        (Team.SDR, records.sdr_seats, records.sdr_seat_team, records.sdr_seat_b),
+        (Team.AE, records.ae_seats, records.ae_seat_team, records.ae_seat_b),
+    ):
+        teams = scenario.teams.of_role("sdr" if role == Team.SDR else "ae")
+        for name, team in teams:
+            reps = np.array([rep for rep, of in enumerate(seat_team) if of == name], dtype=int)
+            mine = [seats[rep] for rep in reps]
+            rows = (tasks.team == role) & np.isin(tasks.rep, reps)
+            rows_in = rows & (tasks.start_h >= t0) & (tasks.start_h < t1)
+            busy = tasks.busy_hours(role, b0, b1, np.isin(tasks.rep, reps))
+            there = seat_business_hours(seat_b[np.isin(seat_b[:, 2], reps)], b0, b1)
+            worked = np.zeros(len(records.leads.lead), dtype=bool)
+            worked[tasks.lead[rows_in]] = True
+            figures = stages(records, worked)
+            out[name] = {
+                "headcount_mean": seat_hours(mine, t0, t1) / (t1 - t0),
+                "utilization": busy / there if there > 0 else math.nan,
+                "cost_people": team.annual_cost * seat_hours(mine, t0, t1) / HOURS_PER_YEAR,
+                "leads_worked": float(np.count_nonzero(worked)),
+                **{metric: figures[metric] for metric in TEAM_STAGES},
+            }
+    return out
+
+
+def metrics_of(grouping: str) -> tuple[str, ...]:
+    """The metrics a grouping reports, in order."""
+    return (*TEAM_METRICS, *TEAM_STAGES) if grouping == "team" else STAGES

@@ -1,0 +1,83 @@
+"""The funnel by source, segment and team (``funnelsim.breakdown``): the groups add up to the
+headline metrics, each team's load adds up to its role's, and ``run --by`` shows it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from funnelsim import breakdown, cli, metrics
+from funnelsim.model.run import simulate
+from funnelsim.staffing import HOURS_PER_YEAR, seat_hours
+from helpers import SCENARIOS, bundled, scenario
+
+VOLUMES = ("leads", "mqls", "sals", "sqls", "opportunities", "deals_won", "revenue")
+
+
+def test_the_groupings_the_cli_offers_are_the_breakdowns() -> None:
+    assert cli.GROUPINGS == breakdown.GROUPINGS
+
+
+@pytest.mark.seed(8)
+def test_sources_and_segments_add_up_to_the_whole_and_teams_to_their_role(seed: int) -> None:
+    data = bundled("baseline.yaml")
+    data["teams"]["bdr"] = {"role": "sdr", "headcount": 2, "annual_cost": 80000,
+                            "routing": {"sources": ["outbound"]}}  # fmt: skip
+    spec = scenario(data, "horizon=13w")
+    records = simulate(spec, seed=seed)
+    whole = metrics.compute(records, spec)
+    parts = breakdown.compute(records, spec)
+    for by in ("source", "segment"):
+        groups = {g for b, g, _ in parts if b == by}
+        for metric in VOLUMES:
+            total = sum(parts[by, g, metric] for g in groups)
+            print(f"{metric} by {by}: {total} (whole: {whole[metric]})")
+            assert total == pytest.approx(whole[metric])
+    # one SDR-role team per lead: the teams' people, cost and busy hours add up to the role's
+    sdr = ("sdr", "bdr")
+    headcount = sum(parts["team", t, "headcount_mean"] for t in sdr)
+    t0, t1 = records.window
+    assert headcount == pytest.approx(seat_hours(records.sdr_seats, t0, t1) / (t1 - t0))
+    cost = sum(parts["team", t, "cost_people"] for t in (*sdr, "ae"))
+    assert spec.marketing is not None
+    marketing = spec.marketing.headcount * spec.marketing.annual_cost_per_head
+    assert cost == pytest.approx(whole["cost_people"] - marketing * (t1 - t0) / HOURS_PER_YEAR)
+    assert parts["team", "ae", "utilization"] == pytest.approx(whole["ae_utilization"])
+    # the BDRs work outbound contacts only, so every lead they worked came from the list
+    assert parts["team", "bdr", "leads_worked"] >= parts["source", "outbound", "leads"]
+    assert parts["team", "sdr", "sqls"] == pytest.approx(
+        whole["sqls"] - parts["source", "outbound", "sqls"]
+    )
+
+
+def test_run_by_shows_the_groups_and_json_and_the_folder_hold_them(tmp_path: Path) -> None:
+    file = str(SCENARIOS / "baseline.yaml")
+    short = ["-n", "2", "-w", "1", "--set", "horizon=8w", "--set", "warmup=4w"]
+    shown = CliRunner().invoke(cli.app, ["run", file, *short, "--by", "source", "--by", "team"])
+    assert shown.exit_code == 0, shown.output
+    assert "by source" in shown.stdout
+    assert "by team" in shown.stdout
+    for group in ("search", "content", "outbound", "headcount_mean", "rate_mql_to_sql"):
+        assert group in shown.stdout
+    as_json = CliRunner().invoke(cli.app, ["run", file, *short, "--json"])
+    by = json.loads(as_json.stdout)["by"]
+    assert set(by) == {"source", "segment", "team"}
+    assert set(by["segment"]) == {"smb", "mid", "ent"}
+    assert by["source"]["search"]["sqls"]["mean"] > 0
+    out = tmp_path / "run"
+    done = CliRunner().invoke(cli.app, ["run", file, *short, "--out", str(out), "--no-records"])
+    assert done.exit_code == 0, done.output
+    table = pd.read_csv(out / "breakdown.csv")
+    assert {"scenario", "by", "group", "metric", "unit", "mean", "ci_low", "ci_high"} <= set(
+        table.columns
+    )
+    row = table[
+        (table["by"] == "source") & (table["group"] == "search") & (table["metric"] == "sqls")
+    ]
+    assert row["mean"].iloc[0] == pytest.approx(by["source"]["search"]["sqls"]["mean"])
+    assert np.isfinite(table["mean"]).any()
