@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from funnelsim import breakdown, cli, metrics
+from funnelsim import breakdown, cli, metrics, results
 from funnelsim.model.run import simulate
 from funnelsim.staffing import HOURS_PER_YEAR, seat_hours
 from helpers import SCENARIOS, bundled, scenario
@@ -65,19 +64,25 @@ def test_run_by_shows_the_groups_and_json_and_the_folder_hold_them(tmp_path: Pat
     for group in ("search", "content", "outbound", "headcount_mean", "rate_mql_to_sql"):
         assert group in shown.stdout
     as_json = CliRunner().invoke(cli.app, ["run", file, *short, "--json"])
-    by = json.loads(as_json.stdout)["by"]
-    assert set(by) == {"source", "segment", "team"}
-    assert set(by["segment"]) == {"smb", "mid", "ent"}
-    assert by["source"]["search"]["sqls"]["mean"] > 0
+    data = json.loads(as_json.stdout)
+    # each source's figures sit beside the headline metrics as METRIC.SOURCE
+    search_sqls = data["metrics"]["sqls.search"]["mean"]
+    assert search_sqls > 0
+    assert "rate_mql_to_sql.content" in data["metrics"]
+    assert set(data["by"]) == {"segment", "team"}
+    assert set(data["by"]["segment"]) == {"smb", "mid", "ent"}
+    assert set(data["by"]["team"]) == {"sdr", "ae"}
     out = tmp_path / "run"
     done = CliRunner().invoke(cli.app, ["run", file, *short, "--out", str(out), "--no-records"])
     assert done.exit_code == 0, done.output
+    by_source = results.load(out).table("by_source")
+    print(by_source.head())
+    assert list(by_source.columns) == ["scenario", "replication", "source", "metric", "value"]
+    sqls = by_source[(by_source["source"] == "search") & (by_source["metric"] == "sqls")]
+    assert sqls["value"].mean() == pytest.approx(search_sqls)
+    assert set(results.load(out).table("by_team")["team"]) == {"sdr", "ae"}
     table = pd.read_csv(out / "breakdown.csv")
-    assert {"scenario", "by", "group", "metric", "unit", "mean", "ci_low", "ci_high"} <= set(
-        table.columns
-    )
     row = table[
         (table["by"] == "source") & (table["group"] == "search") & (table["metric"] == "sqls")
     ]
-    assert row["mean"].iloc[0] == pytest.approx(by["source"]["search"]["sqls"]["mean"])
-    assert np.isfinite(table["mean"]).any()
+    assert row["mean"].iloc[0] == pytest.approx(search_sqls)

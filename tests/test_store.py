@@ -154,7 +154,9 @@ def test_no_records_writes_metrics_and_series_only(tmp_path: Path) -> None:
         "replications",
         "weekly",
         "daily",
-        "breakdown",
+        "by_source",
+        "by_segment",
+        "by_team",
         "breakdown.csv",
     }
     assert results.load(out).table("leads").empty
@@ -355,7 +357,7 @@ def test_resume_replaces_the_leftovers_of_an_unfinished_chunk(tmp_path: Path) ->
     assert not any(path.exists() for path in stray)
     assert_every_chunk_whole(damaged)
     a, b = results.load(damaged), results.load(fresh)
-    for table in ("replications", "weekly", "breakdown", "leads", "queue"):
+    for table in ("replications", "weekly", "by_source", "by_team", "leads", "queue"):
         got, expected = a.table(table), b.table(table)
         keys = ["replication", "week"] if table == "weekly" else ["replication"]
         counts = got.drop_duplicates(keys).groupby("replication").size()

@@ -106,16 +106,25 @@ class Replications:
         ]
 
     def as_json(self) -> dict[str, Any]:
-        """The ``run --json`` object: scenario, seed, replications, metrics with 95% CIs.
+        """The ``run --json`` object: scenario, seed, replications, metrics with 95% CIs (and
+        each source's as ``METRIC.SOURCE``), and the funnel by segment and by team.
 
         An undefined value (a CI from one replication, say) is ``null``.
         """
+        figures = self.breakdown()
         return {
             "scenario": self.scenario.name,
             "seed": self.seed,
             "replications": self.n,
-            "metrics": {name: summary_json(s) for name, s in self.summary().items()},
-            "by": _nested(self.breakdown()),
+            "metrics": {
+                **{name: summary_json(s) for name, s in self.summary().items()},
+                **{
+                    f"{metric}.{source}": summary_json(s)
+                    for (by, source, metric), s in figures.items()
+                    if by == "source"
+                },
+            },
+            "by": _nested({key: s for key, s in figures.items() if key[0] != "source"}),
         }
 
 

@@ -8,7 +8,7 @@ OUT/
   weekly/<key>/<chunk>.parquet     week-by-week series of each replication
   daily/<key>/<chunk>.parquet      day-by-day first-touch queue from hour 0 (warm-up check)
   leads|handoffs|tasks|queue/<key>/<chunk>.parquet   per-lead records (``run --out``)
-  breakdown/<key>/<chunk>.parquet  stages by source, segment and team of each replication
+  by_source|by_segment|by_team/<key>/<chunk>.parquet   each replication's funnel by group
   summary.csv                      each scenario's metrics: mean and 95% CI
   breakdown.csv                    the same by source, segment and team
   differences.csv                  paired differences from the first scenario (several)
@@ -41,6 +41,7 @@ import yaml
 
 from funnelsim import breakdown
 from funnelsim.analysis import Summary, excludes_zero
+from funnelsim.breakdown import Key
 from funnelsim.errors import StoreError
 from funnelsim.metrics import METRICS
 from funnelsim.records import Kind, Outcome, RunRecords, TaskKind, Team, labels
@@ -50,7 +51,8 @@ from funnelsim.scenario.schema import Scenario
 FORMAT = 1
 MANIFEST = "manifest.json"
 RECORDS = ("leads", "handoffs", "tasks", "queue")
-SERIES = ("weekly", "daily", "breakdown")
+BY = tuple(f"by_{grouping}" for grouping in breakdown.GROUPINGS)  # by_source, ...
+SERIES = ("weekly", "daily", *BY)
 CHUNK = re.compile(r"^r(\d{6,})-r(\d{6,})\.parquet$")
 
 
@@ -129,14 +131,14 @@ def weekly_frame(replication: Replication) -> pd.DataFrame:
     return frame
 
 
-def breakdown_frame(replication: Replication) -> pd.DataFrame:
-    """The stages by source, segment and team of one replication, one row per figure."""
+def by_frame(replication: Replication, grouping: str) -> pd.DataFrame:
+    """One replication's funnel by source, segment or team: a row per group and metric."""
     rows = [
-        (by, group, metric, value) for (by, group, metric), value in replication.breakdown.items()
+        (replication.number, group, metric, value)
+        for (by, group, metric), value in replication.breakdown.items()
+        if by == grouping
     ]
-    frame = pd.DataFrame(rows, columns=["by", "group", "metric", "value"])
-    frame.insert(0, "replication", replication.number)
-    return frame
+    return pd.DataFrame(rows, columns=["replication", grouping, "metric", "value"])
 
 
 def daily_frame(replication: Replication) -> pd.DataFrame:
@@ -282,8 +284,9 @@ class Store:
             _write_parquet(self.folder / "weekly" / key / file, _named(weekly, name))
         daily = pd.concat([daily_frame(r) for r in done], ignore_index=True)
         _write_parquet(self.folder / "daily" / key / file, _named(daily, name))
-        figures = pd.concat([breakdown_frame(r) for r in done], ignore_index=True)
-        _write_parquet(self.folder / "breakdown" / key / file, _named(figures, name))
+        for grouping in breakdown.GROUPINGS:
+            figures = pd.concat([by_frame(r, grouping) for r in done], ignore_index=True)
+            _write_parquet(self.folder / f"by_{grouping}" / key / file, _named(figures, name))
         if self.records:
             for table, frame in RECORD_FRAMES.items():
                 parts = [frame(r.records) for r in done if r.records is not None]
@@ -365,27 +368,34 @@ class Store:
             for path in finished:
                 metrics = pd.read_parquet(path)
                 daily = pd.read_parquet(self.folder / "daily" / key / path.name)
-                parts = pd.read_parquet(self.folder / "breakdown" / key / path.name)
+                figures = self._breakdown(key, path.name)
                 for row in metrics.to_dict("records"):
                     number = int(row.pop("replication"))
                     row.pop("scenario")
                     days = daily[daily["replication"] == number].sort_values("day")
-                    mine = parts[parts["replication"] == number]
-                    figures = zip(
-                        mine["by"], mine["group"], mine["metric"], mine["value"], strict=True
-                    )
                     done.append(
                         Replication(
                             index,
                             number,
                             {str(k): float(v) for k, v in row.items()},
                             {"queue_length": days["queue_length"].to_numpy()},
-                            {(str(b), str(g), str(m)): float(v) for b, g, m, v in figures},
+                            figures.get(number, {}),
                         )
                     )
         self.manifest["complete"] = False
         self._write_manifest()
         return done
+
+    def _breakdown(self, key: str, file: str) -> dict[int, dict[Key, float]]:
+        """A finished chunk's funnel by group, replication by replication."""
+        figures: dict[int, dict[Key, float]] = {}
+        for grouping in breakdown.GROUPINGS:
+            part = pd.read_parquet(self.folder / f"by_{grouping}" / key / file)
+            rows = part[["replication", grouping, "metric", "value"]].itertuples(index=False)
+            for number, group, metric, value in rows:
+                figure = (grouping, str(group), str(metric))
+                figures.setdefault(int(number), {})[figure] = float(value)
+        return figures
 
 
 def _chunk_files(folder: Path) -> list[Path]:
