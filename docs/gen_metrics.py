@@ -31,9 +31,10 @@ Two ways of counting, as a budget review reads them:
   own clock; a lead back from nurture is handed off, and judged, again. `expired_share`
   follows the MQLs made in the period.
 - **Funnel volumes, money and costs** count what **happened in the measured period**: MQLs
-  made, SQLs qualified, deals won and revenue booked between its start and end, against the
-  spend and people cost of the same period. So `mql_to_sql_rate` is this period's inbound SQLs
-  over this period's MQLs, not the fate of one cohort.
+  made, SQLs qualified, deals won and new ARR booked between its start and end, subscription
+  revenue recognised in it, against the spend and people cost of the same period.
+- **Stage rates** (`rate_*`) follow a **cohort**: the leads that entered a stage in the period,
+  and the share of them that reached the next stage by the end of the run.
 
 The measured period is `[start, start + horizon)`; the warm-up before it is simulated but not
 measured. The starting state (`initial`) is not counted as new leads or opportunities, but

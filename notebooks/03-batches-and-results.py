@@ -69,7 +69,7 @@ assert done.precision_met, "the cap was reached first"
 stored = results.load(OUT)
 print(f"{OUT}: {stored.manifest['command']}, seed {stored.manifest['seed']}, "
       f"funnelsim {stored.manifest['funnelsim_version']}")  # fmt: skip
-display(stored.differences.query("metric in ['sqls', 'deals_won', 'cac', 'roi']")
+display(stored.differences.query("metric in ['sqls', 'deals_won', 'new_arr', 'cac_ratio']")
         [["scenario", "metric", "unit", "mean", "ci_low", "ci_high", "excludes_zero"]])  # fmt: skip
 
 # %% [markdown]

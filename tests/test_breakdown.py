@@ -15,7 +15,7 @@ from funnelsim.model.run import simulate
 from funnelsim.staffing import HOURS_PER_YEAR, seat_hours
 from helpers import SCENARIOS, bundled, scenario
 
-VOLUMES = ("leads", "mqls", "sals", "sqls", "opportunities", "deals_won", "revenue")
+VOLUMES = ("leads", "mqls", "sals", "sqls", "opportunities", "deals_won", "new_arr")
 
 
 def test_the_groupings_the_cli_offers_are_the_breakdowns() -> None:
@@ -43,9 +43,18 @@ def test_sources_and_segments_add_up_to_the_whole_and_teams_to_their_role(seed: 
     t0, t1 = records.window
     assert headcount == pytest.approx(seat_hours(records.sdr_seats, t0, t1) / (t1 - t0))
     cost = sum(parts["team", t, "cost_people"] for t in (*sdr, "ae"))
+    # the rest of cost_people: marketing, leadership, and a manager's share per rep
     assert spec.marketing is not None
-    marketing = spec.marketing.headcount * spec.marketing.annual_cost_per_head
-    assert cost == pytest.approx(whole["cost_people"] - marketing * (t1 - t0) / HOURS_PER_YEAR)
+    econ = spec.economics
+    assert econ.manager_span is not None
+    years = (t1 - t0) / HOURS_PER_YEAR
+    rep_years = seat_hours(records.sdr_seats + records.ae_seats, t0, t1) / HOURS_PER_YEAR
+    others = (
+        spec.marketing.headcount * spec.marketing.annual_cost_per_head * years
+        + econ.leadership_annual * years
+        + econ.manager_annual_cost / econ.manager_span * rep_years
+    )
+    assert cost == pytest.approx(whole["cost_people"] - others)
     assert parts["team", "ae", "utilization"] == pytest.approx(whole["ae_utilization"])
     # the BDRs work outbound contacts only, so every lead they worked came from the list
     assert parts["team", "bdr", "leads_worked"] >= parts["source", "outbound", "leads"]

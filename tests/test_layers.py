@@ -16,10 +16,10 @@ PACKAGE = SRC / "funnelsim"
 
 # Layers, lowest first: a module may import its own layer and those below, never above.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "units", "rng", "staffing", "compiled", "curves"),
-    ("scenario.schema", "scenario.load", "scenario.study"),
+    ("errors", "units", "rng", "staffing", "compiled", "curves", "bands"),
+    ("scenario.schema", "scenario.ranges", "scenario.load", "scenario.study"),
     ("calendar",),
-    ("records",),
+    ("records", "economics"),
     ("model.",),
     (
         "theory",

@@ -63,7 +63,7 @@ EXPECTED = {
     "contacts_outbound": 0,
     "mqls": 5,  # no marketing section: every inbound lead is an MQL on arrival
     "sqls": 0,
-    "mql_to_sql_rate": 0.0,
+    "rate_mql_to_sql": 0.0,  # the cohort of 5 MQLs: none an SQL
     "first_touch_waited_share": 3 / 5,  # B, C, and D (never touched)
     "first_touch_wait_mean_h": (0 + 0.5 + 1.25 + 0) / 4,  # A, B, C, E
     "sla_first_touch_attainment": 3 / 4,  # A, B and E of A, B, C and E
@@ -88,7 +88,7 @@ def test_a_week_worked_out_by_hand(kpi: dict[str, float], name: str) -> None:
 
 def test_undefined_ratios_are_nan_not_zero(kpi: dict[str, float]) -> None:
     """No SQL, no deal: the cost of one is undefined, not free."""
-    for name in ("cost_per_sql", "cac", "sql_to_win_rate", "sales_cycle_days_mean"):
+    for name in ("cost_per_sql", "cac", "cac_ratio", "cac_payback_months", "sales_cycle_days_mean"):
         assert math.isnan(kpi[name]), f"{name}: {kpi[name]}, expected nan"
 
 

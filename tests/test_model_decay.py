@@ -25,7 +25,7 @@ from funnelsim.scenario.schema import Decay
 from helpers import bundled, scenario
 
 INBOUND = Kind.INBOUND
-SHORT = ("horizon=8w", "warmup=2w")
+SHORT = ("horizon=20w", "warmup=2w")
 
 
 def has(column: np.ndarray) -> np.ndarray:
@@ -57,7 +57,7 @@ WAIT_BUCKETS = ((0.0, 1.0), (1.0, 8.0), (8.0, np.inf))
 def test_sql_rate_never_rises_with_the_wait(seed: int) -> None:
     """In the baseline, handed-off leads touched within 1 h qualify more often than those
     touched in 1-8 h, and those more often than leads that waited over 8 h."""
-    spec = scenario(bundled("baseline.yaml"), "horizon=26w")
+    spec = scenario(bundled("baseline.yaml"), "horizon=39w")
     rates = []
     for r in range(20):  # with 10, the 1-8 h and 8 h+ buckets are too close to order on any seed
         records = simulate(spec, seed, r)

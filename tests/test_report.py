@@ -61,9 +61,9 @@ def test_a_study_report_charts_every_point(tmp_path: Path) -> None:
     invoke("report", str(folder))
     text = (folder / "report" / "report.md").read_text()
     assert text.startswith("# Study: ")
-    chart = folder / "report" / "points-roi.png"
+    chart = folder / "report" / "points-cac-ratio.png"
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", chart
-    assert "](points-roi.png)" in text
+    assert "](points-cac-ratio.png)" in text
     assert not (folder / "report" / "weekly-sqls.png").exists()  # seven bands would tangle
 
 

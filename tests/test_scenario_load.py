@@ -226,8 +226,8 @@ def test_overload_warns_on_stderr(args: list[str]) -> None:
     assert "warning" not in result.stdout
 
 
-# -- every field of the full funnel: the bundled baseline with one substitution ----------------
-BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+# -- every field of the full funnel: a whole funnel in plain numbers, with one substitution -----
+BASELINE = Path(__file__).resolve().parent / "data" / "funnel.yaml"
 APPEND = None  # as ``old``: add ``new`` at the end of the file
 
 
@@ -239,7 +239,7 @@ def substituted(old: str | None, new: str) -> str:
     text = base_text()
     if old is None:
         return text + new
-    assert text.count(old) == 1, f"{old!r} must occur exactly once in baseline.yaml"
+    assert text.count(old) == 1, f"{old!r} must occur exactly once in data/funnel.yaml"
     return text.replace(old, new)
 
 
@@ -334,9 +334,12 @@ FUNNEL_CASES = [
     # AE team
     ("stage-advance-1.2", "advance: 0.7}", "advance: 1.2}", "advance: ^1.2}",
      "teams.ae.stages.0.advance", "less than or equal to 1"),
-    ("repeat-probability-1", "repeat_probability: {inbound: 0.35",
-     "repeat_probability: {inbound: 1.0", "    ^win:\n", "teams.ae.win",
-     "repeat_probability.inbound must be below 1"),
+    # economics
+    ("gross-margin-1.5", "gross_margin: 0.8", "gross_margin: 1.5", "gross_margin: ^1.5",
+     "economics.gross_margin", "less than or equal to 1"),
+    ("churn-unknown-kind", "churn_annual: {inbound: 0.07,", "churn_annual: {inbund: 0.07,",
+     "churn_annual: {^inbund", "economics.churn_annual.inbund",
+     "unknown key 'inbund' (did you mean 'inbound'?)"),
     # starting state
     ("initial-unknown-stage", APPEND,
      "initial:\n  open_opportunities: [{source: search, count: 3, stage: dmeo}]\n",

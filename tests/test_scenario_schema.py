@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from funnelsim.cli import app
 from helpers import SCENARIOS
 
-BASELINE = str(SCENARIOS / "baseline.yaml")  # the SDR team starts with 5, the run in Oct 2026
+BASELINE = str(SCENARIOS / "baseline.yaml")  # the SDR team starts with 3, the run in Oct 2026
 
 
 @pytest.mark.parametrize(
@@ -18,12 +18,12 @@ BASELINE = str(SCENARIOS / "baseline.yaml")  # the SDR team starts with 5, the r
         (
             '[{at: "2027-06-01", change: -10}]',
             "teams.sdr.hiring.0.change",
-            "10 leave on 2027-06-01 00:00:00 but only 5 are on the team",
+            "10 leave on 2027-06-01 00:00:00 but only 3 are on the team",
         ),
         (
-            '[{at: "2027-03-01", change: -3}, {at: "2027-02-01", change: -3}]',
-            "teams.sdr.hiring.0.change",  # in date order: 5 - 3, then 3 more leave
-            "3 leave on 2027-03-01 00:00:00 but only 2 are on the team",
+            '[{at: "2027-03-01", change: -2}, {at: "2027-02-01", change: -2}]',
+            "teams.sdr.hiring.0.change",  # in date order: 3 - 2, then 2 more leave
+            "2 leave on 2027-03-01 00:00:00 but only 1 are on the team",
         ),
         (
             '[{at: "2026-01-12", change: 1}]',

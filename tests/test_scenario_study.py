@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from funnelsim.cli import app
+from funnelsim.economics import planned_cost_monthly
 from funnelsim.experiment import run_study
 from funnelsim.scenario.load import ScenarioError
 from funnelsim.scenario.study import load_study
@@ -97,20 +98,16 @@ def test_an_unknown_metric_is_located_in_the_study(tmp_path: Path) -> None:
 
 
 def test_bundled_study_keeps_the_budget_and_runs_from_python() -> None:
-    spec, points = load_study(SCENARIOS / "studies" / "inbound-vs-outbound.yaml", ["horizon=4w"])
-    assert [p.label for p in points][:2] == ["baseline", "split: inbound 70%"]
-    assert len(points) == 7
-    for point in points:
-        s = point.scenario
-        search, content, outbound = (s.sources[k] for k in ("search", "content", "outbound"))
-        budget = (
-            search.spend.monthly  # type: ignore[union-attr]
-            + content.spend.monthly  # type: ignore[union-attr]
-            + outbound.cost_per_contact * outbound.contacts_per_month  # type: ignore[union-attr]
-            + outbound.monthly_cost  # type: ignore[union-attr]
-            + s.teams.sdr.headcount * s.teams.sdr.annual_cost / 12
-        )
-        assert budget == pytest.approx(86_100, abs=1), point.label
+    study = SCENARIOS / "studies" / "inbound-vs-outbound.yaml"
+    _, year = load_study(study)  # the plan's year, as its cost is planned
+    assert [p.label for p in year][:2] == ["baseline", "split: list 100"]
+    assert len(year) == 7
+    plan = planned_cost_monthly(year[0].scenario)
+    for point in year:
+        cost = planned_cost_monthly(point.scenario)
+        print(f"{point.label}: planned cost {cost:,.0f} a month")
+        assert cost == pytest.approx(plan, abs=1), point.label
+    spec, points = load_study(study, ["horizon=4w"])
     result = run_study(spec, points[:3], 4, seed=1)
     assert [r.scenario.name for r in result.per_scenario] == [p.scenario.name for p in points[:3]]
     assert result.replications == 4

@@ -23,7 +23,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from funnelsim import metrics
-from funnelsim.analysis import Summary, summarise, unpaired_difference
+from funnelsim.analysis import Summary, summarise
 from funnelsim.cli import app
 from funnelsim.model.run import simulate
 from funnelsim.scenario.load import load_scenario
@@ -107,44 +107,44 @@ def paired(label: str, values: list[float]) -> tuple[Summary, str]:
 
 @pytest.mark.slow
 @pytest.mark.seed(11)
-def test_inbound_costs_less_per_lead_and_outbound_more_sdr_time_per_sql(seed: int) -> None:
+def test_outbound_costs_more_sdr_time_per_sql(seed: int) -> None:
+    """Every outbound attempt costs rep time: an outbound SQL takes more SDR hours than an
+    inbound one, which came to sales on its own."""
     base = runs("baseline.yaml", seed)
-    cost, text = paired(
-        "cost per lead, outbound - inbound ($)",
-        [m["cost_per_lead_outbound"] - m["cost_per_lead_inbound"] for m in base],
-    )
-    assert cost.ci_low > 0, text
     hours, text = paired(
         "SDR hours per SQL, outbound - inbound",
         [m["sdr_hours_per_sql_outbound"] - m["sdr_hours_per_sql_inbound"] for m in base],
     )
     assert hours.ci_low > 0, text
-
-
-def elasticity(file: str, seed: int, headcount: int) -> list[float]:
-    """Relative loss of SQLs per relative loss of SDRs, one SDR fewer, paired."""
-    fewer = runs(file, seed, f"teams.sdr.headcount={headcount - 1}")
-    full = runs(file, seed, f"teams.sdr.headcount={headcount}")
-    return [
-        ((b["sqls"] - a["sqls"]) / b["sqls"]) * headcount for a, b in zip(fewer, full, strict=True)
-    ]
+    paired(  # printed, not asserted: see docs/model.md, "Costs"
+        "cost per lead, outbound - inbound ($)",
+        [m["cost_per_lead_outbound"] - m["cost_per_lead_inbound"] for m in base],
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.seed(11)
-def test_inbound_is_more_sensitive_to_sdr_capacity(seed: int) -> None:
-    inbound = elasticity("inbound-heavy.yaml", seed, 3)
-    outbound = elasticity("outbound-heavy.yaml", seed, 8)
-    paired("SQL elasticity to SDRs, inbound-heavy", inbound)
-    paired("SQL elasticity to SDRs, outbound-heavy", outbound)
-    # two plans, two samples: Welch's interval for the difference of their means
-    diff = unpaired_difference(inbound, outbound, level=0.999)
-    text = (
-        f"inbound - outbound elasticity: {diff.mean:.3f} [{diff.ci_low:.3f}, {diff.ci_high:.3f}] "
-        "(99.9% Welch CI)"
-    )
-    print(text)
-    assert diff.ci_low > 0, text
+def test_one_sdr_fewer_makes_inbound_leads_wait_decay_and_convert_less(seed: int) -> None:
+    """Reps are a limited resource and a lead's odds fall while it waits: take one SDR from the
+    baseline and its inbound leads reach their first touch with less of their odds left, and
+    fewer become SQLs (paired, the same leads in both; the team's random days off and
+    departures are left out, so that the difference is the headcount's). The mean wait is
+    mostly nights and weekends and the 4-business-hour SLA still holds: both printed."""
+    own = load_scenario(SCENARIOS / "baseline.yaml").teams.sdr.headcount
+    steady = "teams.sdr.availability=null"
+    full = runs("baseline.yaml", seed, steady)
+    fewer = runs("baseline.yaml", seed, steady, f"teams.sdr.headcount={own - 1}")
+    for metric in ("first_touch_wait_mean_h", "sla_first_touch_attainment"):
+        paired(
+            f"{metric}, {own - 1} SDRs - {own}",
+            [a[metric] - b[metric] for a, b in zip(fewer, full, strict=True)],
+        )
+    for metric in ("decay_at_first_touch_mean", "sqls_inbound"):
+        moved, text = paired(
+            f"{metric}, {own - 1} SDRs - {own}",
+            [a[metric] - b[metric] for a, b in zip(fewer, full, strict=True)],
+        )
+        assert moved.ci_high < 0, text
 
 
 @pytest.mark.slow
@@ -154,7 +154,7 @@ def test_monday_batch_trades_conversion_for_a_schedule(seed: int) -> None:
     conversion, text = paired(
         "MQL -> SQL, continuous - batch",
         [
-            c["mql_to_sql_rate"] - b["mql_to_sql_rate"]
+            c["rate_mql_to_sql"] - b["rate_mql_to_sql"]
             for c, b in zip(continuous, batch, strict=True)
         ],
     )

@@ -3,10 +3,11 @@
 The headline metrics (``funnelsim.metrics``) add every lead up; a dashboard also splits the
 stages (inquiry -> MQL -> SAL -> SQL -> opportunity -> won, as volumes of the period and as
 cohort rates) by where leads came from and which segment they are in, and shows each team's
-load and output: its people, how busy they were, what they cost, and the SQLs, opportunities
-and deals of the leads it worked (any task on them in the period; a lead worked by an SDR team
-and an AE team counts for both). A team gets no cohort rates: the leads it works are chosen by
-how far they got.
+load and output: its people, how busy they were, what they cost, and the SQLs, opportunities,
+deals and new ARR of the leads it worked (any task on them in the period; a lead worked by an
+SDR team and an AE team counts for both). A team gets no cohort rates: the leads it works are
+chosen by how far they got. Each source also shows its cost (``funnelsim.metrics.Costs``) per
+MQL, SQL and deal.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 
 import numpy as np
 
-from funnelsim.metrics import METRICS, STAGES, seat_business_hours, stages
+from funnelsim.metrics import METRICS, STAGES, costs, seat_business_hours, stages
 from funnelsim.records import RunRecords, Team
 from funnelsim.scenario.schema import Scenario
 from funnelsim.staffing import HOURS_PER_YEAR, seat_hours
@@ -27,13 +28,20 @@ TEAM_METRICS = {
     "cost_people": ("money", "Fully loaded cost of the team's people in the period."),
     "leads_worked": ("leads", "Leads and contacts the team worked on in the period."),
 }
-TEAM_STAGES = ("sqls", "opportunities", "deals_won", "revenue")
+TEAM_STAGES = ("sqls", "opportunities", "deals_won", "new_arr")
+SOURCE_COSTS = {
+    "cost": ("money", "The source's sales and marketing cost (funnelsim.metrics.Costs)."),
+    "cost_per_mql": ("money", "The source's cost per MQL of the period."),
+    "cost_per_sql": ("money", "The source's cost per SQL of the period."),
+    "cost_per_deal": ("money", "The source's cost per deal won in the period."),
+}
 Key = tuple[str, str, str]  # (grouping, group, metric)
 
 
 def unit(metric: str) -> str:
     """The unit of a breakdown metric."""
-    return TEAM_METRICS[metric][0] if metric in TEAM_METRICS else METRICS[metric].unit
+    extra = {**TEAM_METRICS, **SOURCE_COSTS}
+    return extra[metric][0] if metric in extra else METRICS[metric].unit
 
 
 def compute(records: RunRecords, scenario: Scenario) -> dict[Key, float]:
@@ -47,6 +55,12 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[Key, float]:
         for index, name in enumerate(names):
             for metric, value in stages(records, column == index).items():
                 out[by, name, metric] = value
+    for name, cost in zip(records.source_names, costs(records, scenario).by_source, strict=True):
+        out["source", name, "cost"] = cost
+        for metric, of in (("cost_per_mql", "mqls"), ("cost_per_sql", "sqls"),
+                           ("cost_per_deal", "deals_won")):  # fmt: skip
+            count = out["source", name, of]
+            out["source", name, metric] = cost / count if count > 0 else math.nan
     for name, figures in _teams(records, scenario).items():
         for metric, value in figures.items():
             out["team", name, metric] = value
@@ -85,4 +99,6 @@ def _teams(records: RunRecords, scenario: Scenario) -> dict[str, dict[str, float
 
 def metrics_of(grouping: str) -> tuple[str, ...]:
     """The metrics a grouping reports, in order."""
-    return (*TEAM_METRICS, *TEAM_STAGES) if grouping == "team" else STAGES
+    if grouping == "team":
+        return (*TEAM_METRICS, *TEAM_STAGES)
+    return (*STAGES, *SOURCE_COSTS) if grouping == "source" else STAGES

@@ -570,9 +570,9 @@ def schema() -> None:
 
     For editors that complete and check YAML, and for CI checks.
     """
-    from funnelsim.scenario.schema import Scenario
+    from funnelsim.scenario.load import scenario_json_schema
 
-    print(json.dumps(Scenario.model_json_schema(), indent=2))
+    print(json.dumps(scenario_json_schema(), indent=2))
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from funnelsim import economics
 from funnelsim.calendar import month_bounds
 from funnelsim.records import Kind, Outcome, RunRecords, TaskKind, Team
 from funnelsim.scenario.schema import InboundSource, OutboundSource, Scenario, Staff
@@ -55,14 +56,18 @@ METRICS: dict[str, MetricInfo] = {
     "deals_won": _m("deals", "Opportunities won."),
     "deals_won_inbound": _m("deals", "Deals won from inbound."),
     "deals_won_outbound": _m("deals", "Deals won from outbound."),
-    "revenue": _m("money", "First-purchase value of deals won."),
-    "revenue_inbound": _m("money", "Revenue from inbound deals."),
-    "revenue_outbound": _m("money", "Revenue from outbound deals."),
+    "new_arr": _m("money", "New annual recurring revenue: the contract value (ACV) of deals won "
+                  "in the period."),
+    "revenue": _m("money", "Subscription revenue recognised in the period: every customer won "
+                  "so far (warm-up included) paying ARR/12 a month, with expansion and churn as "
+                  "expected values."),
+    "revenue_inbound": _m("money", "Revenue recognised from customers won from inbound."),
+    "revenue_outbound": _m("money", "Revenue recognised from customers won from outbound."),
+    "gross_profit": _m("money", "Revenue recognised x gross margin."),
     "pipeline_value": _m("money", "Deal value at stake in opportunities opened."),
-    "ltv": _m("money", "Lifetime value of deals won (with repeat purchases)."),
+    "ltv": _m("money", "Lifetime value of deals won: expected gross profit over "
+              "economics.lifetime, with expansion and churn."),
     "sales_cycle_days_mean": _m("days", "Mean time from opportunity to won deal."),
-    "mql_to_sql_rate": _m("share", "Inbound SQLs per MQL, both counted in the period."),
-    "sql_to_win_rate": _m("share", "Deals won per SQL, both counted in the period."),
     "rate_inquiry_to_mql": _m("share", "Cohort: inbound leads that arrived in the period and "
                               "became MQLs by the end of the run."),
     "rate_mql_to_sal": _m("share", "Cohort: MQLs of the period accepted by sales at first touch "
@@ -123,9 +128,20 @@ METRICS: dict[str, MetricInfo] = {
     "first_touches_per_sdr_week": _m("touches", "First touches started per SDR per week."),
     "sdr_hours_per_sql_inbound": _m("hours", "SDR working hours on inbound per inbound SQL."),
     "sdr_hours_per_sql_outbound": _m("hours", "SDR working hours on outbound per outbound SQL."),
+    "sqls_per_sdr_month": _m("leads", "SQLs (qualified meetings) per SDR per month (average "
+                             "SDR headcount of the period)."),
+    "new_arr_per_ae_year": _m("money", "New ARR per AE per year (average AE headcount of the "
+                              "period): what an AE closes, to hold against quota."),
     "spend_marketing": _m("money", "Channel spend and channel costs."),
-    "cost_people": _m("money", "Fully loaded cost of SDRs, AEs and marketing people."),
-    "total_cost": _m("money", "Spend, people and outbound program costs."),
+    "cost_people": _m("money", "Fully loaded cost of SDRs, AEs, their first-line managers, "
+                      "marketing people, and sales and marketing leadership and operations."),
+    "cost_commissions": _m("money", "Commissions: economics.commission x new ARR."),
+    "cost_tools": _m("money", "Sales tools per SDR and AE seat."),
+    "total_cost": _m("money", "Sales and marketing cost: spend, outbound programs, people, "
+                     "commissions and tools."),
+    "planned_cost_monthly": _m("money", "The plan's cost per month known before the run: "
+                               "channel spend, programs, tools and loaded headcount as planned "
+                               "(no commissions, no random departures)."),
     "cost_per_lead": _m("money", "Cost of generating leads (spend, marketing people, outbound "
                         "programs and SDR prospecting time) per lead."),
     "cost_per_lead_inbound": _m("money", "Channel spend and marketing people per inbound lead."),
@@ -134,10 +150,17 @@ METRICS: dict[str, MetricInfo] = {
         "reached)."
     ),
     "cost_per_sql": _m("money", "Total cost per SQL."),
-    "cost_per_sql_inbound": _m("money", "Inbound share of cost per inbound SQL."),
-    "cost_per_sql_outbound": _m("money", "Outbound share of cost per outbound SQL."),
-    "cac": _m("money", "Customer acquisition cost: total cost per deal won."),
-    "roi": _m("ratio", "(Revenue - total cost) / total cost."),
+    "cost_per_sql_inbound": _m("money", "Inbound sources' cost (their spend, and the rep time, "
+                               "marketing people and commissions their leads took) per inbound "
+                               "SQL."),
+    "cost_per_sql_outbound": _m("money", "Outbound sources' cost per outbound SQL."),
+    "cac": _m("money", "Customer acquisition cost: sales and marketing cost per deal won."),
+    "cac_ratio": _m("ratio", "Sales and marketing cost per $1 of new ARR."),
+    "cac_payback_months": _m("months", "Months of gross profit on the new ARR that pay back the "
+                             "period's sales and marketing cost: total cost / (new ARR x gross "
+                             "margin / 12)."),
+    "ltv_to_cac": _m("ratio", "Lifetime value of the deals won over the period's sales and "
+                     "marketing cost."),
 }  # fmt: skip
 
 
@@ -238,7 +261,7 @@ def _people_cost(records: RunRecords, scenario: Scenario) -> tuple[float, float]
 
 
 STAGES = (
-    "leads", "mqls", "sals", "sqls", "opportunities", "deals_won", "revenue",
+    "leads", "mqls", "sals", "sqls", "opportunities", "deals_won", "new_arr",
     "rate_inquiry_to_mql", "rate_mql_to_sal", "rate_mql_to_sql", "rate_sql_to_opportunity",
     "rate_opportunity_to_won", "days_mql_to_sql_mean", "days_sql_to_opportunity_mean",
 )  # fmt: skip
@@ -272,7 +295,7 @@ def stages(records: RunRecords, within: np.ndarray | None = None) -> dict[str, f
         "sqls": float(np.count_nonzero(sqls)),
         "opportunities": float(np.count_nonzero(opened)),
         "deals_won": float(np.count_nonzero(won)),
-        "revenue": float(np.nansum(leads.deal_value[won])),
+        "new_arr": float(np.nansum(leads.deal_value[won])),
         "rate_inquiry_to_mql": _share(reached(leads.mql_h), arrived & inbound),
         "rate_mql_to_sal": _share(reached(leads.sal_h), mqls),
         "rate_mql_to_sql": _share(reached(leads.sql_h), mqls),
@@ -281,6 +304,116 @@ def stages(records: RunRecords, within: np.ndarray | None = None) -> dict[str, f
         "days_mql_to_sql_mean": float(to_sql.mean()) if to_sql.size else math.nan,
         "days_sql_to_opportunity_mean": float(to_opp.mean()) if to_opp.size else math.nan,
     }
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Sales and marketing cost of the measured period, and each source's share of it.
+
+    Each source carries its own spend and programs, the rep time spent on its leads (each role's
+    cost, managers and tools included, split by the working hours its leads took), marketing's
+    people in proportion to its MQLs (inbound sources), and the commissions on its new ARR.
+    ``generating`` is the part that produced the leads: spend, programs, marketing people and
+    prospecting time.
+    """
+
+    spend: float  # inbound channels' spend and costs
+    programs: float  # outbound lists and tools
+    people: float  # loaded SDRs, AEs and their managers, marketing people
+    commissions: float
+    tools: float
+    by_source: list[float]  # in the order of RunRecords.source_names
+    generating: list[float]
+
+    @property
+    def total(self) -> float:
+        return self.spend + self.programs + self.people + self.commissions + self.tools
+
+
+def costs(records: RunRecords, scenario: Scenario) -> Costs:
+    """What the period cost, in total and source by source (``Costs``)."""
+    leads, tasks = records.leads, records.tasks
+    t0, t1 = records.window
+    b0, b1 = records.window_b
+    econ = scenario.economics
+    names = records.source_names
+    arrived = _in(leads.arrival_h, t0, t1) & (leads.entry < 0)
+    won = leads.won & _in(leads.closed_h, t0, t1)
+    starts, ends = month_bounds(scenario.origin, records.end_h)
+    own = np.zeros(len(names))
+    spend = programs = 0.0
+    for index, name in enumerate(names):
+        source = scenario.sources[name]
+        for m, (start, end) in enumerate(zip(starts, ends, strict=True)):
+            share = _prorate(start, end, t0, t1)
+            if isinstance(source, InboundSource):
+                monthly = source.spend.for_month(m) if source.spend is not None else 0.0
+                own[index] += share * (monthly + source.monthly_cost)
+            else:
+                own[index] += share * source.monthly_cost
+        if isinstance(source, OutboundSource):
+            loaded = arrived & (leads.source == index) & (leads.outcome != Outcome.NOT_LOADED)
+            own[index] += source.cost_per_contact * float(np.count_nonzero(loaded))
+            programs += own[index]
+        else:
+            spend += own[index]
+    # people: each role's loaded cost with its managers, by working hours on each source's leads
+    sdr_cost, ae_cost = _people_cost(records, scenario)
+    seat_years = [
+        seat_hours(records.sdr_seats, t0, t1) / HOURS_PER_YEAR,
+        seat_hours(records.ae_seats, t0, t1) / HOURS_PER_YEAR,
+    ]
+    per_manager = econ.manager_annual_cost / econ.manager_span if econ.manager_span else 0.0
+    role_cost = [
+        sdr_cost + (per_manager + econ.tools_per_head) * seat_years[0],
+        ae_cost + (per_manager + econ.tools_per_head) * seat_years[1],
+    ]
+    source_of_task = leads.source[tasks.lead]
+    prospecting = np.zeros(len(names))
+    by_source = own.copy()
+    for role in (Team.SDR, Team.AE):
+        hours = np.array(
+            [tasks.busy_hours(role, b0, b1, source_of_task == i) for i in range(len(names))]
+        )
+        if hours.sum() > 0:
+            by_source += role_cost[role] * hours / hours.sum()
+            if role == Team.SDR:
+                prospecting = role_cost[role] * hours / hours.sum()
+    marketing = economics.marketing_people_annual(scenario) * (t1 - t0) / HOURS_PER_YEAR
+    mqls = np.array(
+        [
+            np.count_nonzero(_in(leads.mql_h, t0, t1) & (leads.source == i))
+            for i in range(len(names))
+        ],
+        dtype=float,
+    )
+    inbound = np.array([isinstance(scenario.sources[n], InboundSource) for n in names])
+    weights = mqls if mqls.sum() > 0 else inbound.astype(float)
+    marketing_share = marketing * weights / weights.sum() if weights.sum() > 0 else 0.0 * weights
+    commissions = np.array(
+        [econ.commission * float(np.nansum(leads.deal_value[won & (leads.source == i)]))
+         for i in range(len(names))]
+    )  # fmt: skip
+    by_source += marketing_share + commissions
+    # leadership and operations serve every source: shared in proportion to the rest
+    leadership = econ.leadership_annual * (t1 - t0) / HOURS_PER_YEAR
+    if by_source.sum() > 0:
+        by_source += leadership * by_source / by_source.sum()
+    generating = own + marketing_share + np.where(inbound, 0.0, prospecting)
+    tools = econ.tools_per_head * (seat_years[0] + seat_years[1])
+    return Costs(
+        spend=spend,
+        programs=programs,
+        people=sdr_cost
+        + ae_cost
+        + per_manager * (seat_years[0] + seat_years[1])
+        + marketing
+        + leadership,
+        commissions=float(commissions.sum()),
+        tools=tools,
+        by_source=by_source.tolist(),
+        generating=generating.tolist(),
+    )
 
 
 def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
@@ -308,14 +441,9 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["sqls_outbound"] = float(np.count_nonzero(sql & outbound))
     out["deals_won_inbound"] = float(np.count_nonzero(won & inbound))
     out["deals_won_outbound"] = float(np.count_nonzero(won & outbound))
-    out["revenue_inbound"] = float(np.nansum(leads.deal_value[won & inbound]))
-    out["revenue_outbound"] = float(np.nansum(leads.deal_value[won & outbound]))
     out["pipeline_value"] = float(np.nansum(leads.pipeline_value[opened]))
-    out["ltv"] = float(np.nansum(leads.ltv[won]))
     cycle = (leads.closed_h - leads.opp_h)[won] / 24.0
     out["sales_cycle_days_mean"] = float(cycle.mean()) if cycle.size else math.nan
-    out["mql_to_sql_rate"] = _ratio(out["sqls_inbound"], out["mqls"])
-    out["sql_to_win_rate"] = _ratio(out["deals_won"], out["sqls"])
     out["meetings_booked"] = float(np.count_nonzero(_in(leads.booked_h, t0, t1)))
     out["meetings_held"] = float(np.count_nonzero(_in(leads.held_h, t0, t1)))
     out["rate_meeting_held"] = _share(~np.isnan(leads.held_h), _in(leads.booked_h, t0, t1))
@@ -373,45 +501,46 @@ def compute(records: RunRecords, scenario: Scenario) -> dict[str, float]:
     out["sdr_hours_per_sql_inbound"] = _ratio(sdr_in, out["sqls_inbound"])
     out["sdr_hours_per_sql_outbound"] = _ratio(sdr_out, out["sqls_outbound"])
 
-    # -- money
-    origin_months, month_ends = month_bounds(scenario.origin, records.end_h)
-    spend = 0.0
-    program = 0.0
-    for name, source in scenario.sources.items():
-        index = records.source_names.index(name)
-        for m, (start, end) in enumerate(zip(origin_months, month_ends, strict=True)):
-            share = _prorate(start, end, t0, t1)
-            if isinstance(source, InboundSource):
-                monthly = source.spend.for_month(m) if source.spend is not None else 0.0
-                spend += share * (monthly + source.monthly_cost)
-            else:
-                program += share * source.monthly_cost
-        if isinstance(source, OutboundSource):
-            loaded = arrived & (leads.source == index) & (leads.outcome != Outcome.NOT_LOADED)
-            program += source.cost_per_contact * float(np.count_nonzero(loaded))
-    mkt = scenario.marketing
-    sdr_cost, ae_cost = _people_cost(records, scenario)
-    marketing_cost = (
-        mkt.headcount * mkt.annual_cost_per_head * (t1 - t0) / HOURS_PER_YEAR if mkt else 0.0
+    # -- money: subscriptions, and what selling cost
+    econ = scenario.economics
+    acv = np.nan_to_num(leads.deal_value)
+    customers = leads.won & (leads.closed_h < t1)  # warm-up deals pay in the period too
+    revenue = np.zeros(len(acv))
+    revenue[customers] = economics.recognised(
+        econ, acv[customers], leads.kind[customers], leads.closed_h[customers], t0, t1
     )
-    out["spend_marketing"] = spend
-    out["cost_people"] = sdr_cost + ae_cost + marketing_cost
-    out["total_cost"] = spend + program + out["cost_people"]
-    # SDR cost splits by where SDR time went; AE cost by where the SQLs came from
-    sdr_out_share = _ratio(sdr_out, sdr_in + sdr_out) if sdr_in + sdr_out > 0 else 0.0
-    ae_out_share = _ratio(out["sqls_outbound"], out["sqls"]) if out["sqls"] > 0 else 0.0
-    gen_in = spend + marketing_cost
-    gen_out = program + sdr_cost * sdr_out_share
-    cost_in = gen_in + sdr_cost * (1 - sdr_out_share) + ae_cost * (1 - ae_out_share)
-    cost_out = gen_out + ae_cost * ae_out_share
-    out["cost_per_lead"] = _ratio(gen_in + gen_out, out["leads"])
+    out["new_arr"] = float(np.sum(acv[won]))
+    out["revenue"] = float(np.sum(revenue))
+    out["revenue_inbound"] = float(np.sum(revenue[inbound]))
+    out["revenue_outbound"] = float(np.sum(revenue[outbound]))
+    out["gross_profit"] = econ.gross_margin * out["revenue"]
+    out["ltv"] = float(np.nansum(leads.ltv[won]))
+    cost = costs(records, scenario)
+    out["spend_marketing"] = cost.spend
+    out["cost_people"] = cost.people
+    out["cost_commissions"] = cost.commissions
+    out["cost_tools"] = cost.tools
+    out["total_cost"] = cost.total
+    out["planned_cost_monthly"] = economics.planned_cost_monthly(scenario)
+    kinds = [scenario.sources[name].kind for name in records.source_names]
+    cost_in = sum(c for c, k in zip(cost.by_source, kinds, strict=True) if k == "inbound")
+    cost_out = cost.total - cost_in
+    gen = cost.generating
+    gen_in = sum(c for c, k in zip(gen, kinds, strict=True) if k == "inbound")
+    out["cost_per_lead"] = _ratio(sum(gen), out["leads"])
     out["cost_per_lead_inbound"] = _ratio(gen_in, out["leads_inbound"])
-    out["cost_per_lead_outbound"] = _ratio(gen_out, out["leads_outbound"])
+    out["cost_per_lead_outbound"] = _ratio(sum(gen) - gen_in, out["leads_outbound"])
     out["cost_per_sql"] = _ratio(out["total_cost"], out["sqls"])
     out["cost_per_sql_inbound"] = _ratio(cost_in, out["sqls_inbound"])
     out["cost_per_sql_outbound"] = _ratio(cost_out, out["sqls_outbound"])
     out["cac"] = _ratio(out["total_cost"], out["deals_won"])
-    out["roi"] = _ratio(out["revenue"] - out["total_cost"], out["total_cost"])
+    out["cac_ratio"] = _ratio(out["total_cost"], out["new_arr"])
+    out["cac_payback_months"] = _ratio(out["total_cost"], out["new_arr"] * econ.gross_margin / 12)
+    out["ltv_to_cac"] = _ratio(out["ltv"], out["total_cost"])
+    years = (t1 - t0) / HOURS_PER_YEAR
+    ae_headcount = seat_hours(records.ae_seats, t0, t1) / (t1 - t0)
+    out["new_arr_per_ae_year"] = _ratio(out["new_arr"], ae_headcount * years)
+    out["sqls_per_sdr_month"] = _ratio(out["sqls"], headcount * years * 12)
     return {name: out[name] for name in METRICS}
 
 
@@ -433,7 +562,7 @@ def weekly(records: RunRecords) -> dict[str, np.ndarray]:
         "sqls": count(leads.sql_h),
         "opportunities": count(leads.opp_h),
         "deals_won": count(leads.closed_h, leads.won),
-        "revenue": np.histogram(
+        "new_arr": np.histogram(
             leads.closed_h[leads.won], bins=edges, weights=leads.deal_value[leads.won]
         )[0],
         "leads_lost_untouched": count(leads.expired_h),

@@ -93,8 +93,17 @@ class Replications:
                 for key in keys}  # fmt: skip
 
     def values(self, metric: str) -> list[float]:
-        """One metric's value in each replication, in replication order."""
-        return [row[metric] for row in self.metrics]
+        """One metric's value in each replication, in replication order; ``METRIC.SOURCE``
+        is the metric of one source (``funnelsim.breakdown``)."""
+        name, _, source = metric.partition(".")
+        if not source:
+            return [row[metric] for row in self.metrics]
+        return [b.get(("source", source, name), math.nan) for b in self.breakdowns]
+
+    def per_source(self) -> list[str]:
+        """The names of each source's metrics, ``METRIC.SOURCE``."""
+        keys = self.breakdowns[0] if self.breakdowns else {}
+        return [f"{metric}.{group}" for by, group, metric in keys if by == "source"]
 
     def warmup(self) -> list[WarmupCheck]:
         """MSER-5 on each warm-up sensitive level, averaged over replications."""
@@ -118,11 +127,7 @@ class Replications:
             "replications": self.n,
             "metrics": {
                 **{name: summary_json(s) for name, s in self.summary().items()},
-                **{
-                    f"{metric}.{source}": summary_json(s)
-                    for (by, source, metric), s in figures.items()
-                    if by == "source"
-                },
+                **{name: summary_json(summarise(self.values(name))) for name in self.per_source()},
             },
             "by": _nested({key: s for key, s in figures.items() if key[0] != "source"}),
         }
@@ -162,7 +167,7 @@ class Comparison:
     def differences(self, level: float = 0.95) -> dict[str, dict[str, Summary]]:
         """For each later scenario, its paired difference from the baseline, per metric."""
         base = self.baseline
-        names = base.metrics[0] if base.metrics else {}
+        names = [*(base.metrics[0] if base.metrics else {}), *base.per_source()]
         return {
             other.scenario.name: {
                 name: paired_difference(other.values(name), base.values(name), level)

@@ -27,11 +27,12 @@ from funnelsim.store import atomic_write
 KEY_METRICS = (
     "sqls",
     "deals_won",
-    "revenue",
+    "new_arr",
     "total_cost",
     "cost_per_sql",
-    "cac",
-    "roi",
+    "cac_ratio",
+    "cac_payback_months",
+    "ltv_to_cac",
     "sla_first_touch_attainment",
     "sdr_utilization",
 )
@@ -161,7 +162,7 @@ def write_report(folder: Path) -> Path:
         labels = (
             [p["label"] for p in manifest["study"]["points"]] if "study" in manifest else scenarios
         )
-        for m in ("sqls", "cac", "roi", "sla_first_touch_attainment"):
+        for m in ("sqls", "new_arr", "cac_ratio", "sla_first_touch_attainment"):
             if all((s, m) in summary for s in scenarios):
                 name = f"points-{m.replace('_', '-')}.png"
                 _save(_by_point_chart(labels, [summary[(s, m)] for s in scenarios], m), out / name)

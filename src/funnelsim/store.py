@@ -46,6 +46,8 @@ from funnelsim.errors import StoreError
 from funnelsim.metrics import METRICS
 from funnelsim.records import Kind, Outcome, RunRecords, TaskKind, Team, labels
 from funnelsim.replications import Chunk, Comparison, Replication, Replications, check_names
+from funnelsim.scenario.load import SCENARIO_FORMAT
+from funnelsim.scenario.ranges import with_ranges
 from funnelsim.scenario.schema import Scenario
 
 FORMAT = 1
@@ -263,7 +265,9 @@ class Store:
     def _write_start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         for key, scenario in zip(self.keys, self.scenarios, strict=True):
-            data = scenario.model_dump(mode="json", exclude_none=True)
+            # the scenario format it is written in, and its ranges and sources as written
+            dumped = with_ranges(scenario, scenario.model_dump(mode="json", exclude_none=True))
+            data = {"format": SCENARIO_FORMAT, **dumped}
             _write_text(
                 self.folder / "scenarios" / f"{key}.yaml", yaml.safe_dump(data, sort_keys=False)
             )

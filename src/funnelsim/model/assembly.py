@@ -13,12 +13,12 @@ import math
 import numpy as np
 
 from funnelsim.calendar import Calendar
+from funnelsim.economics import lifetime_value
 from funnelsim.model.story import Funnel
 from funnelsim.records import (
     FloatArray,
     HandoffLog,
     HandoffRecords,
-    Kind,
     LeadRecords,
     Outcome,
     RunRecords,
@@ -41,9 +41,6 @@ def assemble(funnel: Funnel) -> RunRecords:
     handoff_h = floats(funnel.handoff_h)
     touch_start = floats(funnel.touch_start_h)
     deadline, met = _sla(cal, sla, handoff_h, touch_start)
-    repeat = np.where(
-        p.kind == Kind.INBOUND, rules.repeat_probability[0], rules.repeat_probability[1]
-    )
     deal = floats(funnel.deal_value)
     outcome = ints(funnel.outcome)
     opened = ~np.isnan(floats(funnel.opp_h))
@@ -106,7 +103,11 @@ def assemble(funnel: Funnel) -> RunRecords:
             closed_h=floats(funnel.closed_h),
             won=outcome == Outcome.WON,
             deal_value=deal,
-            ltv=np.where(np.isnan(deal), np.nan, deal / (1 - repeat)),
+            ltv=np.where(
+                np.isnan(deal),
+                np.nan,
+                lifetime_value(scenario.economics, np.nan_to_num(deal), p.kind),
+            ),
             pipeline_value=np.where(opened, drawn_deal, np.nan),
             contact=ints(funnel.contact) if len(funnel.contact) else np.full(len(p), -1),
             cycles=ints(funnel.cycles),

@@ -93,6 +93,7 @@ class Rules:
         self.feedback = False
         self.halving_rejections = 1.0
         self.mql_threshold = 0.0
+        self.bar_up = self.bar_down = 0.0
         self.nurture_cycles = 0
         self.reemerge_probability = 0.0
         self.nurture_after: Sampler | None = None
@@ -104,6 +105,10 @@ class Rules:
             self.feedback = m.feedback_loop
             self.halving_rejections = float(m.feedback_rejections)
             self.mql_threshold = m.mql_threshold
+            # sales' decisions move the bar: up on a rejection, down on an acceptance
+            step, target = m.feedback_threshold_step, m.feedback_acceptance_target
+            if m.feedback_loop:
+                self.bar_up, self.bar_down = step * target, step * (1 - target)
             if m.nurture is not None:
                 self.nurture_cycles = m.nurture.max_cycles
                 self.reemerge_probability = m.nurture.reemerge_probability
@@ -202,13 +207,14 @@ class Rules:
             [win.by_kind.inbound, win.by_kind.outbound] if win is not None else [1.0, 1.0]
         )
         self.fit_effect = win.fit_effect if win is not None else 0.0
-        self.collateral = (
-            1 + win.collateral_lift * (win.collateral - 0.25) / 0.75 if win is not None else 1.0
+        # the share of sellers with the collateral they need: the scenario's, raised by
+        # marketing's enablement people
+        enablement = m.enablement if m is not None else None
+        equipped = (win.collateral if win is not None else 0.25) + (
+            enablement.headcount * enablement.collateral_per_head if enablement else 0.0
         )
-        self.repeat_probability = (
-            [win.repeat_probability.inbound, win.repeat_probability.outbound]
-            if win is not None
-            else [0.0, 0.0]
+        self.collateral = (
+            1 + win.collateral_lift * (min(1.0, equipped) - 0.25) / 0.75 if win is not None else 1.0
         )
 
     def win_probability(self, segment: int, kind: int, fit: float) -> float:

@@ -251,6 +251,7 @@ class Funnel(Worker):
         self._pooled = [False] * n if rules.release is not None else []
         self.batches = BatchRecords()
         self.rejections = 0
+        self.mql_threshold = rules.mql_threshold  # moved by sales' decisions (feedback loop)
         self._next = 0
 
     # -- running -----------------------------------------------------------------------------
@@ -439,7 +440,7 @@ class Funnel(Worker):
         )
         score = self._marketing_score(lead, z)
         self.score[lead] = score
-        if score >= self.rules.mql_threshold:
+        if score >= self.mql_threshold:
             self._mql(lead, now)
         else:
             self._nurture(lead, now, _NURTURED)
@@ -605,13 +606,16 @@ class Funnel(Worker):
     def _first_touch_done(self, task: Task, now: float) -> None:
         lead = task.lead
         self.touch_end_h[lead] = now
-        if self.fit[lead] < self.rules.acceptance_fit:
+        rules = self.rules
+        if self.fit[lead] < rules.acceptance_fit:
             self.accepted[lead] = 0
             self.rejections += 1
+            self.mql_threshold = min(1.0, self.mql_threshold + rules.bar_up)
             self._decide(lead, now)
             self._nurture(lead, now, _REJECTED)
             return
         self.accepted[lead] = 1
+        self.mql_threshold = max(0.0, self.mql_threshold - rules.bar_down)
         if math.isnan(self.sal_h[lead]):
             self.sal_h[lead] = now
         if self.rules.ends_at_first_touch:

@@ -9,6 +9,13 @@ A variant is a plan that differs from a file in a few values: ``--variant "8 SDR
 teams.sdr.headcount=8"`` is the first file with that override, named ``8 SDRs``, so a planner
 compares a change without copying the file. Its overrides go through the same machinery as
 ``--set`` (and its problems are located at the option), after the ``--set`` values.
+
+A number may be written with its range and source, ``{low: 4, high: 6, source: "...", grade:
+B}`` (``scenario.ranges``): the scenario is validated with each such number's value, then with
+the low and the high end of every range, and each problem is located as any other. Overrides
+apply first, so ``--set`` replaces a range with a number. A file may say which scenario format
+it is written in (``format: 2``); an older or newer one is refused, with a pointer to what
+changed.
 """
 
 from __future__ import annotations
@@ -24,9 +31,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from funnelsim.errors import FunnelsimError
+from funnelsim.scenario import ranges
 from funnelsim.scenario.schema import CrossReferenceError, Scenario, did_you_mean
 
 PathKey = tuple[str | int, ...]
+SCENARIO_FORMAT = 2  # 1: every file before numbers could carry a range and a source
+FORMAT_CHANGES = "docs/scenario.md#format-versions"
 
 
 @dataclass(frozen=True)
@@ -396,28 +406,168 @@ def problems_from(exc: ValidationError, document: Document) -> list[Problem]:
     return problems
 
 
+def _attempt(
+    document: Document, model: type[BaseModel], context: dict[str, Any] | None
+) -> tuple[Any, list[Problem]]:
+    """The document as ``model``, or None and every problem, located."""
+    try:
+        return model.model_validate(document.data, context=context), []
+    except ValidationError as exc:
+        return None, problems_from(exc, document)
+    except CrossReferenceError as exc:
+        return None, [
+            Problem(
+                document.key_marks.get(path, document.where(path))
+                if at_key
+                else document.where(path),
+                _dotted(path),
+                message,
+            )
+            for path, message, at_key in exc.problems
+        ]
+
+
 def validate_document(
     document: Document, model: type[BaseModel] = Scenario, context: dict[str, Any] | None = None
 ) -> Any:
     """The document as ``model``, or a ScenarioError locating every problem; ``context``
-    reaches the model's validators (what a study may name, say)."""
-    try:
-        return model.model_validate(document.data, context=context)
-    except ValidationError as exc:
-        raise ScenarioError(problems_from(exc, document)) from None
-    except CrossReferenceError as exc:
-        raise ScenarioError(
-            [
-                Problem(
-                    document.key_marks.get(path, document.where(path))
-                    if at_key
-                    else document.where(path),
-                    _dotted(path),
-                    message,
+    reaches the model's validators (what a study may name, say). A scenario's format is
+    checked and its extended numbers (``scenario.ranges``) are taken out first."""
+    if model is Scenario:
+        return _validate_scenario(document, context)
+    result, problems = _attempt(document, model, context)
+    if problems:
+        raise ScenarioError(problems)
+    return result
+
+
+# -- format versions and extended numbers ------------------------------------------------------
+def _format_checked(document: Document) -> Document:
+    """The document without its ``format`` key, if it says the current format; else an error."""
+    if "format" not in document.data:
+        return document  # no format: the current one
+    given = document.data["format"]
+    if isinstance(given, bool) or not isinstance(given, int):
+        message = f"expected a whole number, the scenario format ({SCENARIO_FORMAT}); got {given!r}"
+    elif given == SCENARIO_FORMAT:
+        data = {key: value for key, value in document.data.items() if key != "format"}
+        return Document(document.source, data, document.marks, document.key_marks)
+    elif 1 <= given < SCENARIO_FORMAT:
+        message = (
+            f"this file is scenario format {given}; funnelsim reads format {SCENARIO_FORMAT} "
+            f"(what changed: {FORMAT_CHANGES})"
+        )
+    elif given > SCENARIO_FORMAT:
+        message = (
+            f"this file is scenario format {given}, newer than this funnelsim reads (format "
+            f"{SCENARIO_FORMAT}): use a newer funnelsim"
+        )
+    else:
+        message = f"there is no scenario format {given}; funnelsim reads format {SCENARIO_FORMAT}"
+    raise ScenarioError([Problem(document.where(("format",)), "format", message)])
+
+
+def _issue_problem(document: Document, issue: ranges.Issue) -> Problem:
+    where = document.where(issue.at)
+    if issue.at_key:
+        where = document.key_marks.get(issue.at, where)
+    return Problem(where, _dotted(issue.path), issue.message)
+
+
+def _validate_scenario(document: Document, context: dict[str, Any] | None) -> Scenario:
+    """Validate with every extended number's value, then with every range at its low end and
+    at its high end; a problem at a number names the end that has it (``low: ...``)."""
+    document = _format_checked(document)
+    found = ranges.find(document.data, Scenario)
+    if not found:  # a plain document: one walk, nothing more
+        plain, problems = _attempt(document, Scenario, context)
+        if problems:
+            raise ScenarioError(problems)
+        assert isinstance(plain, Scenario)
+        return plain
+    issues = list(found.refused)
+    numbers: dict[PathKey, ranges.Range] = {}
+    for path, (kind, mapping) in found.numbers.items():
+        read = ranges.read(kind, mapping, path)
+        if isinstance(read, ranges.Range):
+            numbers[path] = read
+        else:
+            issues += read
+    # a number with a problem of its own: the schema's complaints about it would only repeat it
+    skipped = {_dotted(issue.path) for issue in [*found.refused, *issues]}
+    skipped |= {_dotted(path) for path in found.numbers if path not in numbers}
+    names = {_dotted(path): path for path in numbers}
+
+    def off(problem: Problem) -> bool:
+        return any(problem.path == s or problem.path.startswith(f"{s}.") for s in skipped)
+
+    problems = [_issue_problem(document, issue) for issue in issues]
+    ends: list[ranges.End] = ["value"]
+    if any(number.has_range for number in numbers.values()):
+        ends += ["low", "high"]
+    at_ends: dict[str, list[Problem]] = {}
+    scenario = None
+    for end in ends:
+        marks = dict(document.marks)
+        for path, number in numbers.items():
+            if end != "value" or "value" in dict(number.written):
+                marks[path] = document.where((*path, end))
+        data = ranges.substituted(document.data, numbers, end)
+        result, found_problems = _attempt(
+            Document(document.source, data, marks, document.key_marks), Scenario, context
+        )
+        if end == "value":
+            scenario = result
+        at_ends[end] = [p for p in found_problems if not off(p)]
+    at_number = {p.path for end in ("low", "high") for p in at_ends.get(end, [])} & set(names)
+    elsewhere_at_value = any(p.path not in names for p in at_ends["value"])
+    for end in ends:
+        for problem in at_ends[end]:
+            if problem.path in names:
+                number = numbers[names[problem.path]]
+                label: str = end
+                if end == "value" and "value" not in dict(number.written):
+                    if problem.path in at_number:
+                        continue  # the end of the range that has it says it
+                    label = "value (the midpoint of low and high)"
+                problem = Problem(problem.where, problem.path, f"{label}: {problem.message}")
+            elif end != "value":
+                if elsewhere_at_value:
+                    continue  # the same problem, reported once as the file has it
+                problem = Problem(
+                    problem.where,
+                    problem.path,
+                    f"with {_ranges_under(problem.path, names)} at the {end} end: "
+                    f"{problem.message}",
                 )
-                for path, message, at_key in exc.problems
-            ]
-        ) from None
+            if problem not in problems:
+                problems.append(problem)
+    if problems:
+        raise ScenarioError(problems)
+    assert isinstance(scenario, Scenario)
+    ranges.attach(scenario, numbers)
+    return scenario
+
+
+def _ranges_under(path: str, names: dict[str, PathKey]) -> str:
+    """The ranges a problem at ``path`` depends on, named: those under it, else all."""
+    under = [n for n in names if path == "" or n.startswith(f"{path}.")] or list(names)
+    shown = ", ".join(under[:3]) + (f" and {len(under) - 3} more" if len(under) > 3 else "")
+    return f"the range{'s' if len(under) > 1 else ''} of {shown}"
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of scenario files (``funnelsim schema``): the model's, with the
+    ``format`` key and the extended number form wherever a number is taken."""
+    schema = ranges.with_sourced_numbers(Scenario.model_json_schema())
+    schema["properties"] = {
+        "format": {
+            "const": SCENARIO_FORMAT,
+            "description": f"The scenario format this file is written in ({SCENARIO_FORMAT}).",
+        },
+        **schema["properties"],
+    }
+    return schema
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] | None = None) -> Scenario:

@@ -628,6 +628,18 @@ class Nurture(Section):
     max_cycles: int = Field(default=2, ge=1, description="Most times a lead can come back.")
 
 
+class Enablement(Section):
+    """Marketing people who produce the collateral sellers need: each raises the share of
+    sellers who have it (``teams.ae.win.collateral``, the article's 25%) by
+    ``collateral_per_head``, up to every seller."""
+
+    headcount: int = Field(default=1, ge=0, description="People producing collateral.")
+    annual_cost_per_head: Money = Field(default=0.0, description="Fully loaded (money/year).")
+    collateral_per_head: Probability = Field(
+        description="Share of sellers each of them equips with the collateral they need."
+    )
+
+
 class Marketing(Section):
     """Marketing qualification: scoring, the MQL bar, nurture, and the feedback loop."""
 
@@ -642,9 +654,29 @@ class Marketing(Section):
         "'feedback_rejections' rejected MQLs, so fewer poor-fit MQLs pass over time.",
     )
     feedback_rejections: int = Field(default=100, ge=1, description="Rejections per halving.")
+    feedback_threshold_step: float = Field(
+        default=0.0,
+        ge=0,
+        le=0.05,
+        allow_inf_nan=False,
+        description="With the feedback loop, sales' decisions also move the MQL bar: each "
+        "rejected MQL raises it by step x target, each accepted one lowers it by step x (1 - "
+        "target), so it settles where sales accepts 'feedback_acceptance_target' of MQLs "
+        "(0: the bar stays put).",
+    )
+    feedback_acceptance_target: Probability = Field(
+        default=0.9, description="Share of MQLs sales should accept (Forrester: aim for 90%+)."
+    )
     nurture: Nurture | None = Field(default=None, description="Nurture and re-emergence.")
-    headcount: int = Field(default=0, ge=0, description="Marketing people (cost only).")
+    headcount: int = Field(
+        default=0, ge=0, description="Marketing people running programs and scoring (cost)."
+    )
     annual_cost_per_head: Money = Field(default=0.0, description="Fully loaded (money/year).")
+    enablement: Enablement | None = Field(
+        default=None,
+        description="Marketing people producing sales collateral (default: none beyond "
+        "teams.ae.win.collateral).",
+    )
 
 
 # -- handoff -----------------------------------------------------------------------------------
@@ -984,17 +1016,6 @@ class Win(Section):
     collateral_lift: float = Field(
         default=0.4, ge=0, description="Win-rate lift when every seller has collateral."
     )
-    repeat_probability: KindNumbers = Field(
-        default_factory=lambda: KindNumbers(inbound=0.3, outbound=0.15),
-        description="Chance a customer buys again, per purchase (lifetime value).",
-    )
-
-    @model_validator(mode="after")
-    def _repeat_below_one(self) -> Win:
-        for kind in ("inbound", "outbound"):
-            if not getattr(self.repeat_probability, kind) < 1:
-                raise ValueError(f"repeat_probability.{kind} must be below 1")
-        return self
 
 
 class SqlAcceptance(Section):
@@ -1110,6 +1131,61 @@ class Teams(Section):
         return [(role, own), *((n, t) for n, t in self.named.items() if t.role == role)]
 
 
+# -- economics ---------------------------------------------------------------------------------
+class KindShares(Section):
+    """A yearly share each for customers won from inbound and from outbound."""
+
+    inbound: Probability = Field(description="Customers won from inbound.")
+    outbound: Probability = Field(description="Customers won from outbound.")
+
+
+class Economics(Section):
+    """Deals are subscriptions, and selling costs more than the reps' salaries.
+
+    A won deal's value (``segments.NAME.deal_size``) is its annual contract value (ACV): new ARR
+    the day it closes, recognised as revenue month by month from then on. A customer's ARR
+    grows with expansion and its chance of still being a customer falls with logo churn, both
+    continuously at their yearly rates (by the kind of source it came from: inbound buyers stay
+    and expand more). Sales and marketing cost adds commissions on new ARR, first-line managers
+    by span of control, and tools per rep.
+    """
+
+    gross_margin: Probability = Field(
+        default=1.0,
+        description="Share of subscription revenue left after the cost of serving "
+        "it (SaaS: 72-81%, KBCM [B]).",
+    )
+    churn_annual: KindShares = Field(
+        default_factory=lambda: KindShares(inbound=0.0, outbound=0.0),
+        description="Logo churn per year (B2B SaaS median 7-10%, SaaS Capital [B]).",
+    )
+    expansion_annual: KindShares = Field(
+        default_factory=lambda: KindShares(inbound=0.0, outbound=0.0),
+        description="Growth of a retained customer's ARR per year (upsell, seats).",
+    )
+    lifetime: PositiveCalendarDuration = Field(
+        default=Duration(5 * 52, "w"),
+        description="How far ahead lifetime value counts a customer's gross profit, e.g. '260w'.",
+    )
+    commission: Probability = Field(
+        default=0.0, description="Commission paid on new ARR (share of first-year bookings)."
+    )
+    manager_span: int | None = Field(
+        default=None,
+        ge=1,
+        description="Reps (SDRs and AEs) per first-line manager "
+        "(Bridge Group/TOPO: 1:8 [B]); default: no managers.",
+    )
+    manager_annual_cost: Money = Field(default=0.0, description="Fully loaded (money/year).")
+    tools_per_head: Money = Field(
+        default=0.0, description="Sales tools per SDR and AE seat (money/year): CRM, dialer, data."
+    )
+    leadership_annual: Money = Field(
+        default=0.0,
+        description="Sales and marketing leadership and operations (VPs, RevOps), money/year.",
+    )
+
+
 # -- segments and starting state ---------------------------------------------------------------
 class DealSize(Section):
     """Deal value of a won customer (first purchase), lognormal by mean and sd."""
@@ -1206,7 +1282,17 @@ class Scenario(Section):
     )
     handoff: Handoff = Field(description="Handoff policy and SLAs.")
     teams: Teams = Field(description="Teams and their work.")
+    economics: Economics = Field(
+        default_factory=lambda: Economics(),
+        description="Subscriptions, margin, churn and the cost of selling (default: no cost of "
+        "serving, churn or expansion; no commissions, managers, tools or leadership).",
+    )
     initial: Initial | None = Field(default=None, description="Starting state (default: empty).")
+    outside_bands: dict[str, str] = Field(
+        default={},
+        description="Plausibility bands (docs/domain.md, funnelsim.bands) this plan is meant to "
+        "sit outside of, each with the reason: {METRIC: why}.",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -1277,6 +1363,18 @@ class Scenario(Section):
                     )
                 )
         problems += self._team_problems(segments, stages)
+        from funnelsim.bands import BANDS  # data only: cheap, and no cycle at import
+
+        for metric in self.outside_bands:
+            if metric not in BANDS:
+                problems.append(
+                    (
+                        ("outside_bands", metric),
+                        f"no band for '{metric}'{did_you_mean(metric, list(BANDS))}; bands: "
+                        f"{', '.join(BANDS)}",
+                        True,
+                    )
+                )
         if problems:
             raise CrossReferenceError(problems)
         return self

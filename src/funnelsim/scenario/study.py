@@ -96,10 +96,10 @@ class Study(Section):
         default=[
             "sqls",
             "deals_won",
-            "revenue",
+            "new_arr",
             "total_cost",
             "cost_per_sql",
-            "roi",
+            "cac_ratio",
             "sla_first_touch_attainment",
         ],
         min_length=1,
