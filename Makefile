@@ -42,7 +42,8 @@ demo: install
 	$(BIN)/funnelsim report $(REPORT)/compare
 	$(BIN)/funnelsim report $(REPORT)/study
 	$(BIN)/funnelsim query $(REPORT)/compare \
-	  "SELECT scenario, round(avg(sqls)) AS sqls, round(avg(cac)) AS cac, round(avg(roi), 2) AS roi \
+	  "SELECT scenario, round(avg(sqls)) AS sqls, round(avg(new_arr)) AS new_arr, \
+	   round(avg(cac_ratio), 2) AS cac_ratio, round(avg(cac_payback_months), 1) AS payback_months \
 	   FROM replications GROUP BY scenario ORDER BY scenario"
 	@echo "results folders (manifest, metrics, records, weekly series, summaries) in $(REPORT)/;"
 	@echo "budget-review reports: $(REPORT)/compare/report/report.md, $(REPORT)/study/report/report.md"

@@ -47,7 +47,7 @@ shown as `n/a` beside a scenario where it is defined. Counts that did not happen
 deals) are 0. Money is in the scenario's `currency`. How costs are split between inbound and
 outbound is in [the model, section 10][costs].
 
-[costs]: model.md#10-costs-and-how-they-are-split-between-inbound-and-outbound
+[costs]: model.md#10-money-subscriptions-and-what-selling-costs-economics
 
 ## Every metric
 

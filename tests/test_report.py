@@ -3,6 +3,7 @@ folder's numbers."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +49,9 @@ def test_the_report_shows_the_folders_numbers(compared: Path) -> None:
     print(moved, diff["excludes_zero"])
     assert moved[0] in "+-", moved  # a difference always shows its sign
     assert f"| sqls | leads | {f'**{moved}**' if diff['excludes_zero'] else moved} |" in text
+    # where the plans' numbers come from, counted from the resolved scenarios in the folder
+    assert "## Where the numbers come from" in text
+    assert re.search(r"\| Inbound-heavy \| 1\d\d \| \d+ \| \d+ \| \d+ \| \d+ \| 1\d\d \|", text)
     for chart in ("weekly-sqls.png", "weekly-sdr-utilization.png", "differences-1.png"):
         path = compared / "report" / chart
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", chart

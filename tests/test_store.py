@@ -498,3 +498,30 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(
     assert_same_rows("summary", stored.summary, reference.summary)
     assert_same_rows("leads", stored.table("leads"), reference.table("leads"))
     assert_every_chunk_whole(killed)
+
+
+@pytest.mark.parametrize(
+    ("command", "found", "message"),
+    [
+        (["query", "{}", "SELECT 1"], 1, "results folder format 1, written by an older funnelsim"),
+        (["report", "{}"], 1, "results folder format 1, written by an older funnelsim"),
+        (["run", ERLANG_C, *SHORT, "--out", "{}", "--resume"], 1, "format 1, written by an older"),
+        (["query", "{}", "SELECT 1"], 99, "format 99, newer than this funnelsim reads"),
+    ],
+    ids=["query-old", "report-old", "resume-old", "query-newer"],
+)
+def test_a_folder_of_another_format_is_refused_clearly(
+    command: list[str], found: int, message: str, small_run: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "other"
+    shutil.copytree(small_run, folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format": found}))
+    before = snapshot(folder)
+    result = invoke(*(str(folder) if part == "{}" else part for part in command))
+    print(result.stderr)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.stderr.split())
+    assert "docs/results.md#format-versions" in result.stderr or found > 2
+    assert "Traceback" not in result.output
+    assert snapshot(folder) == before

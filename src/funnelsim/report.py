@@ -88,6 +88,35 @@ def _by_point_chart(labels: list[str], summaries: list[Summary], metric: str) ->
     )
 
 
+GRADES = ("A", "B", "C", "assumption")
+
+
+def _sources(folder: Path, manifest: dict[str, Any]) -> list[str]:
+    """Where each scenario's numbers come from: how many carry a source of each grade, as the
+    resolved scenario files in the folder say (their numbers keep sources and ranges)."""
+    from funnelsim.scenario.load import load_scenario
+    from funnelsim.scenario.ranges import ranges_of
+
+    rows = []
+    for entry in manifest["scenarios"]:
+        found = ranges_of(load_scenario(folder / entry["file"]))
+        by_grade = [sum(r.grade == g for r in found.values()) for g in GRADES]
+        ranged = sum(r.has_range for r in found.values())
+        rows.append([entry["name"], str(len(found)), *map(str, by_grade), str(ranged)])
+    if not any(int(row[1]) for row in rows):
+        return []
+    return [
+        "",
+        "## Where the numbers come from",
+        "",
+        "The figures above follow from the scenarios' numbers; each number in the scenario "
+        "files says where it comes from and how sure it is (grade A primary research, B vendor "
+        "or survey, C second-hand, or a planning assumption), most with a plausible range.",
+        "",
+        *_table(["scenario", "numbers sourced", *GRADES, "with a range"], rows),
+    ]
+
+
 def write_report(folder: Path) -> Path:
     """Write ``FOLDER/report/report.md`` and its charts; returns the Markdown file."""
     stored = load(folder)
@@ -141,6 +170,7 @@ def write_report(folder: Path) -> Path:
                 cells.append(f"**{text}**" if d is not None and excludes_zero(d) else text)
             rows.append([m, METRICS[m].unit, *cells])
         lines += _table(["metric", "unit", *(f"{s} - {base}" for s in scenarios[1:])], rows)
+    lines += _sources(folder, manifest)
     lines += ["", "## Charts", ""]
     for column, (label, percent) in WEEKLY.items():
         if column in stored.weekly.columns and len(scenarios) <= 3:  # more would be a tangle

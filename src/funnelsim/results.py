@@ -14,7 +14,6 @@ folders are queried together.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from funnelsim.errors import StoreError, UsageError
-from funnelsim.store import MANIFEST, RECORDS, SERIES
+from funnelsim.store import MANIFEST, RECORDS, SERIES, read_manifest
 
 TABLES = ("replications", *SERIES, *RECORDS)
 FILES = ("summary", "differences")
@@ -53,6 +52,7 @@ def _folder(path: str | Path) -> Path:
     folder = Path(path)
     if not (folder / MANIFEST).is_file():
         raise StoreError(f"{folder}: not a funnelsim results folder (no {MANIFEST})")
+    read_manifest(folder / MANIFEST)  # a format this funnelsim reads
     return folder
 
 
@@ -99,7 +99,7 @@ def load(path: str | Path) -> Results:
     too, with the replications it has finished.
     """
     folder = _folder(path)
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest = read_manifest(folder / MANIFEST)
     return Results(
         folder=folder,
         manifest=manifest,

@@ -50,7 +50,8 @@ from funnelsim.scenario.load import SCENARIO_FORMAT
 from funnelsim.scenario.ranges import with_ranges
 from funnelsim.scenario.schema import Scenario
 
-FORMAT = 1
+FORMAT = 2  # 2: subscription economics, per-source tables (by_source, ...), no roi
+FORMAT_CHANGES = "docs/results.md#format-versions"
 MANIFEST = "manifest.json"
 RECORDS = ("leads", "handoffs", "tasks", "queue")
 BY = tuple(f"by_{grouping}" for grouping in breakdown.GROUPINGS)  # by_source, ...
@@ -240,7 +241,7 @@ class Store:
         """
         check_names(scenarios)  # every stored row names its scenario
         manifest_path = folder / MANIFEST
-        existing = _read_manifest(manifest_path) if manifest_path.exists() else None
+        existing = read_manifest(manifest_path) if manifest_path.exists() else None
         if existing is None and folder.exists() and any(folder.iterdir()):
             raise StoreError(f"{folder}: not empty and holds no funnelsim run; choose another")
         if existing is not None and not resume:
@@ -462,12 +463,29 @@ def _new_manifest(
     }
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A results folder's manifest, if this funnelsim reads its format; else a clear error."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise StoreError(f"{path}: unreadable manifest: {error}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict):
+        raise StoreError(f"{path}: not a funnelsim results manifest (format {FORMAT})")
+    given = data.get("format")
+    if not isinstance(given, int) or isinstance(given, bool):
+        raise StoreError(f"{path}: not a funnelsim results manifest (format {FORMAT})")
+    if 1 <= given < FORMAT:
+        raise StoreError(
+            f"{path}: results folder format {given}, written by an older funnelsim; this one "
+            f"reads format {FORMAT} (what changed: {FORMAT_CHANGES}): run the scenarios again "
+            "into a new folder"
+        )
+    if given > FORMAT:
+        raise StoreError(
+            f"{path}: results folder format {given}, newer than this funnelsim reads (format "
+            f"{FORMAT}): use a newer funnelsim"
+        )
+    if given != FORMAT:
         raise StoreError(f"{path}: not a funnelsim results manifest (format {FORMAT})")
     return data
 
