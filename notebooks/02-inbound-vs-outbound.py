@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Inbound-heavy or outbound-heavy?
 #
-# A budget review: the plan costs about **$253k a month** as planned (channel spend, outbound
+# A budget review: the plan costs about **$262k a month** as planned (channel spend, outbound
 # programs, loaded people with their managers and tools, marketing and leadership:
 # `planned_cost_monthly`). Put the discretionary part into search and content and keep the SDR
 # team small, or into a large target list and the SDRs to work it?

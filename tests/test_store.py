@@ -112,7 +112,7 @@ def test_manifest_records_what_ran(tmp_path: Path) -> None:
     ok("run", ERLANG_C, *SHORT, "-n", "3", "-w", "1", "--seed", "11", "--out", out)
     manifest = json.loads((out / "manifest.json").read_text())
     print(json.dumps(manifest, indent=1))
-    assert manifest["format"] == 1
+    assert manifest["format"] == 2
     assert manifest["command"] == "run"
     assert manifest["seed"] == 11
     assert manifest["funnelsim_version"] == version("funnelsim")
