@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from click.testing import Result
 
 from funnelsim import compiled
 from funnelsim.analysis import Summary, summarise
@@ -100,3 +101,26 @@ def statistical_seed(fixed: int, key: str) -> int:
         return fixed
     digest = hashlib.sha256(f"{suite}/{key}/{fixed}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
+
+
+def assert_refused(result: Result) -> list[str]:
+    """Bad input: exit 2, stdout empty, no traceback; returns the problem lines."""
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stdout == "", result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, "no problem reported"
+    return lines
+
+
+def location(text: str, anchor: str) -> str:
+    """'LINE:COL' of the character marked ``^`` in ``anchor``, a snippet unique in ``text``."""
+    snippet = anchor.replace("^", "")
+    assert text.count(snippet) == 1, f"{snippet!r} must occur exactly once"
+    offset = text.index(snippet) + anchor.index("^")
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"{line}:{col}"

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from funnelsim.cli import app
+from helpers import assert_refused, location
 
 VALIDATION = Path(__file__).resolve().parents[1] / "scenarios" / "validation"
 ERLANG_C = VALIDATION / "erlang-c.yaml"
@@ -243,33 +244,9 @@ def substituted(old: str | None, new: str) -> str:
     return text.replace(old, new)
 
 
-def location(text: str, anchor: str) -> str:
-    """'LINE:COL' of the character marked ``^`` in ``anchor``, a snippet unique in ``text``."""
-    assert anchor.count("^") == 1, anchor
-    snippet = anchor.replace("^", "")
-    assert text.count(snippet) == 1, f"{snippet!r} must occur exactly once"
-    offset = text.index(snippet) + anchor.index("^")
-    line = text.count("\n", 0, offset) + 1
-    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return f"{line}:{col}"
-
-
 def validate(text: str) -> Result:
     Path(FILE).write_text(text, encoding="utf-8")
     return CliRunner().invoke(app, ["validate", FILE])
-
-
-def assert_refused(result: Result) -> list[str]:
-    """Bad input: exit 2, stdout empty, no traceback; returns the problem lines."""
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
-        result.exception
-    )
-    assert result.exit_code == 2, result.output
-    assert result.stdout == "", result.stdout
-    lines = problem_lines(result.stderr)
-    assert lines, "no problem reported"
-    return lines
 
 
 # (id, old, new, anchor with ^, dotted path, key phrase of the message)

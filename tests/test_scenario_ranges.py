@@ -27,7 +27,7 @@ from funnelsim.scenario.ranges import Range, ranges_of
 from funnelsim.scenario.schema import Constant, Scenario, Uniform
 from funnelsim.scenario.study import load_study
 from funnelsim.units import Duration, Rate
-from helpers import SCENARIOS
+from helpers import SCENARIOS, assert_refused, location
 
 BASELINE = Path(__file__).resolve().parent / "data" / "funnel.yaml"  # plain numbers
 ERLANG_C = SCENARIOS / "validation" / "erlang-c.yaml"
@@ -62,29 +62,6 @@ def baseline(*overrides: str) -> Scenario:
 
 def invoke(*args: str | Path) -> Result:
     return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def refused(result: Result) -> list[str]:
-    """Bad input: exit 2, stdout empty, no traceback; the problem lines."""
-    assert "Traceback" not in result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
-        result.exception
-    )
-    assert result.exit_code == 2, result.output
-    assert result.stdout == "", result.stdout
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines, "no problem reported"
-    return lines
-
-
-def location(text: str, anchor: str) -> str:
-    """'LINE:COL' of the character marked ``^`` in ``anchor``, a snippet unique in ``text``."""
-    snippet = anchor.replace("^", "")
-    assert text.count(snippet) == 1, f"{snippet!r} must occur exactly once"
-    offset = text.index(snippet) + anchor.index("^")
-    line = text.count("\n", 0, offset) + 1
-    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return f"{line}:{col}"
 
 
 # -- the value a plain run uses ------------------------------------------------------------------
@@ -310,7 +287,7 @@ SET_CASES = [
     [pytest.param(*case[1:], id=case[0]) for case in SET_CASES],
 )
 def test_a_bad_number_is_located_at_the_option(override: str, path: str, message: str) -> None:
-    [line] = refused(invoke("validate", BASELINE, "--set", override))
+    [line] = assert_refused(invoke("validate", BASELINE, "--set", override))
     expected = f"--set {override}: {path}: {message}"
     assert line.startswith(expected), f"expected {expected!r}..., got {line!r}"
 
@@ -319,7 +296,7 @@ def test_each_end_says_its_own_problem() -> None:
     """Both ends on the business clock in a calendar field: each end says so (and the midpoint
     between them, which has the same problem, does not repeat it)."""
     override = "horizon={low: 2bd, high: 4bd}"
-    lines = refused(invoke("validate", BASELINE, "--set", override))
+    lines = assert_refused(invoke("validate", BASELINE, "--set", override))
     assert lines == [
         f"--set {override}: horizon: {end}: {v} is business time; this field is calendar time: "
         "use m, h, d or w"
@@ -330,7 +307,7 @@ def test_each_end_says_its_own_problem() -> None:
 def test_a_range_that_breaks_a_rule_between_fields_names_the_end() -> None:
     """At its low end the range leaves fewer attempts than the follow-up policy plans."""
     ranged = "teams.sdr.attempts.max={value: 6, low: 1, high: 6}"
-    lines = refused(
+    lines = assert_refused(
         invoke("validate", BASELINE, "--set", ranged,
                "--set", "teams.sdr.attempts.follow_up={planned: {6: 1}}")
     )  # fmt: skip
@@ -343,7 +320,7 @@ def test_a_range_that_breaks_a_rule_between_fields_names_the_end() -> None:
 
 def test_every_problem_at_once() -> None:
     """Two bad ranges and a bad plain value: all three reported, none twice."""
-    lines = refused(
+    lines = assert_refused(
         invoke("validate", BASELINE, "--set", "teams.sdr.headcount={low: 4}",
                "--set", "teams.ae.win.collateral={low: 0.5, high: 1.5}", "--set", "horizon=0d")
     )  # fmt: skip
@@ -392,7 +369,7 @@ def test_a_bad_number_is_located_in_the_file(
     assert SMALL.count(old) == 1, old
     text = SMALL.replace(old, new)
     (in_tmp / FILE).write_text(text, encoding="utf-8")
-    [line] = refused(invoke("validate", FILE))
+    [line] = assert_refused(invoke("validate", FILE))
     prefix = f"{FILE}:{location(text, anchor)}: {path}: "
     assert line.startswith(prefix), f"expected {prefix!r}..., got {line!r}"
     assert message in line, f"expected {message!r} in {line!r}"
@@ -403,7 +380,7 @@ def test_an_implicit_value_out_of_bounds_is_said_by_the_ends(in_tmp: Path) -> No
     text = SMALL.replace("first_touch_sla: 30m", "first_touch_sla: 30m\n  acceptance:\n"
                          "    fit_threshold: {low: 1.2, high: 1.4}")  # fmt: skip
     (in_tmp / FILE).write_text(text, encoding="utf-8")
-    lines = refused(invoke("validate", FILE))
+    lines = assert_refused(invoke("validate", FILE))
     path = "handoff.acceptance.fit_threshold"
     assert lines == [
         f"{FILE}:{location(text, 'low: ^1.2')}: {path}: low: input should be less than or "
@@ -437,9 +414,9 @@ def test_format_2_or_none_is_the_current_format(in_tmp: Path) -> None:
 )  # fmt: skip
 def test_another_format_is_refused(in_tmp: Path, given: str, message: str) -> None:
     (in_tmp / FILE).write_text(f"format: {given}\n{SMALL}", encoding="utf-8")
-    assert refused(invoke("validate", FILE)) == [f"{FILE}:1:9: format: {message}"]
+    assert assert_refused(invoke("validate", FILE)) == [f"{FILE}:1:9: format: {message}"]
     (in_tmp / FILE).write_text(SMALL, encoding="utf-8")
-    lines = refused(invoke("validate", FILE, "--set", f"format={given}"))
+    lines = assert_refused(invoke("validate", FILE, "--set", f"format={given}"))
     assert lines == [f"--set format={given}: format: {message}"]
 
 
