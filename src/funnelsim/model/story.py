@@ -846,18 +846,23 @@ class Funnel(Worker):
 
     def _stage_done(self, task: Task, now: float) -> None:
         lead, s = task.lead, task.stage
-        if self._u_stage[lead * self._u_stage_w + s] >= self.rules.stage_advance[s]:
-            self._close(lead, now, won=False)
-            return
         delays = self.rules.stage_delay_h
         delay = delays[int(self.people.segment[lead]) if self._segment_delays else 0][s]
         team = self._ae_team(lead)
+        if self._u_stage[lead * self._u_stage_w + s] >= self.rules.stage_advance[s]:
+            # the buyer goes quiet: the deal stays in the pipeline until the stage's delay has
+            # passed, then sales closes it lost
+            team.call_at(now + delay, partial(self._goes_quiet, lead))
+            return
         if s + 1 < len(self.rules.stage_advance):  # the next stage, after the buyer's delay
             self._hand(team, self._stage(lead, s + 1), now + delay, now)
             return
         # the buyer decides after the last delay: a happening on the AE team's agenda, since
         # nothing waits on the instant it is known
         team.call_at(now + delay, partial(self._buyer_decides, lead))
+
+    def _goes_quiet(self, lead: int, now: float) -> None:
+        self._close(lead, now, won=False)
 
     def _buyer_decides(self, lead: int, now: float) -> None:
         segment, kind = int(self.people.segment[lead]), int(self.people.kind[lead])
