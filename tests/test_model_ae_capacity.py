@@ -97,3 +97,25 @@ def test_quota_attainment_and_pipeline_coverage_by_hand(quota: float, attained: 
     # none on 1 July and 1 October; each quarter's quota is 2 AEs x quota / 4
     open_q = 2000 / (quota / 2)
     assert found["pipeline_coverage"] == pytest.approx(np.mean([open_q, open_q, 0, 0]))
+
+
+def test_a_deal_that_does_not_advance_is_closed_lost_after_the_buyers_delay() -> None:
+    """An opportunity whose buyer goes quiet after the first stage stays in the pipeline for
+    that stage's delay, then is closed lost: exact times on a 24/7 calendar."""
+    data = one_deal_each(1000.0)
+    data["teams"]["ae"]["stages"] = [
+        {"name": "discovery", "work": {"dist": "constant", "value": "2h"}, "delay": "6d",
+         "advance": 0.0},
+        {"name": "close", "work": {"dist": "constant", "value": "1h"}, "delay": "1d"},
+    ]  # fmt: skip
+    data["initial"] = {"open_opportunities": [{"source": "web", "count": 1, "stage": "discovery"}]}
+    records = simulate(scenario(data), seed=1)
+    leads = records.leads
+    opened = np.flatnonzero(~np.isnan(leads.opp_h))
+    assert len(opened) == 1
+    lead = int(opened[0])
+    print(f"closed at {leads.closed_h[lead]} h, won {leads.won[lead]}")
+    assert not leads.won[lead]
+    assert leads.closed_h[lead] == pytest.approx(2 + 6 * 24)  # the work, then the buyer's delay
+    level = records.open_opportunities
+    assert level.time_average(0.0, 2 + 6 * 24) == pytest.approx(1.0)  # open all along
