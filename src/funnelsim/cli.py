@@ -252,7 +252,9 @@ class _Bar:
                 transient=True,
             )
             bar.start()
-            self.task = bar.add_task(self.label, total=total, completed=done)
+            from rich.markup import escape  # a scenario's name is shown as written
+
+            self.task = bar.add_task(escape(self.label), total=total, completed=done)
         elif self.task is not None:
             self.bar.update(self.task, total=total, completed=done)
 
@@ -298,9 +300,13 @@ def _show(table: SummaryTable) -> None:
 
     from funnelsim.formatting import cell
 
-    shown = Table(title=table.title, caption=table.caption)
+    # every text is the user's (scenario names, labels) or plain: shown as written, not markup
+    shown = Table(
+        title=escape(table.title) if table.title else None,
+        caption=escape(table.caption) if table.caption else None,
+    )
     for i, heading in enumerate(table.header):
-        shown.add_column(heading, justify="left" if i < table.label_columns else "right")
+        shown.add_column(escape(heading), justify="left" if i < table.label_columns else "right")
     for row in table.rows:
         texts = []
         for c in row.cells:
@@ -535,6 +541,7 @@ def query(args: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
     elif as_csv:
         print(frame.to_csv(index=False), end="")
     else:
+        from rich.markup import escape
         from rich.table import Table
 
         from funnelsim.formatting import scalar
@@ -542,9 +549,9 @@ def query(args: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
         table = Table(caption=f"{len(frame)} row(s)")
         for column in frame.columns:
             numeric = frame[column].dtype.kind in "iuf"
-            table.add_column(str(column), justify="right" if numeric else "left")
+            table.add_column(escape(str(column)), justify="right" if numeric else "left")
         for row in frame.itertuples(index=False):
-            table.add_row(*(scalar(v) for v in row))
+            table.add_row(*(escape(scalar(v)) for v in row))
         _out().print(table)
 
 

@@ -24,6 +24,9 @@ HOURS_PER_UNIT: dict[str, float] = {"m": 1 / 60, "h": 1.0, "d": 24.0, "w": 168.0
 BUSINESS_UNITS = ("bh", "bd")
 DURATION_UNITS = (*HOURS_PER_UNIT, *BUSINESS_UNITS)
 RATE_UNITS = ("m", "h", "d", "w")
+MAX_YEARS = 100  # the longest duration (docs/scenario.md#bounds)
+MAX_HOURS = MAX_YEARS * 365.25 * 24
+MAX_PER_HOUR = 1e6  # the highest rate
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _DURATION_RE = re.compile(rf"^\s*({_NUMBER})\s*([a-z]*)\s*$")
@@ -92,6 +95,13 @@ class Duration:
                 "unknown duration unit '{unit}' in '{value}': use m, h, d, w, bh or bd",
                 {"unit": unit, "value": value.strip()},
             )
+        per = HOURS_PER_UNIT.get(unit, 24.0 if unit == "bd" else 1.0)
+        if not abs(amount) * per <= MAX_HOURS:  # also inf and nan
+            raise PydanticCustomError(
+                "duration_bound",
+                "duration '{value}' is too long: at most {years} years",
+                {"value": value.strip(), "years": MAX_YEARS},
+            )
         return cls(amount, unit)
 
     @classmethod
@@ -149,6 +159,12 @@ class Rate:
                 "rate_unit",
                 "unknown rate unit '/{unit}' in '{value}': use /m, /h, /d or /w",
                 {"unit": unit, "value": value.strip()},
+            )
+        if not abs(amount) / HOURS_PER_UNIT[unit] <= MAX_PER_HOUR:  # also inf and nan
+            raise PydanticCustomError(
+                "rate_bound",
+                "rate '{value}' is too high: at most {most} per hour",
+                {"value": value.strip(), "most": f"{MAX_PER_HOUR:,.0f}"},
             )
         return cls(amount, unit)
 

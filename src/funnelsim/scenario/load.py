@@ -32,7 +32,14 @@ from pydantic import BaseModel, ValidationError
 
 from funnelsim.errors import FunnelsimError
 from funnelsim.scenario import ranges
-from funnelsim.scenario.schema import CrossReferenceError, Scenario, did_you_mean
+from funnelsim.scenario.schema import (
+    Boolean,
+    CrossReferenceError,
+    Scenario,
+    TooLarge,
+    UnknownKey,
+    did_you_mean,
+)
 
 PathKey = tuple[str | int, ...]
 SCENARIO_FORMAT = 2  # 1: every file before numbers could carry a range and a source
@@ -90,8 +97,9 @@ class Document:
         )
 
 
-def _mark(source: str, node: yaml.Node) -> str:
-    return f"{source}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+def _mark(source: str, node: yaml.Node | yaml.Event) -> str:
+    mark = node.start_mark
+    return f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else f"{source}:1:1"
 
 
 def _collect_marks(
@@ -130,21 +138,135 @@ def _is_scalar(node: yaml.Node) -> bool:
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+MAX_DEPTH = 64  # nesting of mappings and lists
+MAX_ALIASED = 10_000  # nodes the aliases of a file may stand for, all together
+
+
+def _guarded(text: str, source: str, root: yaml.Node) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, an alias inside its own anchor, and aliases that
+    would expand to more than MAX_ALIASED nodes (a 'billion laughs'), before anything is built
+    from the nodes. One walk over the composed nodes: each node is visited once."""
+    size: dict[int, int] = {}  # expanded size of each finished node
+    open_: set[int] = set()
+    aliased = 0
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        if done:
+            children = _children(node)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            open_.discard(key)
+            continue
+        if key in open_:
+            _alias_problem(text, source, recursive=True)
+        if key in size:  # a second reference: an alias
+            aliased += size[key]
+            if aliased > MAX_ALIASED:
+                _alias_problem(text, source, recursive=False)
+            continue
+        if depth > MAX_DEPTH:
+            raise ScenarioError(
+                [Problem(_mark(source, node), "", f"nested more than {MAX_DEPTH} levels deep")]
+            )
+        children = _children(node)
+        if not children:
+            size[key] = 1
+            continue
+        open_.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in reversed(children))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _alias_problem(text: str, source: str, *, recursive: bool) -> None:
+    """Locate the alias that is recursive or past the budget (the nodes do not keep where an
+    alias was written: the events do) and refuse it."""
+    sizes: dict[str, int] = {}
+    opened: list[tuple[str | None, int]] = []
+    count = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            anchor = str(event.anchor)
+            where = _mark(source, event)
+            if anchor in [a for a, _ in opened]:
+                raise ScenarioError(
+                    [Problem(where, "", f"alias *{anchor} is inside its own anchor &{anchor}")]
+                )
+            count += sizes.get(anchor, 1)
+            if not recursive and count > MAX_ALIASED:
+                raise ScenarioError(
+                    [
+                        Problem(
+                            where,
+                            "",
+                            f"aliases expand to more than {MAX_ALIASED:,} values: write them out",
+                        )
+                    ]
+                )
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            opened.append((event.anchor, count))
+            count += 1
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            opener, start = opened.pop()
+            if opener is not None:
+                sizes[opener] = count - start
+        elif isinstance(event, yaml.ScalarEvent):
+            count += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+    what = "a recursive alias" if recursive else f"aliases expanding past {MAX_ALIASED:,} values"
+    raise ScenarioError([Problem(f"{source}:1:1", "", f"refused: {what}")])
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
 def parse_yaml(text: str, source: str) -> Document:
     """Parse YAML safely into data plus a map from each dotted path to its file:line:col."""
     try:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _guarded(text, source, node)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else f"{source}:1:1"
-        raise ScenarioError([Problem(where, "", f"YAML syntax error: {exc.problem}")]) from None
+        problem = _one_line(exc.problem)
+        raise ScenarioError([Problem(where, "", f"YAML syntax error: {problem}")]) from None
+    except yaml.reader.ReaderError as exc:
+        position = exc.position if 0 <= exc.position <= len(text) else 0
+        line = text.count("\n", 0, position) + 1
+        col = position - (text.rfind("\n", 0, position) + 1) + 1
+        character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise ScenarioError(
+            [
+                Problem(
+                    f"{source}:{line}:{col}",
+                    "",
+                    f"character {character!r} (#x{ord(character):04x}) is not allowed in YAML",
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(f"{source}:1:1", "", f"YAML error: {exc}")]) from None
+        raise ScenarioError(
+            [Problem(f"{source}:1:1", "", f"YAML error: {_one_line(exc)}")]
+        ) from None
+    except RecursionError:
+        message = f"nested more than {MAX_DEPTH} levels deep"
+        raise ScenarioError([Problem(f"{source}:1:1", "", message)]) from None
     if node is None or data is None:
         raise ScenarioError([Problem(f"{source}:1:1", "", "the file is empty")])
     if not isinstance(data, dict):
@@ -194,10 +316,26 @@ def parse_override(text: str, where: str | None = None) -> tuple[PathKey, Any]:
     if any(p == "" for p in parts):
         raise ScenarioError([Problem(where, key, "empty part in the dotted key")])
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _read_value(raw) if raw.strip() else None
+    except ScenarioError as error:  # an alias bomb, or nesting too deep: said at the option
+        raise ScenarioError([Problem(where, key, p.message) for p in error.problems]) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(where, key, f"cannot read the value: {exc}")]) from None
+        problem = _one_line(getattr(exc, "problem", None) or exc)
+        raise ScenarioError([Problem(where, key, f"cannot read the value: {problem}")]) from None
     return parts, value
+
+
+def _read_value(raw: str) -> Any:
+    """A ``--set`` value, read as YAML with the file's limits on aliases and nesting."""
+    loader = _Loader(raw)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _guarded(raw, "", node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def set_value(document: Document, path: PathKey, value: Any, where: str) -> None:
@@ -241,10 +379,16 @@ def apply_overrides(
 
     Problems are located at ``where``, by default at each override's own ``--set`` option.
     """
+    problems: list[Problem] = []
     for text in overrides:
         at = f"--set {text}" if where is None else where
-        path, value = parse_override(text, at)
-        set_value(document, path, value, at)
+        try:
+            path, value = parse_override(text, at)
+            set_value(document, path, value, at)
+        except ScenarioError as error:  # every override's problem, not the first one's
+            problems += [p for p in error.problems if p not in problems]
+    if problems:
+        raise ScenarioError(problems)
     return document
 
 
@@ -340,6 +484,15 @@ def _quoted(text: str) -> list[str]:
 def _message(error: dict[str, Any]) -> tuple[str, PathKey]:
     """A readable message for one pydantic error, and path parts to add to its location."""
     kind, ctx, extra = error["type"], error.get("ctx") or {}, ()
+    got = error.get("input")
+    if isinstance(got, UnknownKey):
+        return got.message(), extra
+    if kind == "invalid_key":
+        return f"unknown key {got!r}: the keys here are words", extra
+    if isinstance(got, Boolean):
+        return f"expected a number, got {got!r}", extra
+    if isinstance(got, TooLarge):
+        return got.message(), extra
     if kind == "unknown_key":
         return error["msg"], (ctx["key"],)
     if kind == "missing":
@@ -376,13 +529,23 @@ def problems_from(exc: ValidationError, document: Document) -> list[Problem]:
     for error in exc.errors():
         data_path = _resolve(document.data, tuple(error["loc"]))
         message, extra = _message(dict(error))
-        found.append(((*data_path, *extra), message, error["type"]))
-        inputs[found[-1][0]] = error.get("input")
+        kind = "extra_forbidden" if isinstance(error.get("input"), UnknownKey) else error["type"]
+        found.append(((*data_path, *extra), message, kind))
+        inputs.setdefault(found[-1][0], error.get("input"))
     # A union (calendar: 'always' | {...}) reports a mismatch for every branch it did not take:
     # keep the complaints of the branch that matched the shape of the data.
     paths = {p for p, _, _ in found}
+    # a misspelled key is reported once, as a typo: not again as its field missing
+    meant = {
+        (*path[:-1], value.meant())
+        for path, value in inputs.items()
+        if isinstance(value, UnknownKey) and value.meant()
+    }
     problems: list[Problem] = []
+    dropped: list[tuple[PathKey, str, str]] = []
     for path, message, kind in found:
+        if kind == "missing" and path in meant:
+            continue
         if kind in _BRANCH_MISMATCH and any(
             len(q) > len(path) and q[: len(path)] == path for q in paths
         ):
@@ -396,14 +559,30 @@ def problems_from(exc: ValidationError, document: Document) -> list[Problem]:
         if len([p for p, _, _ in found if p == path]) > 1:
             word = isinstance(inputs.get(path), str)
             if (kind == "literal_error") != word:
+                if kind == "literal_error":
+                    dropped.append((path, message, kind))
                 continue
-        where = document.where(path)
-        if kind == "unknown_key":
-            where = document.key_marks.get(path, where)
-        problem = Problem(where, _dotted(path), message)
+        problem = _located(document, path, message, kind)
         if problem not in problems:
             problems.append(problem)
+    # every branch of a union refused a value of no branch's shape (calendar: 5): say what is
+    # expected rather than nothing
+    for path, message, kind in dropped:
+        if not any(
+            p.path == _dotted(path) or p.path.startswith(f"{_dotted(path)}.") for p in problems
+        ):
+            problems.append(_located(document, path, message, kind))
+    if not problems and found:
+        path, message, kind = found[0]
+        problems.append(_located(document, path, message, kind))
     return problems
+
+
+def _located(document: Document, path: PathKey, message: str, kind: str) -> Problem:
+    where = document.where(path)
+    if kind in {"unknown_key", "extra_forbidden"}:
+        where = document.key_marks.get(path, where)
+    return Problem(where, _dotted(path), message)
 
 
 def _attempt(
@@ -483,7 +662,8 @@ def _validate_scenario(document: Document, context: dict[str, Any] | None) -> Sc
         plain, problems = _attempt(document, Scenario, context)
         if problems:
             raise ScenarioError(problems)
-        assert isinstance(plain, Scenario)
+        if not isinstance(plain, Scenario):
+            raise ScenarioError([Problem(document.where(()), "", "not a valid scenario")])
         return plain
     issues = list(found.refused)
     numbers: dict[PathKey, ranges.Range] = {}
@@ -544,7 +724,8 @@ def _validate_scenario(document: Document, context: dict[str, Any] | None) -> Sc
                 problems.append(problem)
     if problems:
         raise ScenarioError(problems)
-    assert isinstance(scenario, Scenario)
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError([Problem(document.where(()), "", "not a valid scenario")])
     ranges.attach(scenario, numbers)
     return scenario
 

@@ -13,7 +13,7 @@ import difflib
 import itertools
 import math
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -53,6 +53,129 @@ class CrossReferenceError(Exception):
         super().__init__("; ".join(message for _, message, _ in problems))
 
 
+# -- sane bounds (docs/scenario.md#bounds) ---------------------------------------------------
+MAX_COUNT = 10_000_000  # a whole number of people, leads, contacts, touches...
+MAX_NUMBER = 1e12  # any other number: money, weights, shapes
+EARLIEST = dt.datetime(1970, 1, 1)
+LATEST = dt.datetime(2200, 1, 1)
+MAX_RUN_YEARS = 20  # horizon + warmup
+
+
+class UnknownKey:
+    """Stands for the value of a key a section does not have, so that pydantic reports it
+    (``extra_forbidden``, at the key) beside every other problem of the section, with what
+    the key may have meant."""
+
+    __slots__ = ("allowed", "hint", "key", "tail")
+
+    def __init__(self, key: str, allowed: list[str], tail: str = "") -> None:
+        self.key, self.allowed, self.tail = key, allowed, tail
+        self.hint = did_you_mean(key, allowed)
+
+    def message(self) -> str:
+        allowed = ", ".join(self.allowed)
+        return f"unknown key '{self.key}'{self.hint}; allowed: {allowed}{self.tail}"
+
+    def meant(self) -> str | None:
+        """The field the key is a typo of, if any."""
+        found = re.search(r"did you mean '([^']*)'", self.hint)
+        return found.group(1) if found else None
+
+
+class Boolean:
+    """Stands for ``true`` or ``false`` given where a number is expected: pydantic would read it
+    as 1 or 0; this fails every number type, and its error says what it was."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "true" if self.value else "false"
+
+
+_NUMBERS = (int, float)
+_SHAPES: dict[tuple[type, str], tuple[bool, bool, bool]] = {}
+
+
+def _leaves(annotation: Any, found: set[Any]) -> None:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        _leaves(get_args(annotation)[0], found)
+    elif origin is Literal:
+        found.update(type(value) for value in get_args(annotation))
+    elif origin is dict:
+        _leaves(get_args(annotation)[1], found)
+    elif origin is not None:
+        for arg in get_args(annotation):
+            if arg is not Ellipsis:
+                _leaves(arg, found)
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        found.add(BaseModel)
+    else:
+        found.add(annotation)
+
+
+def _shape(cls: type, name: str) -> tuple[bool, bool, bool]:
+    """(takes a number, holds only numbers and durations deep down, only whole numbers)."""
+    key = (cls, name)
+    if key not in _SHAPES:
+        found: set[Any] = set()
+        field_info = cls.model_fields[name]  # type: ignore[attr-defined]
+        _leaves(field_info.annotation, found)
+        numeric = bool(found & set(_NUMBERS)) and bool not in found
+        deep = numeric and not (found & {str, bool, BaseModel, Any})
+        whole = numeric and float not in found and name != "seed"
+        _SHAPES[key] = (numeric, deep, whole)
+    return _SHAPES[key]
+
+
+class TooLarge:
+    """Stands for a number past its bound (docs/scenario.md#bounds): it fails every number
+    type, and its error says the bound."""
+
+    __slots__ = ("bound", "value")
+
+    def __init__(self, value: float, bound: str) -> None:
+        self.value, self.bound = value, bound
+
+    def message(self) -> str:
+        shown = f"{self.value:,}" if isinstance(self.value, int) else f"{self.value:g}"
+        return f"{shown} is too large: {self.bound}"
+
+
+def _sane(value: Any, whole: bool) -> Any:
+    """``value`` with booleans and numbers past their bound marked, to fail validation."""
+    if isinstance(value, bool):
+        return Boolean(value)
+    if isinstance(value, str):  # '1e300': YAML reads it as a word, pydantic as a number
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return value if abs(number) <= MAX_NUMBER else TooLarge(number, "at most 1e12")
+    if isinstance(value, int) and whole and abs(value) > MAX_COUNT:
+        return TooLarge(value, f"at most {MAX_COUNT:,}")
+    if isinstance(value, _NUMBERS) and abs(value) > MAX_NUMBER:
+        return TooLarge(value, "at most 1e12")
+    if isinstance(value, list):
+        return [_sane(item, whole) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_sane(item, whole) for item in value)
+    if isinstance(value, dict):
+        return {key: _sane(item, whole) for key, item in value.items()}
+    return value
+
+
+def _checked(cls: type, key: Any, value: Any) -> Any:
+    """A field's value, with booleans where numbers go and numbers past their bound marked."""
+    numeric, deep, whole = _shape(cls, key)
+    if numeric and (deep or isinstance(value, (bool, *_NUMBERS))):
+        return _sane(value, whole)
+    return value
+
+
 class Section(BaseModel):
     """Base of every scenario section: frozen, strict, and helpful about misspelled keys."""
 
@@ -61,16 +184,15 @@ class Section(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _refuse_unknown_keys(cls, data: Any) -> Any:
+        # Every unknown key is reported (pydantic's extra_forbidden, at the key), beside the
+        # problems of the section's other fields; pydantic reads true as 1, so a number field
+        # is given a value that fails, and so is a number past its bound.
         if isinstance(data, dict):
             allowed = list(cls.model_fields)
-            unknown = [key for key in data if key not in allowed]
-            if unknown:
-                key = str(unknown[0])
-                raise PydanticCustomError(
-                    "unknown_key",
-                    "unknown key '{key}'{hint}; allowed: {allowed}",
-                    {"key": key, "hint": did_you_mean(key, allowed), "allowed": ", ".join(allowed)},
-                )
+            return {
+                key: _checked(cls, key, value) if key in allowed else UnknownKey(str(key), allowed)
+                for key, value in data.items()
+            }
         return data
 
 
@@ -103,6 +225,17 @@ def _positive_rate(value: Rate) -> Rate:
     return value
 
 
+def _in_era(value: Any) -> Any:
+    moment = value if isinstance(value, dt.datetime) else dt.datetime(value.year, 1, 1)
+    if not EARLIEST <= moment < LATEST:
+        raise PydanticCustomError(
+            "date_bound", "{v} is out of bounds: dates run from 1970 to 2199", {"v": str(value)}
+        )
+    return value
+
+
+Moment = Annotated[dt.datetime, AfterValidator(_in_era)]
+Day = Annotated[dt.date, AfterValidator(_in_era)]
 PositiveDuration = Annotated[Duration, AfterValidator(_positive_duration)]
 PositiveCalendarDuration = Annotated[
     Duration, AfterValidator(_calendar_clock), AfterValidator(_positive_duration)
@@ -144,6 +277,16 @@ class Exponential(_DurationDist):
 class _MeanSd(_DurationDist):
     mean: PositiveCalendarDuration = Field(description="Mean duration, e.g. '45m'.")
     sd: PositiveCalendarDuration = Field(description="Standard deviation, e.g. '20m'.")
+
+    @model_validator(mode="after")
+    def _spread(self) -> _MeanSd:
+        # beyond these the parameters of the distribution overflow, or its samples do
+        if not 1e-6 <= self.sd.hours / self.mean.hours <= 1e3:
+            raise ValueError(
+                f"sd ({self.sd}) must be between a millionth and a thousand times the mean "
+                f"({self.mean})"
+            )
+        return self
 
     @property
     def mean_hours(self) -> float:
@@ -325,7 +468,7 @@ class WorkingCalendar(Section):
         description="Working hours of a workday as 'HH:MM-HH:MM' ranges, e.g. "
         "['09:00-12:00', '13:00-17:00'].",
     )
-    holidays: list[dt.date] = Field(default=[], description="Dates with no work (YYYY-MM-DD).")
+    holidays: list[Day] = Field(default=[], description="Dates with no work (YYYY-MM-DD).")
 
     @model_validator(mode="after")
     def _hours_readable(self) -> WorkingCalendar:
@@ -367,7 +510,7 @@ class Arrivals(Section):
         "a mean of 1 over the year; months not listed get 1). Shapes a rate, or the leads "
         "spend buys.",
     )
-    at: list[dt.datetime] | None = Field(
+    at: list[Moment] | None = Field(
         default=None, description="Exact arrival times (YYYY-MM-DD HH:MM), instead of a rate."
     )
 
@@ -444,7 +587,9 @@ class Response(Section):
     half_saturation: PositiveMoney | None = Field(
         default=None, description="Hill: monthly spend (money) that yields half of saturation."
     )
-    shape: float = Field(default=1.0, gt=0, description="Hill: shape s (unitless; >1: S-curve).")
+    shape: float = Field(
+        default=1.0, gt=0, le=100, description="Hill: shape s (unitless; >1: S-curve)."
+    )
     steepness: float | None = Field(
         default=None, gt=0, description="Logistic: lambda, per unit of money per month."
     )
@@ -589,7 +734,9 @@ class OutboundSource(Section):
     """Contacts that SDRs prospect from a target list: every touch costs SDR time."""
 
     kind: Literal["outbound"] = Field(description="Outbound: SDRs prospect a target list.")
-    contacts_per_month: float = Field(gt=0, description="New contacts loaded per month.")
+    contacts_per_month: float = Field(
+        gt=0, le=MAX_COUNT, description="New contacts loaded per month."
+    )
     targeting: Probability = Field(
         default=0.5,
         description="How well the list is segmented, in [0, 1]: fit ~ Beta(2 + 6q, 2 + 6(1-q)).",
@@ -818,7 +965,7 @@ class Handoff(Section):
 class HiringChange(Section):
     """A change to a team on a date: hires (positive) or departures (negative)."""
 
-    at: dt.datetime = Field(description="When, e.g. 2026-03-02 09:00.")
+    at: Moment = Field(description="When, e.g. 2026-03-02 09:00.")
     change: int = Field(description="People hired (+) or leaving (-).")
 
     @model_validator(mode="after")
@@ -1104,18 +1251,17 @@ class Teams(Section):
         # a key that is not a team of its own (no role) is a typo of one
         if isinstance(data, dict):
             allowed = list(cls.model_fields)
-            for key, value in data.items():
-                if key not in allowed and not (isinstance(value, dict) and "role" in value):
-                    raise PydanticCustomError(
-                        "unknown_key",
-                        "unknown key '{key}'{hint}; allowed: {allowed}, or a further team with "
-                        "a 'role' (sdr or ae)",
-                        {
-                            "key": str(key),
-                            "hint": did_you_mean(str(key), allowed),
-                            "allowed": ", ".join(allowed),
-                        },
-                    )
+
+            def known(key: Any, value: Any) -> bool:
+                return key in allowed or (isinstance(value, dict) and "role" in value)
+
+            if not all(known(key, value) for key, value in data.items()):
+                # each reported at its key, beside the problems of the teams
+                tail = ", or a further team with a 'role' (sdr or ae)"
+                return {
+                    key: value if known(key, value) else UnknownKey(str(key), allowed, tail)
+                    for key, value in data.items()
+                }
         return data
 
     @property
@@ -1193,6 +1339,12 @@ class DealSize(Section):
     mean: PositiveMoney = Field(description="Mean deal value (money).")
     sd: Money = Field(default=0.0, description="Standard deviation (money); 0: constant.")
 
+    @model_validator(mode="after")
+    def _spread(self) -> DealSize:
+        if self.sd > 1e3 * self.mean:  # beyond it the lognormal's parameters overflow
+            raise ValueError(f"sd ({self.sd:g}) must be at most a thousand times the mean")
+        return self
+
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         import numpy as np
 
@@ -1254,7 +1406,7 @@ class Scenario(Section):
 
     name: str = Field(min_length=1, description="Short name shown in reports.")
     description: str = Field(default="", description="What this scenario represents.")
-    start: dt.datetime = Field(
+    start: Moment = Field(
         default=DEFAULT_START,
         description="Start of the measured period (local time); the warm-up runs before it.",
     )
@@ -1298,6 +1450,14 @@ class Scenario(Section):
     def _references(self) -> Scenario:
         """Names used in one section must exist in another."""
         problems: list[tuple[tuple[str | int, ...], str, bool]] = []
+        if self.horizon.hours + self.warmup.hours > MAX_RUN_YEARS * 365.25 * 24:
+            problems.append(
+                (
+                    ("horizon",),
+                    f"horizon and warmup add up to more than {MAX_RUN_YEARS} years",
+                    False,
+                )
+            )
         segments = list(self.segments or {})
         for name, source in self.sources.items():
             for segment in source.segment_mix or {}:

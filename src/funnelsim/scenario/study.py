@@ -30,6 +30,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from funnelsim.scenario.load import (
+    Document,
     Problem,
     ScenarioError,
     apply_overrides,
@@ -120,6 +121,45 @@ class Study(Section):
         return names
 
 
+def _refuse_duplicates(study: Study, document: Document) -> None:
+    """Two points with one name would share a row of every table (the last one's metrics
+    shown for both): refuse a label given twice, and a point named as another is."""
+    problems: list[Problem] = []
+    seen: dict[str, tuple[str | int, ...]] = {"baseline": ()}
+    for name in study.variants:
+        path: tuple[str | int, ...] = ("variants", name)
+        if name in seen:
+            message = "a point has this name already"
+            problems.append(Problem(document.where(path), f"variants.{name}", message))
+        seen.setdefault(name, path)
+    for sweep_name, sweep in study.sweeps.items():
+        labels: dict[str, int] = {}
+        for i, label in enumerate(sweep.labels or []):
+            path = ("sweeps", sweep_name, "labels", i)
+            if label in labels:
+                problems.append(
+                    Problem(
+                        document.where(path),
+                        f"sweeps.{sweep_name}.labels.{i}",
+                        f"duplicate label '{label}' (also label {labels[label]})",
+                    )
+                )
+            labels.setdefault(label, i)
+        for i, (named, values) in enumerate(sweep.points()):
+            if named is not None and labels[named] != i:
+                continue  # reported above, as a duplicate label
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            point = f"{sweep_name}: {named or shown}"
+            path = ("sweeps", sweep_name, "labels", i) if named else ("sweeps", sweep_name)
+            if point in seen:
+                dotted = ".".join(str(part) for part in path)
+                message = f"a second point named '{point}'"
+                problems.append(Problem(document.where(path), dotted, message))
+            seen.setdefault(point, path)
+    if problems:
+        raise ScenarioError(problems)
+
+
 @dataclass(frozen=True)
 class Point:
     """One scenario of a study: where it comes from and what was changed."""
@@ -154,6 +194,7 @@ def load_study(
     """
     study_doc = read_document(path)
     study: Study = validate_document(study_doc, Study, {"metrics": metrics})
+    _refuse_duplicates(study, study_doc)
     base_path = Path(path).parent / study.baseline
     base = apply_overrides(read_document(base_path), overrides or [])
     # each point: its label, its changes, and where in the study file they are written
