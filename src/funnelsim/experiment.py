@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -455,65 +456,67 @@ def run(
         raise UsageError("needs --out, the folder of the run to finish", "--resume")
     if replications is not None and replications < 1:
         raise UsageError(f"at least 1 replication, got {replications}", "--replications")
-    store = None
-    finished: list[Replication] = []
-    if out is not None:
-        from funnelsim.store import Store  # pandas and pyarrow only when writing
+    with ExitStack() as held:  # the results folder's lock is let go however the run ends
+        store = None
+        finished: list[Replication] = []
+        if out is not None:
+            from funnelsim.store import Store  # pandas and pyarrow only when writing
 
-        store, finished = Store.open(
-            out,
-            scenarios,
-            seed,
-            command=command,
-            records=records,
-            resume=resume,
-            extra={
-                **(extra or {}),
-                "requested": _requested(replications or default_replications, precision),
-            },
-        )
-        root = store.seed
-        if resume:
-            stored_n, stored_precision = _asked(store.manifest, default_replications)
-            replications = replications or stored_n
-            precision = precision or stored_precision
-            store.manifest["requested"] = _requested(replications, precision)
-    else:
-        root = normalise_seed(scenarios[0].seed if seed is None else seed)
-    n = replications or default_replications
-
-    def chunk_done(chunk: Chunk) -> None:
-        if store is not None:
-            store.write_chunk(chunk)
-        if on_chunk is not None:
-            on_chunk(chunk)
-
-    half = None
-    with open_executor(executor) as slots:
-        runner = Runner(
-            scenarios,
-            root,
-            slots=slots,
-            records=records and store is not None,
-            keep_records=records and store is None,
-            series=store is not None,
-            on_chunk=chunk_done,
-            finished=finished,
-        )
-        start = max(n, runner.extent)  # gaps left by an interruption are filled
-
-        def resized(size: int) -> None:
-            if on_total is not None:
-                on_total(size * len(scenarios), sum(len(d) for d in runner.done))
-
-        if precision is None:
-            resized(start)
-            runner.extend(start)
+            store, finished = Store.open(
+                out,
+                scenarios,
+                seed,
+                command=command,
+                records=records,
+                resume=resume,
+                extra={
+                    **(extra or {}),
+                    "requested": _requested(replications or default_replications, precision),
+                },
+            )
+            held.callback(store.close)
+            root = store.seed
+            if resume:
+                stored_n, stored_precision = _asked(store.manifest, default_replications)
+                replications = replications or stored_n
+                precision = precision or stored_precision
+                store.manifest["requested"] = _requested(replications, precision)
         else:
-            _, half = run_to_precision(runner, start, precision, resized)
-    per_scenario = runner.per_scenario()
-    if store is not None:
-        store.finish(per_scenario, paired=command != "run")
+            root = normalise_seed(scenarios[0].seed if seed is None else seed)
+        n = replications or default_replications
+
+        def chunk_done(chunk: Chunk) -> None:
+            if store is not None:
+                store.write_chunk(chunk)
+            if on_chunk is not None:
+                on_chunk(chunk)
+
+        half = None
+        with open_executor(executor) as slots:
+            runner = Runner(
+                scenarios,
+                root,
+                slots=slots,
+                records=records and store is not None,
+                keep_records=records and store is None,
+                series=store is not None,
+                on_chunk=chunk_done,
+                finished=finished,
+            )
+            start = max(n, runner.extent)  # gaps left by an interruption are filled
+
+            def resized(size: int) -> None:
+                if on_total is not None:
+                    on_total(size * len(scenarios), sum(len(d) for d in runner.done))
+
+            if precision is None:
+                resized(start)
+                runner.extend(start)
+            else:
+                _, half = run_to_precision(runner, start, precision, resized)
+        per_scenario = runner.per_scenario()
+        if store is not None:
+            store.finish(per_scenario, paired=command != "run")
     return RunResult(per_scenario, len(finished), half, precision)
 
 

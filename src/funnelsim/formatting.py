@@ -89,3 +89,36 @@ def overload_warning(scenario: Scenario) -> str | None:
         f"{scenario.name}: offered first-touch work ({work:.2f} SDR-hours per hour) is at or "
         f"above SDR capacity ({capacity:.2f}); queues will grow without bound unless leads expire"
     )
+
+
+# -- user text in reports: names of scenarios, studies and points, folder paths ---------------
+MARKDOWN_SPECIAL = "\\`*_{}[]()#+!|~<>&$"
+
+
+def markdown_text(value: object) -> str:
+    """Text a person wrote (a scenario's name), safe in a Markdown heading, paragraph or table
+    cell: one line (every run of whitespace and control characters becomes one space), every
+    Markdown punctuation mark escaped with a backslash (no emphasis, link, image, code span,
+    extra table column, or math where ``$...$`` is math), and ``<``, ``>``, ``&`` as HTML
+    entities (no tag, no entity)."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
+    out = []
+    for c in text:
+        if c == "<":
+            out.append("&lt;")
+        elif c == ">":
+            out.append("&gt;")
+        elif c == "&":
+            out.append("&amp;")
+        elif c in MARKDOWN_SPECIAL:
+            out.append("\\" + c)
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def chart_text(value: object) -> str:
+    """Text a person wrote, shown as it is in a matplotlib chart: one line, every ``$``
+    escaped so that no mathtext is parsed (charts are drawn with ``text.usetex`` off)."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
+    return text.replace("$", r"\$")

@@ -14,12 +14,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
 from funnelsim import charts
 from funnelsim.analysis import Summary, excludes_zero, summarise
-from funnelsim.formatting import NOT_AVAILABLE, cell
+from funnelsim.errors import StoreError
+from funnelsim.formatting import NOT_AVAILABLE, cell, chart_text, markdown_text
 from funnelsim.metrics import METRICS
 from funnelsim.results import Results, load
 from funnelsim.store import atomic_write
@@ -70,7 +72,7 @@ def _weekly_chart(stored: Results, column: str, label: str, percent: bool) -> Fi
             xlabel="week of the measured period",
             ylabel=label,
             ax=ax,
-            label=str(name),
+            label=chart_text(name),
             percent=percent,
         )
     ax.set_title(f"{label.split(' (')[0]}: mean and 95% CI over replications")
@@ -102,7 +104,9 @@ def _sources(folder: Path, manifest: dict[str, Any]) -> list[str]:
         found = ranges_of(load_scenario(folder / entry["file"]))
         by_grade = [sum(r.grade == g for r in found.values()) for g in GRADES]
         ranged = sum(r.has_range for r in found.values())
-        rows.append([entry["name"], str(len(found)), *map(str, by_grade), str(ranged)])
+        rows.append(
+            [markdown_text(entry["name"]), str(len(found)), *map(str, by_grade), str(ranged)]
+        )
     if not any(int(row[1]) for row in rows):
         return []
     return [
@@ -118,7 +122,21 @@ def _sources(folder: Path, manifest: dict[str, Any]) -> list[str]:
 
 
 def write_report(folder: Path) -> Path:
-    """Write ``FOLDER/report/report.md`` and its charts; returns the Markdown file."""
+    """Write ``FOLDER/report/report.md`` and its charts; returns the Markdown file.
+
+    Names (of scenarios, a study, its points) and the folder's path are text a person wrote:
+    escaped for Markdown and HTML in the report, shown as plain text (no mathtext, no TeX) in
+    the charts.
+    """
+    with matplotlib.rc_context({"text.usetex": False}):
+        try:
+            return _write_report(folder)
+        except OSError as error:  # the report folder (atomic_write says which file)
+            where = error.filename or folder / REPORT
+            raise StoreError(f"{where}: cannot write the report: {error.strerror}") from None
+
+
+def _write_report(folder: Path) -> Path:
     stored = load(folder)
     manifest: dict[str, Any] = stored.manifest
     out = folder / REPORT
@@ -136,7 +154,8 @@ def write_report(folder: Path) -> Path:
         "",
         f"`funnelsim {manifest['command']}`, {manifest['replications']} replications per "
         f"scenario, seed {manifest['seed']}, funnelsim {manifest['funnelsim_version']}; "
-        f"report written {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from `{folder}`. "
+        f"report written {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from "
+        f"{markdown_text(folder)}. "
         "Every figure is a mean over replications ± the half-width of its 95% confidence "
         "interval.",
         "",
@@ -144,7 +163,7 @@ def write_report(folder: Path) -> Path:
         "",
     ]
     lines += _table(
-        ["metric", "unit", *scenarios],
+        ["metric", "unit", *map(markdown_text, scenarios)],
         (
             [m, METRICS[m].unit, *(cell(summary[(s, m)], METRICS[m].unit) for s in scenarios)]
             for m in KEY_METRICS
@@ -155,7 +174,7 @@ def write_report(folder: Path) -> Path:
         base = scenarios[0]
         lines += [
             "",
-            f"## Paired differences from {base}",
+            f"## Paired differences from {markdown_text(base)}",
             "",
             "Common random numbers: replication r of every plan saw the same leads "
             "wherever the plans share a source. **Bold**: the interval excludes zero.",
@@ -169,7 +188,8 @@ def write_report(folder: Path) -> Path:
                 text = NOT_AVAILABLE if d is None else cell(d, METRICS[m].unit, signed=True)
                 cells.append(f"**{text}**" if d is not None and excludes_zero(d) else text)
             rows.append([m, METRICS[m].unit, *cells])
-        lines += _table(["metric", "unit", *(f"{s} - {base}" for s in scenarios[1:])], rows)
+        header = [markdown_text(f"{s} - {base}") for s in scenarios[1:]]
+        lines += _table(["metric", "unit", *header], rows)
     lines += _sources(folder, manifest)
     lines += ["", "## Charts", ""]
     for column, (label, percent) in WEEKLY.items():
@@ -183,15 +203,16 @@ def write_report(folder: Path) -> Path:
             moved = {m: d for (s, m), d in diffs.items() if s == other and m in KEY_METRICS}
             baselines = {m: summary[(base, m)].mean for m in KEY_METRICS if (base, m) in summary}
             fig = charts.plot_relative_differences(
-                moved, baselines, title=f"{other} against {base}"
+                moved, baselines, title=chart_text(f"{other} against {base}")
             )
             name = f"differences-{i}.png"
             _save(fig, out / name)
-            lines += [f"![{other} against {base}]({name})", ""]
+            lines += [f"![{markdown_text(f'{other} against {base}')}]({name})", ""]
     if len(scenarios) > 2:
         labels = (
             [p["label"] for p in manifest["study"]["points"]] if "study" in manifest else scenarios
         )
+        labels = [chart_text(label) for label in labels]
         for m in ("sqls", "new_arr", "cac_ratio", "sla_first_touch_attainment"):
             if all((s, m) in summary for s in scenarios):
                 name = f"points-{m.replace('_', '-')}.png"
@@ -209,5 +230,5 @@ def write_report(folder: Path) -> Path:
 
 def _title(manifest: dict[str, Any], scenarios: list[str]) -> str:
     if "study" in manifest:
-        return f"Study: {manifest['study']['name']}"
-    return " vs ".join(scenarios)
+        return f"Study: {markdown_text(manifest['study']['name'])}"
+    return " vs ".join(map(markdown_text, scenarios))

@@ -23,11 +23,15 @@ deletes their leftovers and runs only the replications no finished chunk holds.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +57,8 @@ from funnelsim.scenario.schema import Scenario
 FORMAT = 2  # 2: subscription economics, per-source tables (by_source, ...), no roi
 FORMAT_CHANGES = "docs/results.md#format-versions"
 MANIFEST = "manifest.json"
+CHUNKS = "chunks"  # in the manifest: each chunk file's size and SHA-256
+LOCK = ".funnelsim.lock"  # held by the one process writing the folder
 RECORDS = ("leads", "handoffs", "tasks", "queue")
 BY = tuple(f"by_{grouping}" for grouping in breakdown.GROUPINGS)  # by_source, ...
 SERIES = ("weekly", "daily", *BY)
@@ -153,7 +159,24 @@ def daily_frame(replication: Replication) -> pd.DataFrame:
 
 # -- files --------------------------------------------------------------------------------------
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, renamed into place when complete."""
+    """Write through a temporary file in the same folder, renamed into place when complete.
+
+    A file that cannot be written (a read-only folder, a file where a folder should be, a full
+    disk) is a StoreError naming it; its temporary file is removed.
+    """
+    try:
+        _atomic_write(path, write)
+    except OSError as error:
+        raise StoreError(f"{path}: cannot write: {_reason(error)}") from None
+
+
+def _reason(error: OSError) -> str:
+    """An OSError's reason without its repr: ``Permission denied``, ``Not a directory``."""
+    reasons = {errno.ENOTDIR: "a file is in the way of a folder"}
+    return reasons.get(error.errno or 0, error.strerror or str(error))
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -205,6 +228,83 @@ def _chunk_name(numbers: list[int]) -> str:
     return f"r{min(numbers):06d}-r{max(numbers):06d}.parquet"
 
 
+# -- the lock: one writer per folder ------------------------------------------------------------
+@dataclass
+class FolderLock:
+    """An exclusive lock on a results folder, held by the one process writing it.
+
+    ``FOLDER/.funnelsim.lock`` names its holder (PID, host, since when) and is locked with
+    ``flock``, which the system releases when the holder's process ends however it ends: a
+    lock file left by a dead process is stale, and the next writer takes it over. A second
+    writer while the first lives is refused at once (StoreError).
+    """
+
+    path: Path
+    fd: int
+    created: bool  # the folder was made for this run (removed again if left empty)
+
+    @classmethod
+    def acquire(cls, folder: Path) -> FolderLock:
+        created = not folder.exists()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise StoreError(f"{folder}: is a file, not a folder; choose another") from None
+        except OSError as error:
+            raise StoreError(f"{folder}: cannot create the folder: {_reason(error)}") from None
+        if not folder.is_dir():
+            raise StoreError(f"{folder}: is a file, not a folder; choose another")
+        path = folder / LOCK
+        for _ in range(10):  # another process may remove the file between our open and lock
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:
+                raise StoreError(f"{folder}: cannot write there: {_reason(error)}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                holder = _holder(fd)
+                os.close(fd)
+                if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    raise StoreError(f"{folder}: cannot lock: {_reason(error)}") from None
+                raise StoreError(
+                    f"{folder}: another funnelsim is writing this results folder ({holder}); "
+                    "wait for it to finish, or choose another folder"
+                ) from None
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # released and removed by its holder meanwhile: lock the new file
+                os.close(fd)
+                continue
+            me = {"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
+            os.ftruncate(fd, 0)
+            os.write(fd, (json.dumps(me) + "\n").encode())
+            return cls(path, fd, created)
+        raise StoreError(f"{folder}: cannot lock: the lock file keeps changing")
+
+    def release(self) -> None:
+        """Remove the lock file and unlock; the folder too if made for this run and empty."""
+        if self.fd < 0:
+            return
+        self.path.unlink(missing_ok=True)  # while still holding it (see acquire)
+        os.close(self.fd)
+        self.fd = -1
+        if self.created:
+            with contextlib.suppress(OSError):
+                self.path.parent.rmdir()  # only if empty
+
+
+def _holder(fd: int) -> str:
+    """Who holds a lock, as its lock file says."""
+    try:
+        data = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        return f"process {int(data['pid'])} on {data['host']} since {data['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a process that has not said which yet"
+
+
 # -- the store ----------------------------------------------------------------------------------
 @dataclass
 class Store:
@@ -215,6 +315,7 @@ class Store:
     seed: int
     records: bool
     manifest: dict[str, Any]
+    lock: FolderLock | None = None  # held from open to close
 
     @property
     def keys(self) -> list[str]:
@@ -240,9 +341,32 @@ class Store:
         when resuming, the run's own, else fresh entropy.
         """
         check_names(scenarios)  # every stored row names its scenario
+        lock = FolderLock.acquire(folder)
+        try:
+            store, finished = cls._open(folder, scenarios, seed, command, records, resume, extra)
+        except OSError as error:
+            lock.release()
+            raise StoreError(f"{folder}: cannot use the folder: {_reason(error)}") from None
+        except BaseException:
+            lock.release()
+            raise
+        store.lock = lock
+        return store, finished
+
+    @classmethod
+    def _open(
+        cls,
+        folder: Path,
+        scenarios: list[Scenario],
+        seed: int | None,
+        command: str,
+        records: bool,
+        resume: bool,
+        extra: dict[str, Any] | None,
+    ) -> tuple[Store, list[Replication]]:
         manifest_path = folder / MANIFEST
         existing = read_manifest(manifest_path) if manifest_path.exists() else None
-        if existing is None and folder.exists() and any(folder.iterdir()):
+        if existing is None and any(p.name != LOCK for p in folder.iterdir()):
             raise StoreError(f"{folder}: not empty and holds no funnelsim run; choose another")
         if existing is not None and not resume:
             raise StoreError(
@@ -261,6 +385,12 @@ class Store:
         root = _check_resumable(folder, existing, scenarios, seed)
         store = cls(folder, scenarios, root, bool(existing.get("records")), existing)
         return store, store._finished()
+
+    def close(self) -> None:
+        """Release the folder for the next writer (after the run, however it ended)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # writing
     def _write_start(self) -> None:
@@ -284,22 +414,31 @@ class Store:
         name = self.scenarios[chunk.scenario].name
         done = chunk.replications
         file = _chunk_name([r.number for r in done])
+        written: list[Path] = []
+
+        def write(table: str, frame: pd.DataFrame) -> None:
+            path = self.folder / table / key / file
+            _write_parquet(path, _named(frame, name))
+            written.append(path)
+
         if done[0].weekly is not None:
-            weekly = pd.concat([weekly_frame(r) for r in done], ignore_index=True)
-            _write_parquet(self.folder / "weekly" / key / file, _named(weekly, name))
-        daily = pd.concat([daily_frame(r) for r in done], ignore_index=True)
-        _write_parquet(self.folder / "daily" / key / file, _named(daily, name))
+            write("weekly", pd.concat([weekly_frame(r) for r in done], ignore_index=True))
+        write("daily", pd.concat([daily_frame(r) for r in done], ignore_index=True))
         for grouping in breakdown.GROUPINGS:
             figures = pd.concat([by_frame(r, grouping) for r in done], ignore_index=True)
-            _write_parquet(self.folder / f"by_{grouping}" / key / file, _named(figures, name))
+            write(f"by_{grouping}", figures)
         if self.records:
             for table, frame in RECORD_FRAMES.items():
                 parts = [frame(r.records) for r in done if r.records is not None]
-                rows = pd.concat(parts, ignore_index=True)
-                _write_parquet(self.folder / table / key / file, _named(rows, name))
+                write(table, pd.concat(parts, ignore_index=True))
         metrics = pd.DataFrame([r.metrics for r in done])
         metrics.insert(0, "replication", [r.number for r in done])
-        _write_parquet(self.folder / "replications" / key / file, _named(metrics, name))
+        write("replications", metrics)
+        # each file's size and SHA-256, checked before it is read back (resume, load, query)
+        chunks = self.manifest.setdefault(CHUNKS, {})
+        for path in written:
+            chunks[path.relative_to(self.folder).as_posix()] = file_record(path)
+        self._write_manifest()
 
     def finish(self, per_scenario: list[Replications], paired: bool = True) -> None:
         """Summary tables and the manifest's final word, once every replication is in.
@@ -364,16 +503,30 @@ class Store:
         for leftover in self.folder.rglob(".*.tmp"):
             leftover.unlink()
         done: list[Replication] = []
+        chunks = self.manifest.setdefault(CHUNKS, {})
+        if not isinstance(chunks, dict):
+            chunks = self.manifest[CHUNKS] = {}
         for index, key in enumerate(self.keys):
             finished = _chunk_files(self.folder / "replications" / key)
             for table in (*SERIES, *RECORDS):
                 for path in _chunk_files(self.folder / table / key):
                     if path.name not in {f.name for f in finished}:
                         path.unlink()  # a chunk killed before its metrics were written
+                        chunks.pop(path.relative_to(self.folder).as_posix(), None)
             for path in finished:
-                metrics = pd.read_parquet(path)
-                daily = pd.read_parquet(self.folder / "daily" / key / path.name)
-                figures = self._breakdown(key, path.name)
+                try:
+                    metrics, daily, figures = self._read_chunk(key, path.name)
+                except StoreError:  # damaged or incomplete: its replications run again
+                    for table in ("replications", *SERIES, *RECORDS):
+                        damaged = self.folder / table / key / path.name
+                        damaged.unlink(missing_ok=True)
+                        chunks.pop(damaged.relative_to(self.folder).as_posix(), None)
+                    continue
+                for table in ("replications", *SERIES, *RECORDS):  # killed before recording
+                    kept = self.folder / table / key / path.name
+                    name = kept.relative_to(self.folder).as_posix()
+                    if name not in chunks and kept.is_file():
+                        chunks[name] = file_record(kept)
                 for row in metrics.to_dict("records"):
                     number = int(row.pop("replication"))
                     row.pop("scenario")
@@ -391,16 +544,76 @@ class Store:
         self._write_manifest()
         return done
 
+    def _read_chunk(
+        self, key: str, file: str
+    ) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, dict[Key, float]]]:
+        """A finished chunk's metrics, daily queue and funnel by group; a StoreError if any of
+        its files is missing, differs from the manifest's record or cannot be read."""
+        tables = ["replications", "daily", *BY, *(RECORDS if self.records else ())]
+        if (self.folder / "weekly" / key / file).exists() or f"weekly/{key}/{file}" in (
+            self.manifest.get(CHUNKS) or {}
+        ):
+            tables.append("weekly")
+        for table in tables:
+            check_file(self.folder, self.manifest, self.folder / table / key / file, needed=True)
+        metrics = read_chunk(self.folder / "replications" / key / file)
+        daily = read_chunk(self.folder / "daily" / key / file)
+        return metrics, daily, self._breakdown(key, file)
+
     def _breakdown(self, key: str, file: str) -> dict[int, dict[Key, float]]:
         """A finished chunk's funnel by group, replication by replication."""
         figures: dict[int, dict[Key, float]] = {}
         for grouping in breakdown.GROUPINGS:
-            part = pd.read_parquet(self.folder / f"by_{grouping}" / key / file)
+            part = read_chunk(self.folder / f"by_{grouping}" / key / file)
             rows = part[["replication", grouping, "metric", "value"]].itertuples(index=False)
             for number, group, metric, value in rows:
                 figure = (grouping, str(group), str(metric))
                 figures.setdefault(int(number), {})[figure] = float(value)
         return figures
+
+
+def file_record(path: Path) -> dict[str, Any]:
+    """What the manifest records of a chunk file: its size and SHA-256."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return {"size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+RECOMPUTE = "the same command with --resume recomputes it"
+
+
+def check_file(folder: Path, manifest: dict[str, Any], path: Path, *, needed: bool = False) -> None:
+    """A StoreError if chunk file ``path`` is missing (recorded in the manifest, or ``needed``)
+    or is not the file the manifest recorded (size, SHA-256)."""
+    record = (manifest.get(CHUNKS) or {}).get(path.relative_to(folder).as_posix())
+    if not path.is_file():
+        if record is not None or needed:
+            raise StoreError(f"{path}: missing chunk file; {RECOMPUTE}")
+        return
+    if record is None:  # written by a run killed before recording it: read to check
+        return
+    try:
+        actual = file_record(path)
+    except OSError as error:
+        raise StoreError(f"{path}: unreadable chunk file: {_reason(error)}") from None
+    if actual != record:
+        raise StoreError(
+            f"{path}: damaged chunk file: its size or SHA-256 differs from the manifest's "
+            f"record ({actual['size']} bytes, {record.get('size')} recorded); {RECOMPUTE}"
+        )
+
+
+def read_chunk(path: Path) -> pd.DataFrame:
+    """A chunk file as a DataFrame; a StoreError naming it if it cannot be read."""
+    try:
+        return pd.read_parquet(path)
+    except Exception as error:  # pyarrow's errors for truncated or garbage files, OSError
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise StoreError(
+            f"{path}: damaged chunk file, cannot be read ({reason}); {RECOMPUTE}"
+        ) from None
 
 
 def _chunk_files(folder: Path) -> list[Path]:
@@ -487,7 +700,66 @@ def read_manifest(path: Path) -> dict[str, Any]:
         )
     if given != FORMAT:
         raise StoreError(f"{path}: not a funnelsim results manifest (format {FORMAT})")
+    problem = _manifest_problem(data)
+    if problem is not None:
+        raise StoreError(f"{path}: damaged manifest: {problem}")
     return data
+
+
+_MANIFEST_FIELDS: dict[str, type] = {
+    "command": str,
+    "funnelsim_version": str,
+    "code_hash": str,
+    "seed": int,
+    "records": bool,
+    "complete": bool,
+    "replications": int,
+    "scenarios": list,
+}
+_SCENARIO_FIELDS = ("name", "key", "file", "hash")
+
+
+def _manifest_problem(data: dict[str, Any]) -> str | None:
+    """What is wrong with a manifest's fields, if anything: a missing one, or a wrong type."""
+    for name, kind in _MANIFEST_FIELDS.items():
+        if name not in data:
+            return f"'{name}' missing"
+        value = data[name]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"'{name}' is not {'a list' if kind is list else f'of type {kind.__name__}'}"
+    if not data["scenarios"]:
+        return "'scenarios' is empty"
+    for i, entry in enumerate(data["scenarios"]):
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(f), str) for f in _SCENARIO_FIELDS
+        ):
+            return f"scenarios[{i}] needs text {', '.join(_SCENARIO_FIELDS)}"
+        if "/" in entry["key"] or entry["key"] in ("", ".", ".."):
+            return f"scenarios[{i}].key is not a folder name"
+    study = data.get("study")
+    if study is not None and not (
+        isinstance(study, dict)
+        and isinstance(study.get("name"), str)
+        and isinstance(study.get("points"), list)
+        and len(study["points"]) == len(data["scenarios"])
+        and all(isinstance(p, dict) and isinstance(p.get("label"), str) for p in study["points"])
+    ):
+        return "'study' needs a name and a labelled point per scenario"
+    chunks = data.get(CHUNKS)
+    if chunks is not None and not (
+        isinstance(chunks, dict)
+        and all(
+            isinstance(r, dict)
+            and isinstance(r.get("size"), int)
+            and isinstance(r.get("sha256"), str)
+            for r in chunks.values()
+        )
+    ):
+        return f"'{CHUNKS}' needs a size and a sha256 for each file"
+    requested = data.get("requested")
+    if requested is not None and not isinstance(requested, dict):
+        return "'requested' is not a mapping"
+    return None
 
 
 def _check_resumable(
