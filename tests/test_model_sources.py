@@ -13,10 +13,11 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from funnelsim.model.run import simulate
 from funnelsim.model.sources import arrival_times
 from funnelsim.rng import Streams
 from funnelsim.scenario.schema import Arrivals
-from helpers import assert_theory_in_ci
+from helpers import assert_theory_in_ci, bundled, scenario
 
 ORIGIN = dt.datetime(2026, 1, 5)  # a Monday, 00:00
 pytestmark = pytest.mark.seed(20260105)  # the fixed seed, in CI
@@ -151,3 +152,19 @@ def test_seasonality_shapes_each_calendar_month_and_keeps_the_yearly_mean(seed: 
         "2/h seasonal, a year: leads", 2.0 * span, [float(len(r)) for r in runs],
         max_half_width=0.01 * 2.0 * span,
     )  # fmt: skip
+
+
+def test_a_spend_that_buys_no_leads_runs_with_none() -> None:
+    """Saturation so far out that the spend buys no lead at all: the source is simply silent
+    (it used to fail concatenating no points)."""
+    spec = scenario(
+        bundled("baseline.yaml"),
+        "sources.search.response.half_saturation=1e12",
+        "horizon=2w",
+        "warmup=0d",
+    )
+    leads = simulate(spec, seed=1).leads
+    search = list(spec.sources).index("search")
+    print(f"leads from search: {np.count_nonzero(leads.source == search)}")
+    assert np.count_nonzero(leads.source == search) == 0
+    assert np.count_nonzero(leads.source == list(spec.sources).index("content")) > 0

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 def _poisson_points(rng: np.random.Generator, total: float) -> FloatArray:
     """Points of a unit-rate Poisson process on [0, total), drawn in vectorised blocks."""
+    if not total > 0:  # no expected point at all (a spend that buys no leads)
+        return np.zeros(0)
     chunks: list[FloatArray] = []
     reached = 0.0
     block = int(total + 6 * math.sqrt(total) + 16)
