@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from click.testing import Result
+from click.testing import CliRunner, Result
 
 from funnelsim import compiled
 from funnelsim.analysis import Summary, summarise
@@ -124,3 +124,41 @@ def location(text: str, anchor: str) -> str:
     line = text.count("\n", 0, offset) + 1
     col = offset - (text.rfind("\n", 0, offset) + 1) + 1
     return f"{line}:{col}"
+
+
+def invoke(*args: str | Path) -> Result:
+    """The ``funnelsim`` command line, in this process."""
+    from funnelsim.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def ok(*args: str | Path) -> Result:
+    """A command that must succeed, without a traceback."""
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    return result
+
+
+# the smallest whole scenario file: one inbound source, one SDR team (tests of located errors)
+BASE = """\
+name: Base
+horizon: 10d
+warmup: 1d
+seed: 1
+calendar: always
+sources:
+  web:
+    kind: inbound
+    arrivals: {rate: 9/h}
+    score: {dist: constant, value: 0.5}
+handoff:
+  policy: continuous
+  first_touch_sla: 30m
+  decay: {kind: table, points: [[0m, 1.0], [1h, 0.5]]}
+teams:
+  sdr:
+    headcount: 10
+    first_touch_time: {dist: exponential, mean: 1h}
+"""

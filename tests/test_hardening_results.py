@@ -20,28 +20,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner, Result
 
 from funnelsim import experiment
-from funnelsim.cli import app
 from funnelsim.scenario.load import load_scenario
 from funnelsim.store import LOCK, Store
-from helpers import SCENARIOS
+from helpers import SCENARIOS, invoke, ok
 
 ERLANG_C = SCENARIOS / "validation" / "erlang-c.yaml"
 SHORT = ["--set", "horizon=5d", "--set", "warmup=1d"]
 FUNNELSIM = Path(sys.executable).parent / "funnelsim"
-
-
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def ok(*args: str | Path) -> Result:
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    assert "Traceback" not in result.output
-    return result
 
 
 def refused(*args: str | Path, saying: str) -> str:

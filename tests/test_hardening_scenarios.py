@@ -24,29 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from funnelsim.cli import app
-from helpers import SCENARIOS, assert_refused, location
+from helpers import BASE, SCENARIOS, assert_refused, location
 
 FILE = "scenario.yaml"
-BASE = """\
-name: Base
-horizon: 10d
-warmup: 1d
-seed: 1
-calendar: always
-sources:
-  web:
-    kind: inbound
-    arrivals: {rate: 9/h}
-    score: {dist: constant, value: 0.5}
-handoff:
-  policy: continuous
-  first_touch_sla: 30m
-  decay: {kind: table, points: [[0m, 1.0], [1h, 0.5]]}
-teams:
-  sdr:
-    headcount: 10
-    first_touch_time: {dist: exponential, mean: 1h}
-"""
 LINE = re.compile(r"^[^\s:]+:\d+:\d+: \S.*$")  # FILE:LINE:COL: ...
 
 

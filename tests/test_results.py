@@ -9,26 +9,13 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from funnelsim import results
-from funnelsim.cli import app
-from helpers import SCENARIOS
+from helpers import SCENARIOS, invoke, ok
 
 ERLANG_C = SCENARIOS / "validation" / "erlang-c.yaml"
 ERLANG_A = SCENARIOS / "validation" / "erlang-a.yaml"
 SHORT = ["--set", "horizon=5d", "--set", "warmup=1d"]
-
-
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def ok(*args: str | Path) -> Result:
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    assert "Traceback" not in result.output
-    return result
 
 
 def test_load_orders_rows_by_scenario_then_replication(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from funnelsim.cli import app
-from helpers import assert_refused, location
+from helpers import BASE, assert_refused, location
 
 VALIDATION = Path(__file__).resolve().parents[1] / "scenarios" / "validation"
 ERLANG_C = VALIDATION / "erlang-c.yaml"
@@ -28,26 +28,6 @@ SCRIPT = Path(sys.executable).with_name("funnelsim")
 FILE = "scenario.yaml"
 
 # Line numbers are on the right; columns below are counted from these lines.
-BASE = """\
-name: Base
-horizon: 10d
-warmup: 1d
-seed: 1
-calendar: always
-sources:
-  web:
-    kind: inbound
-    arrivals: {rate: 9/h}
-    score: {dist: constant, value: 0.5}
-handoff:
-  policy: continuous
-  first_touch_sla: 30m
-  decay: {kind: table, points: [[0m, 1.0], [1h, 0.5]]}
-teams:
-  sdr:
-    headcount: 10
-    first_touch_time: {dist: exponential, mean: 1h}
-"""
 #  1 name / 2 horizon / 3 warmup / 4 seed / 5 calendar / 6 sources / 7 web / 8 kind /
 #  9 arrivals / 10 score / 11 handoff / 12 policy / 13 first_touch_sla / 14 decay / 15 teams /
 # 16 sdr / 17 headcount / 18 first_touch_time

@@ -24,15 +24,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner, Result
 
 from funnelsim import results
-from funnelsim.cli import app
 from funnelsim.executors import Slots
 from funnelsim.experiment import Runner
 from funnelsim.scenario.load import load_scenario
 from funnelsim.store import CHUNK, RECORDS, SERIES, code_hash, scenario_hash
-from helpers import SCENARIOS
+from helpers import SCENARIOS, invoke, ok
 
 ERLANG_C = SCENARIOS / "validation" / "erlang-c.yaml"
 ERLANG_A = SCENARIOS / "validation" / "erlang-a.yaml"
@@ -42,17 +40,6 @@ FUNNELSIM = Path(sys.executable).parent / "funnelsim"
 # a few seconds in all, in chunks of one to eight replications: long enough to be killed halfway
 KILLED = [str(SCENARIOS / "baseline.yaml"), "--set", "horizon=6w", "--set", "warmup=1w"]
 KILLED += ["-n", "16", "--seed", "5", "--json"]
-
-
-def invoke(*args: str | Path) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def ok(*args: str | Path) -> Result:
-    result = invoke(*args)
-    assert result.exit_code == 0, result.output
-    assert "Traceback" not in result.output
-    return result
 
 
 def chunk_files(folder: Path, table: str = "replications") -> list[Path]:
