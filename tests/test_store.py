@@ -512,3 +512,45 @@ def test_a_folder_of_another_format_is_refused_clearly(
     assert "docs/results.md#format-versions" in result.stderr or found > 2
     assert "Traceback" not in result.output
     assert snapshot(folder) == before
+
+
+@pytest.mark.slow  # a real process with two workers, stopped halfway
+def test_sigterm_ends_a_run_as_ctrl_c_does_and_leaves_no_process(tmp_path: Path) -> None:
+    """A job scheduler stops a run with SIGTERM, sent to the main process only: it exits 143
+    with the resume hint, its pool's workers and server go with it, and the run resumes."""
+    for attempt in range(5):
+        out = tmp_path / f"attempt-{attempt}"
+        command = [str(FUNNELSIM), "run", *KILLED, "-w", "2", "--out", str(out)]
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            if chunk_files(out):
+                process.send_signal(signal.SIGTERM)
+                break
+            time.sleep(0.005)
+        _, stderr = process.communicate(timeout=60)
+        if process.returncode == 0:
+            continue  # finished before the signal: try again
+        print(stderr)
+        assert process.returncode == 143, stderr
+        assert "add --resume to finish the run" in stderr
+        assert "Traceback" not in stderr
+        # nothing of the run is left in its session: no worker, no pool server
+        left = time.monotonic() + 15
+        while time.monotonic() < left:
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.killpg(process.pid, signal.SIGKILL)
+            pytest.fail("processes of the stopped run were still alive 15 s after it exited")
+        resumed = ok("run", "--out", out, "--resume", "-w", "1", *KILLED)
+        assert "finished replication(s) kept" in resumed.stderr
+        assert len(results.load(out).replications) == 16
+        return
+    pytest.fail("the run finished before SIGTERM in five attempts")

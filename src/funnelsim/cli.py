@@ -269,7 +269,19 @@ class _Bar:
 
 @contextmanager
 def _progress(label: str, out: Path | None) -> Iterator[Callbacks]:
-    """Progress on stderr while a run runs; on Ctrl-C, what a resume would keep."""
+    """Progress on stderr while a run runs; on Ctrl-C, or SIGTERM (a job scheduler stopping
+    the run), what a resume would keep. SIGTERM ends the run as Ctrl-C does, through the same
+    clean-up (the pool shut down, its workers stopped, the folder's lock let go), and exits
+    with 143 where Ctrl-C exits with 130."""
+    import signal
+
+    terminated = []
+
+    def on_term(signum: int, frame: object) -> None:
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     bar = _Bar(label)
     try:
         try:
@@ -279,7 +291,9 @@ def _progress(label: str, out: Path | None) -> Iterator[Callbacks]:
     except KeyboardInterrupt:
         if out is not None:
             _note(f"interrupted: finished chunks are in {out}; add --resume to finish the run")
-        raise click.exceptions.Exit(130) from None
+        raise click.exceptions.Exit(143 if terminated else 130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _finished(result: RunResult, out: Path | None) -> None:

@@ -115,7 +115,12 @@ def _shut_down(executor: Executor) -> Iterator[Executor]:
         yield executor
     except BaseException:
         if isinstance(executor, ProcessPoolExecutor):
+            # the workers are stopped too: a chunk in flight is lost either way (a resume runs
+            # it again), and left alone it would keep them running after this process has gone
+            workers = list(getattr(executor, "_processes", {}).values())
             executor.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.terminate()
         else:
             executor.shutdown(wait=False)  # Dask's executor cancels its futures so
         raise
