@@ -162,3 +162,13 @@ teams:
     headcount: 10
     first_touch_time: {dist: exponential, mean: 1h}
 """
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
+    """Every file and folder below ``folder``: size, mtime and content hash."""
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        stat = path.stat()
+        state[str(path.relative_to(folder))] = (stat.st_size, stat.st_mtime_ns, digest)
+    return state

@@ -8,7 +8,6 @@ Runs are short (Erlang C cut to 5 days after a 1-day warm-up); the lock tests st
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -24,7 +23,7 @@ import yaml
 from funnelsim import experiment
 from funnelsim.scenario.load import load_scenario
 from funnelsim.store import LOCK, Store
-from helpers import SCENARIOS, invoke, ok
+from helpers import SCENARIOS, invoke, ok, snapshot
 
 ERLANG_C = SCENARIOS / "validation" / "erlang-c.yaml"
 SHORT = ["--set", "horizon=5d", "--set", "warmup=1d"]
@@ -38,16 +37,6 @@ def refused(*args: str | Path, saying: str) -> str:
     assert "Traceback" not in result.output
     assert re.search(saying, result.output, re.S), result.output
     return result.output
-
-
-def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
-    """Every file and folder below ``folder``: size, mtime and content hash."""
-    state = {}
-    for path in sorted(folder.rglob("*")):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
-        stat = path.stat()
-        state[str(path.relative_to(folder))] = (stat.st_size, stat.st_mtime_ns, digest)
-    return state
 
 
 def temporary_files(folder: Path) -> list[Path]:

@@ -8,7 +8,6 @@ require exactly the numbers an uninterrupted run gives.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -30,7 +29,7 @@ from funnelsim.executors import Slots
 from funnelsim.experiment import Runner
 from funnelsim.scenario.load import load_scenario
 from funnelsim.store import CHUNK, RECORDS, SERIES, code_hash, scenario_hash
-from helpers import SCENARIOS, invoke, ok
+from helpers import SCENARIOS, invoke, ok, snapshot
 
 ERLANG_C = SCENARIOS / "validation" / "erlang-c.yaml"
 ERLANG_A = SCENARIOS / "validation" / "erlang-a.yaml"
@@ -50,16 +49,6 @@ def chunk_numbers(path: Path) -> list[int]:
     match = CHUNK.match(path.name)
     assert match, path
     return list(range(int(match[1]), int(match[2]) + 1))
-
-
-def snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
-    """Every file and folder below ``folder``: size, mtime and content hash."""
-    state = {}
-    for path in sorted(folder.rglob("*")):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
-        stat = path.stat()
-        state[str(path.relative_to(folder))] = (stat.st_size, stat.st_mtime_ns, digest)
-    return state
 
 
 def assert_same_rows(label: str, got: pd.DataFrame, expected: pd.DataFrame) -> None:

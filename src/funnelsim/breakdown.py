@@ -80,17 +80,18 @@ def _teams(records: RunRecords, scenario: Scenario) -> dict[str, dict[str, float
         for name, team in teams:
             reps = np.array([rep for rep, of in enumerate(seat_team) if of == name], dtype=int)
             mine = [seats[rep] for rep in reps]
-            rows = (tasks.team == role) & np.isin(tasks.rep, reps)
-            rows_in = rows & (tasks.start_h >= t0) & (tasks.start_h < t1)
-            busy = tasks.busy_hours(role, b0, b1, np.isin(tasks.rep, reps))
+            of_team = np.isin(tasks.rep, reps)
+            rows_in = (tasks.team == role) & of_team & (tasks.start_h >= t0) & (tasks.start_h < t1)
+            busy = tasks.busy_hours(role, b0, b1, of_team)
             there = seat_business_hours(seat_b[np.isin(seat_b[:, 2], reps)], b0, b1)
             worked = np.zeros(len(records.leads.lead), dtype=bool)
             worked[tasks.lead[rows_in]] = True
             figures = stages(records, worked)
+            on_team = seat_hours(mine, t0, t1)
             out[name] = {
-                "headcount_mean": seat_hours(mine, t0, t1) / (t1 - t0),
+                "headcount_mean": on_team / (t1 - t0),
                 "utilization": busy / there if there > 0 else math.nan,
-                "cost_people": team.annual_cost * seat_hours(mine, t0, t1) / HOURS_PER_YEAR,
+                "cost_people": team.annual_cost * on_team / HOURS_PER_YEAR,
                 "leads_worked": float(np.count_nonzero(worked)),
                 **{metric: figures[metric] for metric in TEAM_STAGES},
             }
