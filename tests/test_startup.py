@@ -151,3 +151,52 @@ def test_the_empirical_mean_is_the_weighted_average() -> None:
     assert math.isclose(dist.mean_hours, np.average([1 / 3, 35 / 60, 1.0], weights=[1, 2, 5]))
     plain = Empirical.model_validate({"dist": "empirical", "values": ["30m", "90m"]})
     assert math.isclose(plain.mean_hours, 1.0)
+
+
+# -- the garbage collector and pydantic's plugins, as main() sets them --------------------------
+COLLECTOR = """
+import gc, sys
+from funnelsim import cli
+seen = {{}}
+real = cli.app.get_command(None, {command!r}).callback
+def spy(*args, **kwargs):
+    seen["collecting"] = gc.isenabled()
+    seen["loader"] = type(sys.modules.get("pydantic.plugin._loader")).__name__
+    return real(*args, **kwargs)
+cli.app.get_command(None, {command!r}).callback = spy
+sys.argv = ["funnelsim", *{argv!r}]
+try:
+    cli.main()
+except SystemExit as done:
+    assert done.code in (0, None), done.code
+print(seen["collecting"], seen["loader"])
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "collecting"),
+    [
+        (["validate", "scenarios/baseline.yaml"], False),
+        (["schema"], False),
+        (["run", "scenarios/validation/erlang-c.yaml", "-n", "1", "--set", "horizon=2d"], True),
+    ],
+)
+def test_only_start_up_bound_commands_run_without_the_collector(
+    argv: list[str], collecting: bool
+) -> None:
+    """main() turns the collector off for start-up; a command that works turns it back on."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    code = COLLECTOR.format(command=argv[0], argv=argv)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    enabled, loader = done.stdout.split()[-2:]
+    assert enabled == str(collecting), done.stdout
+    assert loader == "_NoPlugins", done.stdout  # plugins off: the loader that finds none

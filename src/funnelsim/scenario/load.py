@@ -110,7 +110,12 @@ def _collect_marks(
     key_marks: dict[PathKey, str],
     problems: list[Problem],
 ) -> None:
-    """Record where each value is: a scalar at its value, a mapping or list at its key."""
+    """Record where each value is: a scalar at its value, a mapping or list at its key; refuse
+    nesting deeper than MAX_DEPTH."""
+    if len(path) >= MAX_DEPTH:
+        raise ScenarioError(
+            [Problem(_mark(source, node), "", f"nested more than {MAX_DEPTH} levels deep")]
+        )
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -232,12 +237,17 @@ def _one_line(text: object) -> str:
 
 def parse_yaml(text: str, source: str) -> Document:
     """Parse YAML safely into data plus a map from each dotted path to its file:line:col."""
+    marks: dict[PathKey, str] = {}
+    key_marks: dict[PathKey, str] = {}
+    problems: list[Problem] = []
     try:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
             if node is not None:
-                _guarded(text, source, node)
+                if "&" in text:  # anchors, so perhaps aliases: walk the expanded tree
+                    _guarded(text, source, node)
+                _collect_marks(source, node, (), marks, key_marks, problems)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -273,10 +283,7 @@ def parse_yaml(text: str, source: str) -> Document:
         raise ScenarioError(
             [Problem(_mark(source, node), "", "expected a mapping of sections (name: ..., ...)")]
         )
-    marks: dict[PathKey, str] = {(): _mark(source, node)}
-    key_marks: dict[PathKey, str] = {}
-    problems: list[Problem] = []
-    _collect_marks(source, node, (), marks, key_marks, problems)
+    marks[()] = _mark(source, node)
     if problems:
         raise ScenarioError(problems)
     return Document(source, data, marks, key_marks)

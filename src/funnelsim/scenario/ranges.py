@@ -20,7 +20,6 @@ and locates every problem. It imports nothing heavy: ``funnelsim validate`` star
 
 from __future__ import annotations
 
-import copy
 import math
 import types
 import typing
@@ -456,9 +455,19 @@ def end_of(number: Range, end: End) -> Quantity:
     return number.value if chosen is None else chosen
 
 
+def _containers_copied(node: Any) -> Any:
+    """The YAML data with its maps and lists copied; the scalars, immutable, are shared
+    (a quarter of the cost of ``copy.deepcopy``)."""
+    if isinstance(node, dict):
+        return {key: _containers_copied(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_containers_copied(value) for value in node]
+    return node
+
+
 def substituted(data: dict[str, Any], numbers: dict[PathKey, Range], end: End) -> dict[str, Any]:
     """A copy of ``data`` with each extended number replaced by its value, low or high end."""
-    copied = copy.deepcopy(data)
+    copied: dict[str, Any] = _containers_copied(data)
     for path, number in numbers.items():
         _put(copied, path, end_of(number, end))
     return copied

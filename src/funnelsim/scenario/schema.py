@@ -6,14 +6,12 @@ prints so that editors can check scenario files as they are typed. Nothing here 
 runs a simulation: loading lives in ``scenario.load``, simulating in ``model``.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import difflib
 import itertools
 import math
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -256,7 +254,7 @@ class _DurationDist(Section):
     def mean_hours(self) -> float:
         raise NotImplementedError
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: "np.random.Generator", size: int) -> "np.ndarray":
         raise NotImplementedError
 
 
@@ -270,7 +268,7 @@ class Exponential(_DurationDist):
     def mean_hours(self) -> float:
         return self.mean.hours
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: "np.random.Generator", size: int) -> "np.ndarray":
         return rng.exponential(self.mean.hours, size)
 
 
@@ -279,7 +277,7 @@ class _MeanSd(_DurationDist):
     sd: PositiveCalendarDuration = Field(description="Standard deviation, e.g. '20m'.")
 
     @model_validator(mode="after")
-    def _spread(self) -> _MeanSd:
+    def _spread(self) -> Self:
         # beyond these the parameters of the distribution overflow, or its samples do
         if not 1e-6 <= self.sd.hours / self.mean.hours <= 1e3:
             raise ValueError(
@@ -298,7 +296,7 @@ class Lognormal(_MeanSd):
 
     dist: Literal["lognormal"] = Field(description="Lognormal distribution.")
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: "np.random.Generator", size: int) -> "np.ndarray":
         m, s = self.mean.hours, self.sd.hours
         sigma2 = math.log1p((s / m) ** 2)
         return rng.lognormal(math.log(m) - sigma2 / 2, math.sqrt(sigma2), size)
@@ -309,7 +307,7 @@ class Gamma(_MeanSd):
 
     dist: Literal["gamma"] = Field(description="Gamma distribution.")
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: "np.random.Generator", size: int) -> "np.ndarray":
         m, s = self.mean.hours, self.sd.hours
         return rng.gamma((m / s) ** 2, s * s / m, size)
 
@@ -326,7 +324,7 @@ class Constant(_DurationDist):
     def mean_hours(self) -> float:
         return self.value.hours
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: "np.random.Generator", size: int) -> "np.ndarray":
         import numpy as np
 
         return np.full(size, self.value.hours)
@@ -340,7 +338,7 @@ class Uniform(_DurationDist):
     high: PositiveCalendarDuration = Field(description="Longest duration.")
 
     @model_validator(mode="after")
-    def _ordered(self) -> Uniform:
+    def _ordered(self) -> Self:
         if self.high.hours < self.low.hours:
             raise ValueError(f"high ({self.high}) must not be below low ({self.low})")
         return self
@@ -349,7 +347,7 @@ class Uniform(_DurationDist):
     def mean_hours(self) -> float:
         return (self.low.hours + self.high.hours) / 2
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: "np.random.Generator", size: int) -> "np.ndarray":
         return rng.uniform(self.low.hours, self.high.hours, size)
 
 
@@ -365,7 +363,7 @@ class Empirical(_DurationDist):
     )
 
     @model_validator(mode="after")
-    def _weights_match(self) -> Empirical:
+    def _weights_match(self) -> Self:
         if self.weights is not None:
             if len(self.weights) != len(self.values):
                 raise ValueError(
@@ -375,7 +373,7 @@ class Empirical(_DurationDist):
                 raise ValueError("weights must not all be zero")
         return self
 
-    def _probabilities(self) -> np.ndarray:
+    def _probabilities(self) -> "np.ndarray":
         import numpy as np
 
         w = np.ones(len(self.values)) if self.weights is None else np.asarray(self.weights)
@@ -388,7 +386,7 @@ class Empirical(_DurationDist):
         total = math.fsum(v.hours * w for v, w in zip(self.values, weights, strict=True))
         return total / math.fsum(weights)
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: "np.random.Generator", size: int) -> "np.ndarray":
         import numpy as np
 
         hours = np.array([v.hours for v in self.values])
@@ -410,7 +408,7 @@ class BetaScore(Section):
     a: float = Field(gt=0, description="First shape parameter (unitless).")
     b: float = Field(gt=0, description="Second shape parameter (unitless).")
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: "np.random.Generator", size: int) -> "np.ndarray":
         return rng.beta(self.a, self.b, size)
 
 
@@ -421,7 +419,7 @@ class UniformScore(Section):
     low: Probability = Field(default=0.0, description="Lowest score, in [0, 1].")
     high: Probability = Field(default=1.0, description="Highest score, in [0, 1].")
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: "np.random.Generator", size: int) -> "np.ndarray":
         return rng.uniform(self.low, self.high, size)
 
 
@@ -431,7 +429,7 @@ class ConstantScore(Section):
     dist: Literal["constant"] = Field(description="Constant score.")
     value: Probability = Field(description="The score, in [0, 1].")
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: "np.random.Generator", size: int) -> "np.ndarray":
         import numpy as np
 
         return np.full(size, self.value)
@@ -471,7 +469,7 @@ class WorkingCalendar(Section):
     holidays: list[Day] = Field(default=[], description="Dates with no work (YYYY-MM-DD).")
 
     @model_validator(mode="after")
-    def _hours_readable(self) -> WorkingCalendar:
+    def _hours_readable(self) -> Self:
         ranges = sorted(parse_hours_range(h) for h in self.hours)
         for (_, end), (start, _) in itertools.pairwise(ranges):
             if start < end:
@@ -522,7 +520,7 @@ class Arrivals(Section):
         return [w / mean for w in raw]
 
     @model_validator(mode="after")
-    def _one_way(self) -> Arrivals:
+    def _one_way(self) -> Self:
         if self.rate is not None and self.at is not None:
             raise ValueError("give either 'rate' (a Poisson process) or 'at' (a list of times)")
         if self.at is not None and (
@@ -555,7 +553,7 @@ class Spend(Section):
     )
 
     @model_validator(mode="after")
-    def _one_way(self) -> Spend:
+    def _one_way(self) -> Self:
         if (self.monthly is None) == (self.by_month is None):
             raise ValueError("give either 'monthly' or 'by_month'")
         return self
@@ -598,7 +596,7 @@ class Response(Section):
     )
 
     @model_validator(mode="after")
-    def _curve_parameters(self) -> Response:
+    def _curve_parameters(self) -> Self:
         if self.curve == "hill" and self.half_saturation is None:
             raise ValueError("curve 'hill' needs half_saturation")
         if self.curve == "logistic" and self.steepness is None:
@@ -654,7 +652,7 @@ class InboundSource(Section):
     )
 
     @model_validator(mode="after")
-    def _arrivals_or_spend(self) -> InboundSource:
+    def _arrivals_or_spend(self) -> Self:
         given = self.arrivals.rate is not None or self.arrivals.at is not None
         if (self.spend is None) != (self.response is None):
             raise ValueError("'spend' and 'response' go together")
@@ -843,7 +841,7 @@ class ExponentialDecay(_DecayCurve):
     kind: Literal["exponential"] = Field(description="Exponential decay of odds with wait.")
     half_life: PositiveCalendarDuration = Field(description="Wait that halves the odds, e.g. '1h'.")
 
-    def multiplier(self, wait_hours: np.ndarray) -> np.ndarray:
+    def multiplier(self, wait_hours: "np.ndarray") -> "np.ndarray":
         import numpy as np
 
         return np.exp2(-np.asarray(wait_hours) / self.half_life.hours)
@@ -861,7 +859,7 @@ class TableDecay(_DecayCurve):
     )
 
     @model_validator(mode="after")
-    def _increasing(self) -> TableDecay:
+    def _increasing(self) -> Self:
         waits = [w.hours for w, _ in self.points]
         if any(b <= a for a, b in itertools.pairwise(waits)):
             raise ValueError("points: waits must increase")
@@ -870,7 +868,7 @@ class TableDecay(_DecayCurve):
             raise ValueError("points: a lead's odds cannot rise with its wait")
         return self
 
-    def multiplier(self, wait_hours: np.ndarray) -> np.ndarray:
+    def multiplier(self, wait_hours: "np.ndarray") -> "np.ndarray":
         import numpy as np
 
         waits = np.array([w.hours for w, _ in self.points])
@@ -955,7 +953,7 @@ class Handoff(Section):
     )
 
     @model_validator(mode="after")
-    def _batch_given(self) -> Handoff:
+    def _batch_given(self) -> Self:
         if (self.policy == "batch") != (self.batch is not None):
             raise ValueError("policy 'batch' needs a 'batch' section, and only it")
         return self
@@ -969,7 +967,7 @@ class HiringChange(Section):
     change: int = Field(description="People hired (+) or leaving (-).")
 
     @model_validator(mode="after")
-    def _non_zero(self) -> HiringChange:
+    def _non_zero(self) -> Self:
         if self.change == 0:
             raise ValueError("change must not be zero")
         return self
@@ -983,7 +981,7 @@ class Ramp(Section):
 
 
 def _hiring_problems(
-    name: str, team: Staff, origin: dt.datetime
+    name: str, team: "Staff", origin: dt.datetime
 ) -> list[tuple[tuple[str | int, ...], str, bool]]:
     """A hiring plan must fall within the run and never have more people leave than are on
     the team at the time (in date order)."""
@@ -1065,7 +1063,7 @@ class FollowUp(Section):
     )
 
     @model_validator(mode="after")
-    def _counts(self) -> FollowUp:
+    def _counts(self) -> Self:
         counts = [*(self.planned or {}), *(self.by_source or {}).values()]
         if any(k < 1 for k in counts):
             raise ValueError("attempt counts must be at least 1")
@@ -1090,7 +1088,7 @@ class Attempts(Section):
     )
 
     @model_validator(mode="after")
-    def _within_max(self) -> Attempts:
+    def _within_max(self) -> Self:
         f = self.follow_up
         counts = [*(f.planned or {}), *(f.by_source or {}).values()] if f else []
         if any(k > self.max for k in counts):
@@ -1340,12 +1338,12 @@ class DealSize(Section):
     sd: Money = Field(default=0.0, description="Standard deviation (money); 0: constant.")
 
     @model_validator(mode="after")
-    def _spread(self) -> DealSize:
+    def _spread(self) -> Self:
         if self.sd > 1e3 * self.mean:  # beyond it the lognormal's parameters overflow
             raise ValueError(f"sd ({self.sd:g}) must be at most a thousand times the mean")
         return self
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def sample(self, rng: "np.random.Generator", size: int) -> "np.ndarray":
         import numpy as np
 
         if self.sd == 0:
@@ -1447,7 +1445,7 @@ class Scenario(Section):
     )
 
     @model_validator(mode="after")
-    def _references(self) -> Scenario:
+    def _references(self) -> Self:
         """Names used in one section must exist in another."""
         problems: list[tuple[tuple[str | int, ...], str, bool]] = []
         if self.horizon.hours + self.warmup.hours > MAX_RUN_YEARS * 365.25 * 24:
