@@ -97,7 +97,11 @@ def task_frame(records: RunRecords) -> pd.DataFrame:
     """Every piece of rep work of one replication."""
     tasks = records.tasks
     frame = pd.DataFrame(
-        {f: getattr(tasks, f) for f in ("rep", "lead", "start_h", "end_h", "start_b", "end_b")}
+        {
+            "rep": tasks.rep.astype(np.int64),  # the results' columns stay 64-bit
+            "lead": tasks.lead.astype(np.int64),
+            **{f: getattr(tasks, f) for f in ("start_h", "end_h", "start_b", "end_b")},
+        }
     )
     frame.insert(0, "replication", records.replication)
     # the team by name (sdr, ae, or a further team), and its role
