@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("model.",),
     (
         "theory",
+        "workload",
         "metrics",
         "breakdown",
         "warmup",

@@ -173,7 +173,14 @@ RUNNING = _options(
         help="Finish (or extend) the interrupted run in --out: finished replications are "
         "kept, the rest run.",
     ),
+    click.option(
+        "--force",
+        is_flag=True,
+        help="Run even a run estimated too large: one replication needing more than half the "
+        "machine's memory, or more than 10^9 simulated leads in all.",
+    ),
 )
+DEFAULT_REPLICATIONS = 10  # run's, as experiment.run's default_replications
 GROUPINGS = ("source", "segment", "team")  # funnelsim.breakdown's, kept out of start-up
 JSON = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object to stdout instead of a table."
@@ -198,6 +205,7 @@ class RunOptions(TypedDict):
     executor: ExecutorSpec
     out: Path | None
     resume: bool
+    force: bool
 
 
 def _run_options(
@@ -208,6 +216,7 @@ def _run_options(
     scheduler: str | None,
     out: Path | None,
     resume: bool,
+    force: bool,
 ) -> RunOptions:
     """The shared options, parsed and checked (a UsageError for a bad one) before anything runs."""
     from funnelsim.executors import ExecutorSpec, default_workers
@@ -218,6 +227,7 @@ def _run_options(
         executor=ExecutorSpec(workers or default_workers(), executor, scheduler),
         out=out,
         resume=resume,
+        force=force,
     )
 
 
@@ -353,23 +363,32 @@ _FILE = click.Path(path_type=Path)
 @app.command()
 @click.argument("file", type=_FILE)
 @SET
-def validate(file: Path, set_: tuple[str, ...]) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Accept a scenario whose default run (10 replications) is estimated too large.",
+)
+def validate(file: Path, set_: tuple[str, ...], force: bool) -> None:
     """Check a scenario file.
 
     Says what is wrong with FILE (YAML), each problem located (FILE:LINE:COL), or prints its
-    offered load against the SDRs' capacity.
+    offered load against the SDRs' capacity. A scenario whose default run would need more than
+    half the machine's memory for one replication, or simulate more than 10^9 leads, is refused
+    as ``run`` would refuse it.
     """
+    from funnelsim import workload
     from funnelsim.formatting import validated
     from funnelsim.scenario.load import load_scenario
 
     scenario = load_scenario(file, set_)
+    workload.check([workload.estimate(scenario)], DEFAULT_REPLICATIONS, force=force)
     _say(validated(file, scenario))
     _warn_overload([scenario])
 
 
 @app.command()
 @click.argument("files", nargs=-1, required=True, type=_FILE)
-@_replications("10", 1)
+@_replications(str(DEFAULT_REPLICATIONS), 1)
 @SEED
 @SET
 @VARIANT
@@ -407,6 +426,7 @@ def run(
     cap: int | None,
     out_dir: Path | None,
     resume: bool,
+    force: bool,
     as_json: bool,
     records: bool,
     by: tuple[str, ...],
@@ -422,7 +442,7 @@ def run(
     from funnelsim.scenario.load import load_scenarios
 
     scenarios = load_scenarios(list(files), set_, variant)
-    options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume)
+    options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume, force)
     _warn_overload(scenarios)
     label = f"simulating {scenarios[0].name}" if len(scenarios) == 1 else "simulating"
     stored = records and out_dir is not None  # records go to a folder, never only to memory
@@ -461,6 +481,7 @@ def compare(
     cap: int | None,
     out_dir: Path | None,
     resume: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Compare scenarios: paired differences against the first.
@@ -476,7 +497,7 @@ def compare(
     from funnelsim.scenario.load import load_scenarios
 
     scenarios = load_scenarios(list(files), set_, variant)
-    options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume)
+    options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume, force)
     _warn_overload(scenarios)
     with _progress("comparing", out_dir) as progress:
         result = experiment.run(
@@ -518,6 +539,7 @@ def study(
     cap: int | None,
     out_dir: Path | None,
     resume: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Run a study: a baseline, its variants and sweeps.
@@ -531,8 +553,9 @@ def study(
     from funnelsim.metrics import METRICS
     from funnelsim.scenario.study import load_study
 
-    spec, points = load_study(file, set_, METRICS)
-    options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume)
+    options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume, force)
+    sized = experiment.study_size_check(replications, options["precision"], force=force)
+    spec, points = load_study(file, set_, METRICS, sized)
     with _progress(f"study {spec.name}", out_dir) as progress:
         result = experiment.run_study(spec, points, replications, seed, **options, **progress)
     _finished(result, out_dir)

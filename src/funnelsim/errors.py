@@ -7,7 +7,9 @@ place (``cli.py``) and prints its :meth:`~FunnelsimError.lines`. Under it:
   used, one ``FILE:LINE:COL: dotted.path: message`` line per problem;
 - :class:`StoreError`: a results folder that cannot be written, resumed or read as asked;
 - :class:`UsageError`: an option's value that makes no sense (an unknown executor, a target
-  half-width that is not a number, ``--resume`` without ``--out``).
+  half-width that is not a number, ``--resume`` without ``--out``);
+- ``WorkloadError`` (``funnelsim.workload``): a run too large for the machine, refused before
+  it starts unless forced.
 
 This module imports nothing, so the command line can catch these errors without importing what
 raises them (pandas and pyarrow for results folders, pydantic for scenarios).

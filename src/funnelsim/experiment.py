@@ -35,9 +35,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from funnelsim import analysis, breakdown, metrics
+from funnelsim import analysis, breakdown, metrics, workload
 from funnelsim.analysis import Summary, SummaryTable
-from funnelsim.errors import UsageError
+from funnelsim.errors import StoreError, UsageError
 from funnelsim.executors import SERIAL, ExecutorSpec, Slots, default_workers, open_executor
 from funnelsim.model.run import simulate
 from funnelsim.replications import (
@@ -421,6 +421,7 @@ def run(
     command: str = "run",
     extra: dict[str, Any] | None = None,
     default_replications: int = 10,
+    force: bool = False,
 ) -> RunResult:
     """Run ``scenarios`` on common random numbers, optionally into a results folder.
 
@@ -440,6 +441,7 @@ def run(
       total changes.
     - ``command`` (``run``, ``compare``, ``study``) and ``extra`` go to the manifest; a
       ``compare`` or ``study`` needs two scenarios or more, and stores paired differences.
+    - ``force``: run even what :mod:`funnelsim.workload` estimates too large for the machine.
 
     Everything that can be refused is refused before anything runs (a
     :class:`~funnelsim.errors.FunnelsimError`).
@@ -456,6 +458,7 @@ def run(
         raise UsageError("needs --out, the folder of the run to finish", "--resume")
     if replications is not None and replications < 1:
         raise UsageError(f"at least 1 replication, got {replications}", "--replications")
+    _check_workload(scenarios, replications, precision, default_replications, out, resume, force)
     with ExitStack() as held:  # the results folder's lock is let go however the run ends
         store = None
         finished: list[Replication] = []
@@ -520,6 +523,48 @@ def run(
     return RunResult(per_scenario, len(finished), half, precision)
 
 
+def _check_workload(
+    scenarios: Sequence[Scenario],
+    replications: int | None,
+    precision: Precision | None,
+    default_replications: int,
+    out: Path | None,
+    resume: bool,
+    force: bool,
+) -> None:
+    """Refuse a run too large for the machine (:mod:`funnelsim.workload`) before its folder is
+    touched; a resumed run is judged on the replications its manifest asks for."""
+    n = replications or default_replications
+    if resume and out is not None and (replications is None or precision is None):
+        from funnelsim.store import read_manifest
+
+        try:
+            stored_n, stored_precision = _asked(read_manifest(out / "manifest.json"), n)
+        except StoreError:
+            stored_n, stored_precision = n, None  # Store.open says what is wrong with it
+        n, precision = replications or stored_n, precision or stored_precision
+    work = [workload.estimate(scenario) for scenario in scenarios]
+    workload.check(work, _most(n, precision), force=force)
+
+
+def study_size_check(
+    replications: int | None, precision: Precision | None, *, force: bool = False
+) -> Callable[[Study, Scenario], None]:
+    """What ``load_study`` calls before making a study's points: refuses, as :func:`run` would,
+    a study whose points would be too large a run, before they are built."""
+
+    def check(study: Study, baseline: Scenario) -> None:
+        n = _most(replications or study.replications, precision)
+        workload.check([workload.estimate(baseline)] * study.size(), n, force=force)
+
+    return check
+
+
+def _most(replications: int, precision: Precision | None) -> int:
+    """The replications a run may reach: a precision target grows it up to its cap."""
+    return replications if precision is None else max(replications, precision.cap)
+
+
 # -- conveniences: the same path, named for what a notebook asks --------------------------------
 def run_replications(
     scenario: Scenario,
@@ -566,6 +611,7 @@ def run_study(
     executor: ExecutorSpec = IN_PROCESS,
     on_chunk: OnChunk | None = None,
     on_total: OnTotal | None = None,
+    force: bool = False,
 ) -> RunResult:
     """Every point of a study on common random numbers, the baseline first.
 
@@ -585,6 +631,7 @@ def run_study(
         command="study",
         extra={"study": describe(study, points)},
         default_replications=study.replications,
+        force=force,
     )
 
 

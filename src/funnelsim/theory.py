@@ -138,19 +138,36 @@ def offered_load(scenario: Scenario) -> tuple[float, float]:
     span = scenario.warmup_hours + scenario.horizon_hours
     work = 0.0
     for source in scenario.sources.values():
+        rate = _arrival_rate(scenario, source, span)
         if isinstance(source, OutboundSource):
-            rate = source.contacts_per_month * 12 / 8766
             work += rate * source.sequence.touch_time.mean_hours
-            continue
-        if source.arrivals.rate is not None:
-            rate = source.arrivals.rate.per_hour
-        elif source.arrivals.at is not None:
-            rate = len(source.arrivals.at) / span
         else:
-            rate = _mean_monthly_leads(source, scenario.origin, span) * 12 / 8766
-        work += rate * scenario.teams.sdr.first_touch_time.mean_hours
+            work += rate * scenario.teams.sdr.first_touch_time.mean_hours
     capacity = scenario.teams.sdr.headcount * calendar.working_hours_between(0.0, span) / span
     return work, capacity
+
+
+def expected_leads(scenario: Scenario) -> float:
+    """Leads and contacts one replication simulates, on average: what the sources bring over
+    warm-up and horizon, and the funnel at the start."""
+    span = scenario.warmup_hours + scenario.horizon_hours
+    arriving = sum(_arrival_rate(scenario, s, span) for s in scenario.sources.values()) * span
+    initial = scenario.initial
+    if initial is None:
+        return arriving
+    waiting = sum(group.count for group in initial.open_mqls)
+    return arriving + waiting + sum(group.count for group in initial.open_opportunities)
+
+
+def _arrival_rate(scenario: Scenario, source: InboundSource | OutboundSource, span: float) -> float:
+    """Mean leads (or contacts) per hour a source brings over the simulated span."""
+    if isinstance(source, OutboundSource):
+        return source.contacts_per_month * 12 / 8766
+    if source.arrivals.rate is not None:
+        return source.arrivals.rate.per_hour
+    if source.arrivals.at is not None:
+        return len(source.arrivals.at) / span
+    return _mean_monthly_leads(source, scenario.origin, span) * 12 / 8766
 
 
 def _mean_monthly_leads(source: InboundSource, origin: dt.datetime, span_h: float) -> float:

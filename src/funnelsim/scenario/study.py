@@ -22,7 +22,8 @@ sweeps:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Sequence
+import math
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -67,6 +68,11 @@ class Sweep(Section):
         if self.labels is not None and (self.mode != "zip" or len(self.labels) != lengths.pop()):
             raise ValueError("labels name the points of a zip sweep: one label per value")
         return self
+
+    def size(self) -> int:
+        """How many points the sweep has, without making them."""
+        lengths = [len(v) for v in self.values.values()]
+        return lengths[0] if self.mode == "zip" else math.prod(lengths)
 
     def points(self) -> list[tuple[str | None, dict[str, Value]]]:
         keys = list(self.values)
@@ -119,6 +125,11 @@ class Study(Section):
             hints = ", ".join(f"'{n}'{did_you_mean(n, known)}" for n in unknown)
             raise ValueError(f"unknown metric(s) {hints}")
         return names
+
+    def size(self) -> int:
+        """How many points the study has (the baseline, variants and sweep points), without
+        making them."""
+        return 1 + len(self.variants) + sum(sweep.size() for sweep in self.sweeps.values())
 
 
 def _refuse_duplicates(study: Study, document: Document) -> None:
@@ -185,18 +196,23 @@ def load_study(
     path: str | Path,
     overrides: Sequence[str] | None = None,
     metrics: Collection[str] = (),
+    before_points: Callable[[Study, Scenario], None] | None = None,
 ) -> tuple[Study, list[Point]]:
     """Read a study and build every point's scenario; raise ScenarioError listing problems.
 
     ``overrides`` (``--set``) apply to the baseline before the study's own changes;
     ``metrics``, the names the study's table may show (``funnelsim.metrics.METRICS``), are
-    checked where the study names them.
+    checked where the study names them. ``before_points`` sees the study and its baseline
+    before any point is made, and may refuse the study (a grid of a million points is
+    refused before a million scenarios are built: ``funnelsim.workload``).
     """
     study_doc = read_document(path)
     study: Study = validate_document(study_doc, Study, {"metrics": metrics})
-    _refuse_duplicates(study, study_doc)
     base_path = Path(path).parent / study.baseline
     base = apply_overrides(read_document(base_path), overrides or [])
+    if before_points is not None:
+        before_points(study, validate_document(base.copy(), Scenario))
+    _refuse_duplicates(study, study_doc)
     # each point: its label, its changes, and where in the study file they are written
     plan: list[tuple[str, dict[str, Value], tuple[str, ...]]] = [("baseline", {}, ())]
     plan += [(name, values, ("variants", name)) for name, values in study.variants.items()]
