@@ -22,8 +22,8 @@ import yaml
 
 from funnelsim import experiment
 from funnelsim.scenario.load import load_scenario
-from funnelsim.store import LOCK, Store
-from helpers import SCENARIOS, invoke, ok, snapshot
+from funnelsim.store import LOCK, FolderLock, Store
+from helpers import SCENARIOS, assert_refused, invoke, ok, snapshot
 
 ERLANG_C = SCENARIOS / "validation" / "erlang-c.yaml"
 SHORT = ["--set", "horizon=5d", "--set", "warmup=1d"]
@@ -458,3 +458,20 @@ def test_a_resume_records_chunks_a_killed_run_did_not(intact: Path, tmp_path: Pa
     ok("run", ERLANG_C, *SHORT, "--out", folder, "--resume")
     assert json.loads((folder / "manifest.json").read_text())["chunks"] == recorded
     assert_equal_tables(intact, folder)
+
+
+def test_report_waits_for_no_one_and_refuses_a_folder_being_written(tmp_path: Path) -> None:
+    """A report reads the folder and writes into it: while a run holds the folder's lock the
+    report is refused (nothing written), and it takes the lock itself while it works."""
+    folder = tmp_path / "run"
+    ok("run", ERLANG_C, *SHORT, "-n", "2", "--out", folder)
+    writer = FolderLock.acquire(folder)  # as a run still writing would hold it
+    try:
+        lines = assert_refused(invoke("report", folder))
+        assert "another funnelsim is writing this results folder" in lines[0], lines
+        assert not (folder / "report").exists()
+    finally:
+        writer.release()
+    ok("report", folder)
+    assert (folder / "report" / "report.md").is_file()
+    assert not (folder / LOCK).exists()

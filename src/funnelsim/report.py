@@ -10,7 +10,8 @@ key metric across its points.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from funnelsim.errors import StoreError
 from funnelsim.formatting import NOT_AVAILABLE, cell, chart_text, markdown_text
 from funnelsim.metrics import METRICS
 from funnelsim.results import Results, load
-from funnelsim.store import atomic_write
+from funnelsim.store import FolderLock, atomic_write
 
 KEY_METRICS = (
     "sqls",
@@ -128,12 +129,27 @@ def write_report(folder: Path) -> Path:
     escaped for Markdown and HTML in the report, shown as plain text (no mathtext, no TeX) in
     the charts.
     """
-    with matplotlib.rc_context({"text.usetex": False}):
+    with matplotlib.rc_context({"text.usetex": False}), _locked(folder):
         try:
             return _write_report(folder)
         except OSError as error:  # the report folder (atomic_write says which file)
             where = error.filename or folder / REPORT
             raise StoreError(f"{where}: cannot write the report: {error.strerror}") from None
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """The results folder's lock while the report reads it and writes into it: a run still
+    writing the folder is waited for by the person, not read half-written (StoreError). A
+    path that is not a results folder is left to ``results.load`` to refuse."""
+    if not (folder / "manifest.json").is_file():
+        yield
+        return
+    lock = FolderLock.acquire(folder)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _write_report(folder: Path) -> Path:
