@@ -119,3 +119,24 @@ def test_a_deal_that_does_not_advance_is_closed_lost_after_the_buyers_delay() ->
     assert leads.closed_h[lead] == pytest.approx(2 + 6 * 24)  # the work, then the buyer's delay
     level = records.open_opportunities
     assert level.time_average(0.0, 2 + 6 * 24) == pytest.approx(1.0)  # open all along
+
+
+def test_a_stale_deal_stays_in_the_pipeline_until_sales_marks_it_lost() -> None:
+    """``stale_for``: the quiet deal above stays open 10 days more, still worked by no AE."""
+    data = one_deal_each(1000.0)
+    data["teams"]["ae"]["stale_for"] = "10d"
+    data["teams"]["ae"]["stages"] = [
+        {"name": "discovery", "work": {"dist": "constant", "value": "2h"}, "delay": "6d",
+         "advance": 0.0},
+        {"name": "close", "work": {"dist": "constant", "value": "1h"}, "delay": "1d"},
+    ]  # fmt: skip
+    data["initial"] = {"open_opportunities": [{"source": "web", "count": 1, "stage": "discovery"}]}
+    records = simulate(scenario(data), seed=1)
+    lead = int(np.flatnonzero(~np.isnan(records.leads.opp_h))[0])
+    closed = records.leads.closed_h[lead]
+    print(f"closed lost at {closed} h")
+    assert not records.leads.won[lead]
+    assert closed == pytest.approx(2 + 6 * 24 + 10 * 24)
+    assert records.open_opportunities.time_average(0.0, closed) == pytest.approx(1.0)
+    ae_work = records.tasks.team == 1
+    assert records.tasks.end_h[ae_work].max() == pytest.approx(2.0)  # no AE works it after

@@ -37,6 +37,9 @@ BANDS: dict[str, Band] = {
                                "12-15, inbound 20-25)", "vendor benchmarks 2026", "C"),
     "new_arr_per_ae_year": Band(500_000.0, 1_000_000.0, "AE quota: new ARR per ramped AE per "
                                 "year", "Bridge Group AE reports", "C"),
+    "pipeline_coverage": Band(3.0, 4.0, "pipeline coverage (open pipeline at a quarter's start "
+                              "over its quota)", "Bridge Group AE reports; sales-ops practice",
+                              "C"),
     "cac_ratio": Band(1.3, 2.0, "CAC ratio (S&M cost per $1 of new ARR)",
                       "KBCM 2019 (~1.3); Benchmarkit 2025 (2.0)", "B"),
     "cac_payback_months": Band(12.0, 24.0, "CAC payback (months of gross profit)",

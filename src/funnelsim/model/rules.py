@@ -198,6 +198,7 @@ class Rules:
             else [d * seg.cycle.hours / sum(delays) for d in delays]
             for seg in (list(s.segments.values()) if s.segments else [None])
         ]
+        self.stale_h = ae.stale_for.hours if ae else 0.0  # quiet deals, open before lost
         review = ae.acceptance if ae else None
         self.sql_review: Sampler | None = review.time if review else None
         self.sql_accept = review.probability if review else 1.0

@@ -858,8 +858,8 @@ class Funnel(Worker):
         team = self._ae_team(lead)
         if self._u_stage[lead * self._u_stage_w + s] >= self.rules.stage_advance[s]:
             # the buyer goes quiet: the deal stays in the pipeline until the stage's delay has
-            # passed, then sales closes it lost
-            team.call_at(now + delay, partial(self._goes_quiet, lead))
+            # passed and then as long as sales keeps a stale deal open, then is closed lost
+            team.call_at(now + delay + self.rules.stale_h, partial(self._goes_quiet, lead))
             return
         if s + 1 < len(self.rules.stage_advance):  # the next stage, after the buyer's delay
             self._hand(team, self._stage(lead, s + 1), now + delay, now)

@@ -1180,6 +1180,12 @@ class AeTeam(Staff):
         description="The AE's review of each SQL (default: every SQL is an opportunity at once).",
     )
     stages: list[Stage] = Field(min_length=1, description="Opportunity stages, in order.")
+    stale_for: NonNegativeCalendarDuration = Field(
+        default=Duration(0, "d"),
+        description="How long a deal whose buyer went quiet stays open in the pipeline after "
+        "the stage's delay, before sales marks it lost (reps chase silent buyers; pipeline "
+        "reviews close stale deals late). It counts in the open pipeline; no AE works it.",
+    )
     quota: Money | None = Field(
         default=None,
         description="New revenue a ramped AE is expected to close per year (money; default: "
