@@ -51,19 +51,20 @@ class _Commands(click.Group):
             raise click.exceptions.Exit(2) from None
 
 
-# Commands whose time is their start-up: building the scenario's schema makes tens of
-# thousands of objects that live until the process ends, and the garbage collector's passes
-# over them are wasted work (4% of ``validate``). main() turns it off; every other command
-# turns it back on before its work begins.
+@click.group(cls=_Commands, context_settings={"max_content_width": 100})
+def app() -> None:
+    """Simulate a marketing-to-sales funnel: lead arrivals, handoff SLAs and rep capacity."""
+
+
+# Commands whose time is their start-up: building the scenario's schema (and click's commands)
+# makes tens of thousands of objects that live until the process ends, and the garbage
+# collector's passes over them are wasted work (a few % of ``validate``). They run without it;
+# nothing else does (a run whose process pool is stopped by SIGTERM hung at exit without it).
 _START_UP_BOUND = ("validate", "schema")
 
 
-@click.group(cls=_Commands, context_settings={"max_content_width": 100})
-@click.pass_context
-def app(ctx: click.Context) -> None:
-    """Simulate a marketing-to-sales funnel: lead arrivals, handoff SLAs and rep capacity."""
-    if ctx.invoked_subcommand not in _START_UP_BOUND:
-        gc.enable()
+def _start_up_bound() -> None:
+    gc.disable()
 
 
 # Lines are written with click's echo, tables and progress bars with rich, imported only when a
@@ -376,6 +377,7 @@ def validate(file: Path, set_: tuple[str, ...], force: bool) -> None:
     half the machine's memory for one replication, or simulate more than 10^9 leads, is refused
     as ``run`` would refuse it.
     """
+    _start_up_bound()
     from funnelsim import workload
     from funnelsim.formatting import validated
     from funnelsim.scenario.load import load_scenario
@@ -626,6 +628,7 @@ def schema() -> None:
 
     For editors that complete and check YAML, and for CI checks.
     """
+    _start_up_bound()
     from funnelsim.scenario.load import scenario_json_schema
 
     print(json.dumps(scenario_json_schema(), indent=2))
@@ -643,7 +646,8 @@ def main() -> None:
     ``benchmarks/bench_startup.py``): the command gives pydantic a loader that finds no
     plugins, which is what pydantic's own does when they are off.
     """
-    gc.disable()  # until app() knows the command (see _START_UP_BOUND)
+    if sys.argv[1:2] and sys.argv[1] in _START_UP_BOUND:
+        _start_up_bound()  # from the first import on (the command does it again, for tests)
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     if os.environ["PYDANTIC_DISABLE_PLUGINS"] in ("__all__", "1", "true"):
         sys.modules.setdefault("pydantic.plugin._loader", _NoPlugins("pydantic.plugin._loader"))
