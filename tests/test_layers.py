@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
         "breakdown",
         "warmup",
         "analysis",
+        "uncertainty",
         "formatting",
         "executors",
         "replications",

@@ -379,12 +379,14 @@ def validate(file: Path, set_: tuple[str, ...], force: bool) -> None:
     """
     _start_up_bound()
     from funnelsim import workload
-    from funnelsim.formatting import validated
+    from funnelsim.formatting import uncertain_lines, validated
     from funnelsim.scenario.load import load_scenario
 
     scenario = load_scenario(file, set_)
     workload.check([workload.estimate(scenario)], DEFAULT_REPLICATIONS, force=force)
     _say(validated(file, scenario))
+    for line in uncertain_lines(scenario):
+        _say(line)
     _warn_overload([scenario])
 
 
@@ -409,6 +411,14 @@ def validate(file: Path, set_: tuple[str, ...], force: bool) -> None:
     help="With --out, also write per-lead, handoff, task and queue records (Parquet).",
 )
 @click.option(
+    "--uncertainty",
+    type=click.IntRange(min=2),
+    metavar="N",
+    help="Draw N sets of the scenario's uncertain inputs (its numbers with a range; Latin "
+    "hypercube, seeded from the run's seed) and run the replications of each on common random "
+    "numbers: each metric's mean, p05-p95 and the inputs' share of its variance.",
+)
+@click.option(
     "--by",
     multiple=True,
     type=click.Choice(GROUPINGS),
@@ -431,6 +441,7 @@ def run(
     force: bool,
     as_json: bool,
     records: bool,
+    uncertainty: int | None,
     by: tuple[str, ...],
 ) -> None:
     """Simulate scenarios: their metrics with 95% confidence intervals.
@@ -446,6 +457,9 @@ def run(
     scenarios = load_scenarios(list(files), set_, variant)
     options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume, force)
     _warn_overload(scenarios)
+    if uncertainty is not None:
+        _run_uncertain(scenarios, uncertainty, replications, seed, options, as_json)
+        return
     label = f"simulating {scenarios[0].name}" if len(scenarios) == 1 else "simulating"
     stored = records and out_dir is not None  # records go to a folder, never only to memory
     with _progress(label, out_dir) as progress:
@@ -460,6 +474,61 @@ def run(
     for grouping in by:
         for table in result.breakdown_tables(grouping):
             _show(table)
+
+
+def _run_uncertain(
+    scenarios: list[Scenario],
+    draws: int,
+    replications: int | None,
+    seed: int | None,
+    options: RunOptions,
+    as_json: bool,
+) -> None:
+    """``run --uncertainty``: one scenario over draws of its uncertain inputs."""
+    from funnelsim import experiment
+    from funnelsim.errors import UsageError
+    from funnelsim.formatting import spread_cells
+    from funnelsim.metrics import METRICS
+
+    if len(scenarios) != 1:
+        raise UsageError("one scenario at a time (a file, no --variant)", "--uncertainty")
+    if options["precision"] is not None:
+        raise UsageError("does not take --target-halfwidth", "--uncertainty")
+    name = scenarios[0].name
+    with _progress(f"{name}, {draws} draws", options["out"]) as progress:
+        found = experiment.run_uncertain(
+            scenarios[0],
+            draws,
+            replications,
+            seed,
+            executor=options["executor"],
+            out=options["out"],
+            resume=options["resume"],
+            force=options["force"],
+            **progress,
+        )
+    _finished(found.result, options["out"])
+    if as_json:
+        _json(found.as_json())
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    shown = Table(
+        title=escape(
+            f"{name}: {draws} draws of {len(found.inputs)} uncertain inputs x "
+            f"{found.replications} replication(s), seed {found.seed}"
+        ),
+        caption="mean ± half-width of its 95% CI; p05 to p95 of single outcomes; the inputs' "
+        "share of an outcome's variance [95% CI]",
+    )
+    for heading in ("metric", "unit", "mean", "p05 to p95", "inputs' share"):
+        shown.add_column(heading, justify="left" if heading in ("metric", "unit") else "right")
+    for metric, spread in found.spreads().items():
+        if spread.mean == spread.mean:  # defined somewhere
+            unit = METRICS[metric].unit
+            shown.add_row(metric, unit, *(escape(c) for c in spread_cells(spread, unit)))
+    _out().print(shown)
 
 
 @app.command()

@@ -35,7 +35,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from funnelsim import analysis, breakdown, metrics, workload
+import numpy as np
+
+from funnelsim import analysis, breakdown, metrics, uncertainty, workload
 from funnelsim.analysis import Summary, SummaryTable
 from funnelsim.errors import StoreError, UsageError
 from funnelsim.executors import SERIAL, ExecutorSpec, Slots, default_workers, open_executor
@@ -51,6 +53,7 @@ from funnelsim.replications import (
     summary_json,
 )
 from funnelsim.rng import normalise_seed
+from funnelsim.scenario.ranges import Quantity, Range
 from funnelsim.scenario.schema import Scenario, did_you_mean
 from funnelsim.scenario.study import Point, Study, describe
 from funnelsim.warmup import daily_levels
@@ -633,6 +636,108 @@ def run_study(
         default_replications=study.replications,
         force=force,
     )
+
+
+@dataclass(frozen=True)
+class UncertainRun:
+    """A scenario run over draws of its uncertain inputs (``funnelsim.uncertainty``): one
+    scenario per draw, all on one seed, so that replication ``r`` of every draw shares its
+    random numbers."""
+
+    scenario: Scenario
+    inputs: dict[str, Range]
+    draws: list[dict[str, Quantity]]  # the inputs of each draw, by dotted path
+    result: RunResult
+
+    @property
+    def seed(self) -> int:
+        return self.result.seed
+
+    @property
+    def replications(self) -> int:
+        return self.result.replications
+
+    def table(self, metric: str) -> np.ndarray:
+        """The metric's outcomes, draws x replications."""
+        return np.array([r.values(metric) for r in self.result.per_scenario], dtype=float)
+
+    def spreads(self) -> dict[str, uncertainty.Spread]:
+        """Every metric's spread over inputs and noise, in ``METRICS`` order."""
+        return {m: uncertainty.spread(self.table(m), self.seed) for m in metrics.METRICS}
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``run --uncertainty --json`` object."""
+        return {
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "replications": self.replications,
+            "uncertainty": len(self.draws),
+            "inputs": {
+                path: {
+                    "value": _plain(r.value),
+                    "low": _plain(r.low),
+                    "high": _plain(r.high),
+                    "shape": r.shape,
+                    "source": r.source,
+                    "grade": r.grade,
+                }
+                for path, r in self.inputs.items()
+            },
+            "metrics": {m: s.as_json() for m, s in self.spreads().items()},
+        }
+
+
+def _plain(value: Quantity | None) -> Any:
+    return value if value is None or isinstance(value, int | float) else str(value)
+
+
+def run_uncertain(
+    scenario: Scenario,
+    draws: int,
+    replications: int | None = None,
+    seed: int | None = None,
+    *,
+    executor: ExecutorSpec = IN_PROCESS,
+    on_chunk: OnChunk | None = None,
+    on_total: OnTotal | None = None,
+    out: Path | None = None,
+    resume: bool = False,
+    force: bool = False,
+) -> UncertainRun:
+    """``scenario`` over ``draws`` sets of its uncertain inputs, each run for ``replications``
+    (default 10) on common random numbers; the draws are seeded from the run's seed, so the
+    same seed gives the same answer whatever the workers or executor."""
+    inputs = uncertainty.uncertain_inputs(scenario)
+    if not inputs:
+        raise UsageError(
+            f"{scenario.name}: no uncertain input: give a number a range, such as "
+            "{value: 0.3, low: 0.2, high: 0.4} (docs/scenario.md)",
+            "--uncertainty",
+        )
+    if draws < 2:
+        raise UsageError(f"at least 2 draws, got {draws}", "--uncertainty")
+    if replications is not None and replications < 2:
+        raise UsageError("with --uncertainty, at least 2 replications a draw", "--replications")
+    root = normalise_seed(scenario.seed if seed is None else seed)
+    drawn = uncertainty.draw_inputs(scenario, draws, root)
+    scenarios = [
+        uncertainty.drawn_scenario(scenario, values, f"{scenario.name} (draw {i + 1})")
+        for i, values in enumerate(drawn)
+    ]
+    result = run(
+        scenarios,
+        replications,
+        root,
+        executor=executor,
+        on_chunk=on_chunk,
+        on_total=on_total,
+        out=out,
+        resume=resume,
+        force=force,
+        extra={"uncertainty": {"draws": draws, "inputs": list(inputs)}},
+    )
+    by_name = [{uncertainty.dotted(p): v for p, v in values.items()} for values in drawn]
+    return UncertainRun(scenario, inputs, by_name, result)
 
 
 def study_json(study: Study, points: Sequence[Point], result: RunResult) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from funnelsim.analysis import Summary
     from funnelsim.scenario.schema import Scenario
+    from funnelsim.uncertainty import Spread
 
 NOT_AVAILABLE = "n/a"  # a metric undefined in every replication (no inbound lead, say)
 MEAN_DIGITS = 4
@@ -41,10 +42,12 @@ def cell(summary: Summary, unit: str = "", *, signed: bool = False) -> str:
     With one replication (or an interval otherwise undefined) only the mean is shown; a
     half-width that is zero but for rounding noise shows as 0.
     """
-    mean = summary.mean
+    return _mean_text(summary.mean, summary.half_width, summary.n, unit, signed=signed)
+
+
+def _mean_text(mean: float, half: float, n: int, unit: str, *, signed: bool = False) -> str:
     if not math.isfinite(mean):
         return NOT_AVAILABLE
-    half = summary.half_width
     if abs(half) <= 1e-9 * abs(mean):
         half = 0.0
     share = unit == "share"
@@ -52,9 +55,25 @@ def cell(summary: Summary, unit: str = "", *, signed: bool = False) -> str:
     suffix = (" pp" if signed else "%") if share else ""
     sign = ("+" if mean >= 0 else "-") if signed else ("-" if mean < 0 else "")
     text = f"{sign}{number(abs(mean) * scale)}{suffix}"
-    if summary.n < 2 or not math.isfinite(half):
+    if n < 2 or not math.isfinite(half):
         return text
     return f"{text} ± {number(half * scale, HALF_DIGITS)}{suffix}"
+
+
+def spread_cells(spread: Spread, unit: str = "") -> tuple[str, str, str]:
+    """A metric's spread over uncertain inputs as three cells: ``mean ± half-width`` (the
+    mean's interval), ``p05 to p95`` (single outcomes) and the inputs' share of the variance
+    with its interval."""
+    mean = _mean_text(spread.mean, (spread.ci_high - spread.ci_low) / 2, 2, unit)
+    scale, suffix = (100.0, "%") if unit == "share" else (1.0, "")
+    band = NOT_AVAILABLE
+    if math.isfinite(spread.p05):
+        band = f"{number(spread.p05 * scale)}{suffix} to {number(spread.p95 * scale)}{suffix}"
+    share = NOT_AVAILABLE
+    low, high = spread.parameter_share_ci
+    if math.isfinite(spread.parameter_share):
+        share = f"{spread.parameter_share:.0%} [{low:.0%}, {high:.0%}]"
+    return mean, band, share
 
 
 def scalar(value: object) -> str:
@@ -75,6 +94,21 @@ def validated(file: str | Path, scenario: Scenario) -> str:
         f"offered load {work:.2f} of {capacity:.2f} SDR-hours per hour "
         f"({work / capacity:.0%} of capacity)"
     )
+
+
+def uncertain_lines(scenario: Scenario) -> list[str]:
+    """What ``validate`` says of the scenario's uncertain inputs (its numbers with a range):
+    a count, then one line each, ``path: low to high (shape; value V; grade: source)``."""
+    from funnelsim.scenario.ranges import ranges_of
+
+    ranged = {path: r for path, r in ranges_of(scenario).items() if r.has_range}
+    if not ranged:
+        return []
+    lines = [f"{len(ranged)} uncertain input(s), each drawn from its range by --uncertainty:"]
+    for path, r in ranged.items():
+        said = f"{r.grade}: {r.source}" if r.source else (r.grade or "no source")
+        lines.append(f"  {path}: {r.low} to {r.high} ({r.shape}; value {r.value}; {said})")
+    return lines
 
 
 def overload_warning(scenario: Scenario) -> str | None:

@@ -302,19 +302,47 @@ def _size(quantity: Quantity) -> float:
 
 def _midpoint(low: Quantity, high: Quantity) -> Quantity:
     """Halfway between two ends, in the unit of ``low`` (int + int: a float unless whole)."""
-    if isinstance(low, Duration) and isinstance(high, Duration):
-        if low.unit == high.unit:
-            return Duration((low.amount + high.amount) / 2, low.unit)
-        return Duration((low.hours + high.hours) / 2 / HOURS_PER_UNIT[low.unit], low.unit)
-    if isinstance(low, Rate) and isinstance(high, Rate):
-        if low.unit == high.unit:
-            return Rate((low.amount + high.amount) / 2, low.unit)
-        return Rate((low.per_hour + high.per_hour) / 2 * HOURS_PER_UNIT[low.unit], low.unit)
-    assert isinstance(low, int | float)
-    assert isinstance(high, int | float)
     if isinstance(low, int) and isinstance(high, int) and (low + high) % 2 == 0:
         return (low + high) // 2
-    return (low + high) / 2
+    return between(low, high, 0.5)
+
+
+def between(low: Quantity, high: Quantity, t: float) -> Quantity:
+    """The point a fraction ``t`` of the way from ``low`` to ``high``, in the unit of ``low``
+    (numbers: a float)."""
+    if isinstance(low, Duration) and isinstance(high, Duration):
+        if low.unit == high.unit:
+            return Duration(low.amount + t * (high.amount - low.amount), low.unit)
+        hours = low.hours + t * (high.hours - low.hours)
+        return Duration(hours / HOURS_PER_UNIT[low.unit], low.unit)
+    if isinstance(low, Rate) and isinstance(high, Rate):
+        if low.unit == high.unit:
+            return Rate(low.amount + t * (high.amount - low.amount), low.unit)
+        per_hour = low.per_hour + t * (high.per_hour - low.per_hour)
+        return Rate(per_hour * HOURS_PER_UNIT[low.unit], low.unit)
+    assert isinstance(low, int | float)
+    assert isinstance(high, int | float)
+    return low + t * (high - low)
+
+
+def quantile(number: Range, u: float) -> Quantity:
+    """The value of an uncertain number at probability ``u`` in [0, 1) of its range: uniform,
+    or triangular with its mode at ``value``; a whole-number field gets whole numbers, each
+    of a uniform range equally likely."""
+    low, high = number.low, number.high
+    assert low is not None
+    assert high is not None
+    if number.shape == "triangular":
+        span = _size(high) - _size(low)
+        c = (_size(number.value) - _size(low)) / span if span > 0 else 0.5
+        t = math.sqrt(u * c) if u < c else 1.0 - math.sqrt((1.0 - u) * (1.0 - c))
+        drawn = between(low, high, t)
+        return round(drawn) if number.kind == "int" and isinstance(drawn, float) else drawn
+    if number.kind == "int":
+        assert isinstance(low, int | float)
+        assert isinstance(high, int | float)
+        return min(math.floor(low + u * (high - low + 1)), math.floor(high))
+    return between(low, high, u)
 
 
 def _literal(key: str, got: Any, options: tuple[str, ...]) -> str:
@@ -484,6 +512,19 @@ def attach(scenario: Scenario, numbers: dict[PathKey, Range]) -> None:
 def _stored(scenario: BaseModel) -> dict[PathKey, Range]:
     stored: dict[PathKey, Range] = (scenario.__pydantic_private__ or {}).get(_PRIVATE, {})
     return stored
+
+
+def uncertain_of(scenario: Scenario) -> dict[PathKey, Range]:
+    """The scenario's extended numbers that have a range, by path, in file order."""
+    return {path: r for path, r in _stored(scenario).items() if r.has_range}
+
+
+def with_values(data: dict[str, Any], values: dict[PathKey, Quantity]) -> dict[str, Any]:
+    """A copy of ``data`` (a scenario dumped) with a value put at each path."""
+    copied: dict[str, Any] = _containers_copied(data)
+    for path, value in values.items():
+        _put(copied, path, value)
+    return copied
 
 
 def ranges_of(scenario: Scenario) -> dict[str, Range]:
