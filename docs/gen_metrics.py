@@ -45,7 +45,9 @@ handoff, cost per outbound SQL without outbound) is undefined in that replicatio
 of its mean; a metric undefined in every replication is left out of `funnelsim run`'s table and
 shown as `n/a` beside a scenario where it is defined. Counts that did not happen (no AEs, no
 deals) are 0. Money is in the scenario's `currency`. How costs are split between inbound and
-outbound is in [the model, section 10][costs].
+outbound is in [the model, section 10][costs]. `better` says which way a plan beats another
+(`compare --uncertainty`'s `p_better`); blank: neither way (too little utilisation idles
+people, too much queues leads).
 
 [costs]: model.md#10-money-subscriptions-and-what-selling-costs-economics
 
@@ -61,10 +63,10 @@ def _cell(text: str) -> str:
 def render() -> str:
     """docs/metrics.md: the fixed introduction, then one table row per metric."""
     rows = [
-        f"| `{name}` | {_cell(info.unit)} | {_cell(info.description)} |"
+        f"| `{name}` | {_cell(info.unit)} | {info.better or ''} | {_cell(info.description)} |"
         for name, info in METRICS.items()
     ]
-    table = ["| metric | unit | definition |", "|---|---|---|", *rows]
+    table = ["| metric | unit | better | definition |", "|---|---|---|---|", *rows]
     return "\n".join([INTRO, "", *table]) + "\n"
 
 

@@ -251,10 +251,15 @@ def test_metrics_doc_is_what_the_generator_prints() -> None:
 
 
 def test_metrics_doc_lists_every_metric_with_its_unit() -> None:
-    rows = re.findall(r"^\| `(\w+)` \| ([^|]+?) \| (.+) \|$", METRICS_DOC.read_text(), re.MULTILINE)
-    assert [name for name, _, _ in rows] == list(METRICS), f"docs/metrics.md: {REGENERATE}"
-    for name, unit, definition in rows:
+    rows = re.findall(
+        r"^\| `(\w+)` \| ([^|]+?) \| (higher|lower|) \| (.+) \|$",
+        METRICS_DOC.read_text(),
+        re.MULTILINE,
+    )
+    assert [row[0] for row in rows] == list(METRICS), f"docs/metrics.md: {REGENERATE}"
+    for name, unit, better, definition in rows:
         assert unit == METRICS[name].unit, name
+        assert better == (METRICS[name].better or ""), name
         assert definition == METRICS[name].description.replace("|", "\\|"), name
 
 

@@ -61,7 +61,7 @@ def test_quantities_keep_their_units() -> None:
 def test_the_draws_cover_every_stratum_of_every_range_once() -> None:
     plan = load_scenario(SCENARIOS / "baseline.yaml")
     inputs = uncertainty.uncertain_inputs(plan)
-    draws = uncertainty.draw_inputs(plan, 16, seed=3)
+    draws = [d for (d,) in uncertainty.draw_inputs([plan], 16, seed=3)]
     path = ("segments", "smb", "win_rate")
     number = inputs["segments.smb.win_rate"]
     assert isinstance(number.low, float)
@@ -69,8 +69,8 @@ def test_the_draws_cover_every_stratum_of_every_range_once() -> None:
     fractions = sorted((d[path] - number.low) / (number.high - number.low) for d in draws)
     strata = [math.floor(f * 16) for f in fractions]
     assert strata == list(range(16))
-    assert uncertainty.draw_inputs(plan, 16, seed=3) == draws  # seeded
-    assert uncertainty.draw_inputs(plan, 16, seed=4) != draws
+    assert [d for (d,) in uncertainty.draw_inputs([plan], 16, seed=3)] == draws  # seeded
+    assert [d for (d,) in uncertainty.draw_inputs([plan], 16, seed=4)] != draws
 
 
 # -- the decomposition's known answer ----------------------------------------------------------
@@ -79,7 +79,7 @@ def test_the_draws_cover_every_stratum_of_every_range_once() -> None:
 def test_the_inputs_share_of_a_poisson_count_is_its_known_share(seed: int) -> None:
     mean_rate, var_rate = (LOW + HIGH) / 2, (HIGH - LOW) ** 2 / 12
     want = var_rate * WINDOW_H**2 / (mean_rate * WINDOW_H + var_rate * WINDOW_H**2)
-    found = experiment.run_uncertain(scenario(poisson_window()), 64, 8, seed)
+    found = experiment.run_uncertain([scenario(poisson_window())], 64, 8, seed)
     leads = found.spreads()["leads"]
     low, high = leads.parameter_share_ci
     print(
@@ -113,10 +113,10 @@ def test_no_input_uncertainty_means_no_share() -> None:
 @pytest.mark.slow
 def test_same_seed_same_answer_whatever_the_workers() -> None:
     plan = scenario(poisson_window())
-    one = experiment.run_uncertain(plan, 6, 3, 5).as_json()
-    two = experiment.run_uncertain(plan, 6, 3, 5, executor=ExecutorSpec(2, "process")).as_json()
+    one = experiment.run_uncertain([plan], 6, 3, 5).as_json()
+    two = experiment.run_uncertain([plan], 6, 3, 5, executor=ExecutorSpec(2, "process")).as_json()
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
-    assert experiment.run_uncertain(plan, 6, 3, 6).as_json() != one
+    assert experiment.run_uncertain([plan], 6, 3, 6).as_json() != one
 
 
 # -- the command line --------------------------------------------------------------------------
@@ -150,3 +150,51 @@ def test_uncertainty_needs_ranges_and_one_scenario(tmp_path: Path) -> None:
     two = [SCENARIOS / "inbound-heavy.yaml", SCENARIOS / "outbound-heavy.yaml"]
     lines = assert_refused(invoke("run", *two, "--uncertainty", "4"))
     assert lines[0] == "--uncertainty: one scenario at a time (a file, no --variant)", lines
+
+
+# -- comparing plans under uncertainty ---------------------------------------------------------
+def faster(data: dict[str, object]) -> dict[str, object]:
+    """The Poisson window, 2 leads an hour more at every draw, under another name."""
+    data = json.loads(json.dumps(data))
+    data["name"] = "Faster"
+    data["sources"]["web"]["arrivals"]["rate"] = {"low": "4/h", "high": "8/h"}  # type: ignore[index]
+    return data
+
+
+def test_plans_share_the_draw_of_each_path() -> None:
+    plans = [scenario(poisson_window()), scenario(faster(poisson_window()))]
+    path = ("sources", "web", "arrivals", "rate")
+    for first, second in uncertainty.draw_inputs(plans, 8, seed=2):
+        a, b = first[path], second[path]
+        assert isinstance(a, Rate)
+        assert isinstance(b, Rate)
+        assert (a.amount - 2) / 4 == pytest.approx((b.amount - 4) / 4)  # one quantile for both
+
+
+def test_p_better_counts_wins_ties_half_and_follows_the_direction() -> None:
+    difference = np.array([[1.0, 0.0], [-1.0, 2.0]])
+    chance, (low, high) = uncertainty.p_better(difference, "higher", seed=1)
+    assert chance == pytest.approx((1 + 0.5 + 0 + 1) / 4)
+    assert low <= chance <= high
+    assert uncertainty.p_better(difference, "lower", seed=1)[0] == pytest.approx(1 - 0.625)
+
+
+@pytest.mark.slow
+def test_compare_gives_the_chance_a_plan_is_better(tmp_path: Path) -> None:
+    """More arrivals at every draw and replication: more leads nearly always (ties count half),
+    and the differences' spread and share come with it."""
+    first, second = tmp_path / "plan.yaml", tmp_path / "faster.yaml"
+    first.write_text(yaml.safe_dump(poisson_window()))
+    second.write_text(yaml.safe_dump(faster(poisson_window())))
+    args = ["compare", first, second, "--uncertainty", "8", "-n", "4", "--json"]
+    data = json.loads(ok(*args).stdout)
+    assert data["baseline"] == "Base"
+    assert set(data["scenarios"]) == {"Base", "Faster"}
+    leads = data["differences"]["Faster"]["leads"]
+    low, high = leads["p_better_ci"]
+    print(f"P(faster has more leads) = {leads['p_better']:.3f} [{low:.3f}, {high:.3f}]")
+    assert leads["p_better"] > 0.9
+    assert low <= leads["p_better"] <= high
+    assert leads["ci_low"] > 0  # about 20 leads more in 10 hours
+    assert data["differences"]["Faster"]["sdr_utilization"]["p_better"] is None  # no direction
+    assert {"p05", "p95", "parameter_share", "parameter_share_ci"} <= set(leads)

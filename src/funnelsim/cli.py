@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import click
 
-from funnelsim.errors import FunnelsimError
+from funnelsim.errors import FunnelsimError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from funnelsim.analysis import SummaryTable
     from funnelsim.executors import ExecutorSpec
-    from funnelsim.experiment import Chunk, Precision, RunResult
+    from funnelsim.experiment import Chunk, Precision, RunResult, UncertainRun
     from funnelsim.scenario.schema import Scenario
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -183,6 +183,15 @@ RUNNING = _options(
 )
 DEFAULT_REPLICATIONS = 10  # run's, as experiment.run's default_replications
 GROUPINGS = ("source", "segment", "team")  # funnelsim.breakdown's, kept out of start-up
+UNCERTAINTY = click.option(
+    "--uncertainty",
+    type=click.IntRange(min=2),
+    metavar="N",
+    help="Draw N sets of the uncertain inputs (numbers with a range; Latin hypercube, seeded "
+    "from the run's seed; plans share the draw of each path) and run the replications of each "
+    "on common random numbers: each metric's mean, p05-p95 and the inputs' share of its "
+    "variance (compare: and the chance each plan beats the first).",
+)
 JSON = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object to stdout instead of a table."
 )
@@ -410,14 +419,7 @@ def validate(file: Path, set_: tuple[str, ...], force: bool) -> None:
     show_default=True,
     help="With --out, also write per-lead, handoff, task and queue records (Parquet).",
 )
-@click.option(
-    "--uncertainty",
-    type=click.IntRange(min=2),
-    metavar="N",
-    help="Draw N sets of the scenario's uncertain inputs (its numbers with a range; Latin "
-    "hypercube, seeded from the run's seed) and run the replications of each on common random "
-    "numbers: each metric's mean, p05-p95 and the inputs' share of its variance.",
-)
+@UNCERTAINTY
 @click.option(
     "--by",
     multiple=True,
@@ -483,21 +485,21 @@ def _run_uncertain(
     seed: int | None,
     options: RunOptions,
     as_json: bool,
+    *,
+    compare: bool = False,
 ) -> None:
-    """``run --uncertainty``: one scenario over draws of its uncertain inputs."""
+    """``run --uncertainty`` (one plan) and ``compare --uncertainty`` (plans against the
+    first): every plan over the same draws of its uncertain inputs."""
     from funnelsim import experiment
-    from funnelsim.errors import UsageError
-    from funnelsim.formatting import spread_cells
-    from funnelsim.metrics import METRICS
 
-    if len(scenarios) != 1:
+    if not compare and len(scenarios) != 1:
         raise UsageError("one scenario at a time (a file, no --variant)", "--uncertainty")
     if options["precision"] is not None:
         raise UsageError("does not take --target-halfwidth", "--uncertainty")
-    name = scenarios[0].name
-    with _progress(f"{name}, {draws} draws", options["out"]) as progress:
+    label = f"{scenarios[0].name}, {draws} draws" if not compare else f"comparing, {draws} draws"
+    with _progress(label, options["out"]) as progress:
         found = experiment.run_uncertain(
-            scenarios[0],
+            scenarios,
             draws,
             replications,
             seed,
@@ -509,25 +511,59 @@ def _run_uncertain(
         )
     _finished(found.result, options["out"])
     if as_json:
-        _json(found.as_json())
+        _json(found.comparison_json() if compare else found.as_json())
         return
+    _show_uncertain(found, compare)
+
+
+def _show_uncertain(found: UncertainRun, compare: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from funnelsim.formatting import mean_text, spread_cells
+    from funnelsim.metrics import METRICS
+
+    nan = float("nan")
+    plans = found.plans
     shown = Table(
         title=escape(
-            f"{name}: {draws} draws of {len(found.inputs)} uncertain inputs x "
-            f"{found.replications} replication(s), seed {found.seed}"
+            f"{', '.join(p.name for p in plans)}: {found.draws} draws of {len(found.inputs)} "
+            f"uncertain inputs x {found.replications} replication(s), seed {found.seed}"
         ),
         caption="mean ± half-width of its 95% CI; p05 to p95 of single outcomes; the inputs' "
-        "share of an outcome's variance [95% CI]",
+        "share of an outcome's variance [95% CI]"
+        + ("; P(better): the chance a plan beats the first [95% CI]" if compare else ""),
     )
-    for heading in ("metric", "unit", "mean", "p05 to p95", "inputs' share"):
-        shown.add_column(heading, justify="left" if heading in ("metric", "unit") else "right")
-    for metric, spread in found.spreads().items():
-        if spread.mean == spread.mean:  # defined somewhere
-            unit = METRICS[metric].unit
-            shown.add_row(metric, unit, *(escape(c) for c in spread_cells(spread, unit)))
+    shown.add_column("metric")
+    shown.add_column("unit")
+    if not compare:
+        for heading in ("mean", "p05 to p95", "inputs' share"):
+            shown.add_column(heading, justify="right")
+        for metric, spread in found.spreads().items():
+            if spread.mean == spread.mean:  # defined somewhere
+                unit = METRICS[metric].unit
+                shown.add_row(metric, unit, *(escape(c) for c in spread_cells(spread, unit)))
+        _out().print(shown)
+        return
+    shown.add_column(escape(plans[0].name), justify="right")
+    for plan in plans[1:]:
+        shown.add_column(escape(f"{plan.name} - {plans[0].name}"), justify="right")
+        shown.add_column("P(better)", justify="right")
+    baseline = found.spreads(0)
+    differences = [found.differences(k) for k in range(1, len(plans))]
+    for metric, info in METRICS.items():
+        if baseline[metric].mean != baseline[metric].mean:
+            continue
+        cells = [spread_cells(baseline[metric], info.unit)[0]]
+        for diffs in differences:
+            d = diffs[metric]
+            mean, low, high = (
+                nan if x is None else x for x in (d["mean"], d["ci_low"], d["ci_high"])
+            )
+            cells.append(mean_text(mean, (high - low) / 2, 2, info.unit, signed=True))
+            chance, (c_low, c_high) = d["p_better"], d["p_better_ci"]
+            cells.append("" if chance is None else f"{chance:.0%} [{c_low:.0%}, {c_high:.0%}]")
+        shown.add_row(metric, info.unit, *(escape(c) for c in cells))
     _out().print(shown)
 
 
@@ -538,6 +574,7 @@ def _run_uncertain(
 @SET
 @VARIANT
 @RUNNING
+@UNCERTAINTY
 @JSON
 def compare(
     files: tuple[Path, ...],
@@ -553,6 +590,7 @@ def compare(
     out_dir: Path | None,
     resume: bool,
     force: bool,
+    uncertainty: int | None,
     as_json: bool,
 ) -> None:
     """Compare scenarios: paired differences against the first.
@@ -570,6 +608,11 @@ def compare(
     scenarios = load_scenarios(list(files), set_, variant)
     options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume, force)
     _warn_overload(scenarios)
+    if uncertainty is not None:
+        if len(scenarios) < 2:
+            raise UsageError("needs at least two scenarios (two files, or a --variant)", "compare")
+        _run_uncertain(scenarios, uncertainty, replications, seed, options, as_json, compare=True)
+        return
     with _progress("comparing", out_dir) as progress:
         result = experiment.run(
             scenarios,
@@ -649,7 +692,6 @@ def query(args: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
     Example: funnelsim query reports/demo "SELECT scenario, avg(sqls) FROM replications
     GROUP BY scenario".
     """
-    from funnelsim.errors import UsageError
     from funnelsim.results import query as run_query
 
     if len(args) < 2:

@@ -640,14 +640,13 @@ def run_study(
 
 @dataclass(frozen=True)
 class UncertainRun:
-    """A scenario run over draws of its uncertain inputs (``funnelsim.uncertainty``): one
-    scenario per draw, all on one seed, so that replication ``r`` of every draw shares its
-    random numbers."""
+    """Plans run over draws of their uncertain inputs (``funnelsim.uncertainty``): one scenario
+    per plan and draw, all on one seed, so that replication ``r`` of every draw of every plan
+    shares its random numbers; the first plan is the baseline of a comparison."""
 
-    scenario: Scenario
-    inputs: dict[str, Range]
-    draws: list[dict[str, Quantity]]  # the inputs of each draw, by dotted path
-    result: RunResult
+    plans: list[Scenario]
+    inputs: dict[str, Range]  # every plan's uncertain inputs by dotted path (the first's range)
+    result: RunResult  # draw after draw, each with every plan in order
 
     @property
     def seed(self) -> int:
@@ -657,42 +656,81 @@ class UncertainRun:
     def replications(self) -> int:
         return self.result.replications
 
-    def table(self, metric: str) -> np.ndarray:
-        """The metric's outcomes, draws x replications."""
-        return np.array([r.values(metric) for r in self.result.per_scenario], dtype=float)
+    @property
+    def draws(self) -> int:
+        return len(self.result.per_scenario) // len(self.plans)
 
-    def spreads(self) -> dict[str, uncertainty.Spread]:
+    def table(self, metric: str, plan: int = 0) -> np.ndarray:
+        """A plan's outcomes of a metric, draws x replications."""
+        runs = self.result.per_scenario[plan :: len(self.plans)]
+        return np.array([r.values(metric) for r in runs], dtype=float)
+
+    def spreads(self, plan: int = 0) -> dict[str, uncertainty.Spread]:
         """Every metric's spread over inputs and noise, in ``METRICS`` order."""
-        return {m: uncertainty.spread(self.table(m), self.seed) for m in metrics.METRICS}
+        return {m: uncertainty.spread(self.table(m, plan), self.seed) for m in metrics.METRICS}
 
-    def as_json(self) -> dict[str, Any]:
-        """The ``run --uncertainty --json`` object."""
+    def differences(self, plan: int) -> dict[str, dict[str, Any]]:
+        """A plan against the baseline, metric by metric: the spread of its paired differences
+        and the probability that it is the better (``null`` for a metric with no direction)."""
+        out = {}
+        for metric, info in metrics.METRICS.items():
+            difference = self.table(metric, plan) - self.table(metric, 0)
+            found = uncertainty.spread(difference, self.seed).as_json()
+            chance, (low, high) = (
+                uncertainty.p_better(difference, info.better, self.seed)
+                if info.better
+                else (math.nan, (math.nan, math.nan))
+            )
+            found["p_better"] = None if math.isnan(chance) else chance
+            found["p_better_ci"] = [None if math.isnan(x) else x for x in (low, high)]
+            out[metric] = found
+        return out
+
+    def _head(self) -> dict[str, Any]:
         return {
-            "scenario": self.scenario.name,
             "seed": self.seed,
             "replications": self.replications,
-            "uncertainty": len(self.draws),
-            "inputs": {
-                path: {
-                    "value": _plain(r.value),
-                    "low": _plain(r.low),
-                    "high": _plain(r.high),
-                    "shape": r.shape,
-                    "source": r.source,
-                    "grade": r.grade,
-                }
-                for path, r in self.inputs.items()
+            "uncertainty": self.draws,
+            "inputs": {path: _range_json(r) for path, r in self.inputs.items()},
+        }
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``run --uncertainty --json`` object (one plan)."""
+        metrics_json = {m: s.as_json() for m, s in self.spreads().items()}
+        return {"scenario": self.plans[0].name, **self._head(), "metrics": metrics_json}
+
+    def comparison_json(self) -> dict[str, Any]:
+        """The ``compare --uncertainty --json`` object: each plan's spreads, and each other
+        plan's paired differences from the first with ``p_better``."""
+        return {
+            "baseline": self.plans[0].name,
+            **self._head(),
+            "scenarios": {
+                plan.name: {"metrics": {m: s.as_json() for m, s in self.spreads(k).items()}}
+                for k, plan in enumerate(self.plans)
             },
-            "metrics": {m: s.as_json() for m, s in self.spreads().items()},
+            "differences": {
+                plan.name: self.differences(k) for k, plan in enumerate(self.plans) if k
+            },
         }
 
 
-def _plain(value: Quantity | None) -> Any:
-    return value if value is None or isinstance(value, int | float) else str(value)
+def _range_json(r: Range) -> dict[str, Any]:
+    def plain(value: Quantity | None) -> Any:
+        return value if value is None or isinstance(value, int | float) else str(value)
+
+    return {
+        "value": plain(r.value),
+        "low": plain(r.low),
+        "high": plain(r.high),
+        "shape": r.shape,
+        "source": r.source,
+        "grade": r.grade,
+    }
 
 
 def run_uncertain(
-    scenario: Scenario,
+    plans: Sequence[Scenario],
     draws: int,
     replications: int | None = None,
     seed: int | None = None,
@@ -704,13 +742,20 @@ def run_uncertain(
     resume: bool = False,
     force: bool = False,
 ) -> UncertainRun:
-    """``scenario`` over ``draws`` sets of its uncertain inputs, each run for ``replications``
-    (default 10) on common random numbers; the draws are seeded from the run's seed, so the
-    same seed gives the same answer whatever the workers or executor."""
-    inputs = uncertainty.uncertain_inputs(scenario)
+    """``plans`` over ``draws`` sets of their uncertain inputs (shared by dotted path), each
+    run for ``replications`` (default 10) on common random numbers; the draws are seeded from
+    the run's seed (default the first plan's), so the same seed gives the same answer whatever
+    the workers or executor."""
+    plans = list(plans)
+    check_names(plans)
+    inputs: dict[str, Range] = {}
+    for plan in plans:
+        for path, r in uncertainty.uncertain_inputs(plan).items():
+            inputs.setdefault(path, r)
     if not inputs:
+        names = ", ".join(plan.name for plan in plans)
         raise UsageError(
-            f"{scenario.name}: no uncertain input: give a number a range, such as "
+            f"{names}: no uncertain input: give a number a range, such as "
             "{value: 0.3, low: 0.2, high: 0.4} (docs/scenario.md)",
             "--uncertainty",
         )
@@ -718,11 +763,11 @@ def run_uncertain(
         raise UsageError(f"at least 2 draws, got {draws}", "--uncertainty")
     if replications is not None and replications < 2:
         raise UsageError("with --uncertainty, at least 2 replications a draw", "--replications")
-    root = normalise_seed(scenario.seed if seed is None else seed)
-    drawn = uncertainty.draw_inputs(scenario, draws, root)
+    root = normalise_seed(plans[0].seed if seed is None else seed)
     scenarios = [
-        uncertainty.drawn_scenario(scenario, values, f"{scenario.name} (draw {i + 1})")
-        for i, values in enumerate(drawn)
+        uncertainty.drawn_scenario(plan, values, f"{plan.name} (draw {i + 1})")
+        for i, drawn in enumerate(uncertainty.draw_inputs(plans, draws, root))
+        for plan, values in zip(plans, drawn, strict=True)
     ]
     result = run(
         scenarios,
@@ -734,10 +779,9 @@ def run_uncertain(
         out=out,
         resume=resume,
         force=force,
-        extra={"uncertainty": {"draws": draws, "inputs": list(inputs)}},
+        extra={"uncertainty": {"draws": draws, "plans": [p.name for p in plans]}},
     )
-    by_name = [{uncertainty.dotted(p): v for p, v in values.items()} for values in drawn]
-    return UncertainRun(scenario, inputs, by_name, result)
+    return UncertainRun(plans, inputs, result)
 
 
 def study_json(study: Study, points: Sequence[Point], result: RunResult) -> dict[str, Any]:

@@ -42,10 +42,11 @@ def cell(summary: Summary, unit: str = "", *, signed: bool = False) -> str:
     With one replication (or an interval otherwise undefined) only the mean is shown; a
     half-width that is zero but for rounding noise shows as 0.
     """
-    return _mean_text(summary.mean, summary.half_width, summary.n, unit, signed=signed)
+    return mean_text(summary.mean, summary.half_width, summary.n, unit, signed=signed)
 
 
-def _mean_text(mean: float, half: float, n: int, unit: str, *, signed: bool = False) -> str:
+def mean_text(mean: float, half: float, n: int, unit: str, *, signed: bool = False) -> str:
+    """``mean ± half`` as :func:`cell` writes it, from the numbers."""
     if not math.isfinite(mean):
         return NOT_AVAILABLE
     if abs(half) <= 1e-9 * abs(mean):
@@ -64,7 +65,7 @@ def spread_cells(spread: Spread, unit: str = "") -> tuple[str, str, str]:
     """A metric's spread over uncertain inputs as three cells: ``mean ± half-width`` (the
     mean's interval), ``p05 to p95`` (single outcomes) and the inputs' share of the variance
     with its interval."""
-    mean = _mean_text(spread.mean, (spread.ci_high - spread.ci_low) / 2, 2, unit)
+    mean = mean_text(spread.mean, (spread.ci_high - spread.ci_low) / 2, 2, unit)
     scale, suffix = (100.0, "%") if unit == "share" else (1.0, "")
     band = NOT_AVAILABLE
     if math.isfinite(spread.p05):

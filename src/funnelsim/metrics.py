@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from funnelsim.staffing import HOURS_PER_YEAR, Ramp, Seat, seat_hours
 class MetricInfo:
     unit: str
     description: str
+    better: Literal["higher", "lower"] | None = None  # which way a plan is better; None: neither
 
 
 def _m(unit: str, description: str) -> MetricInfo:
@@ -162,6 +164,33 @@ METRICS: dict[str, MetricInfo] = {
     "ltv_to_cac": _m("ratio", "Lifetime value of the deals won over the period's sales and "
                      "marketing cost."),
 }  # fmt: skip
+
+# Which way is better, for the probability that one plan beats another (``compare
+# --uncertainty``): more of the funnel, money and promises kept; less cost, waiting and loss.
+# Utilisation, attempts and contacts loaded are neither: too little idles people, too much
+# queues leads.
+_LOWER = {
+    "contacts_not_loaded", "sales_cycle_days_mean", "days_mql_to_sql_mean",
+    "days_sql_to_opportunity_mean", "first_touch_waited_share", "first_touch_wait_mean_h",
+    "first_touch_wait_p90_h", "expired_share", "leads_lost_untouched", "leads_unreachable",
+    "queue_length_mean", "sdr_hours_per_sql_inbound", "sdr_hours_per_sql_outbound",
+    "spend_marketing", "total_cost", "planned_cost_monthly", "cac", "cac_ratio",
+    "cac_payback_months",
+}  # fmt: skip
+_NEITHER = {"contacts_outbound", "attempts_per_lead_mean", "sdr_utilization", "ae_utilization"}
+METRICS = {
+    name: replace(
+        info,
+        better=(
+            None
+            if name in _NEITHER
+            else "lower"
+            if name in _LOWER or name.startswith("cost_")
+            else "higher"
+        ),
+    )
+    for name, info in METRICS.items()
+}
 
 
 def _share(mask: np.ndarray, of: np.ndarray) -> float:

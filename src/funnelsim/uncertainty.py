@@ -29,7 +29,7 @@ independently, the "pigeonhole" bootstrap for crossed designs (Owen, "The pigeon
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,16 +55,24 @@ def uncertain_inputs(scenario: Scenario) -> dict[str, Range]:
     return {dotted(path): r for path, r in uncertain_of(scenario).items()}
 
 
-def draw_inputs(scenario: Scenario, draws: int, seed: int) -> list[dict[PathKey, Quantity]]:
-    """``draws`` input sets: a scrambled Latin hypercube over the uncertain inputs."""
-    inputs = uncertain_of(scenario)
-    paths = list(inputs)
+def draw_inputs(
+    scenarios: Sequence[Scenario], draws: int, seed: int
+) -> list[list[dict[PathKey, Quantity]]]:
+    """``draws`` input sets for each scenario (draw by draw): a scrambled Latin hypercube over
+    the uncertain inputs of all of them. Plans share the draw of each dotted path: a path
+    uncertain in two plans is at the same quantile of each plan's range, so a comparison sees
+    the plans differ by their choices, not by their luck in the draw."""
+    ranges = [uncertain_of(scenario) for scenario in scenarios]
+    paths = list(dict.fromkeys(path for inputs in ranges for path in inputs))
     rng = np.random.default_rng([seed, _DRAWS])
     points = qmc.LatinHypercube(d=len(paths), rng=rng).random(draws)
-    return [
-        {path: quantile(inputs[path], float(u)) for path, u in zip(paths, row, strict=True)}
-        for row in points
-    ]
+    drawn = []
+    for row in points:
+        at = dict(zip(paths, row.tolist(), strict=True))
+        drawn.append(
+            [{path: quantile(r, at[path]) for path, r in inputs.items()} for inputs in ranges]
+        )
+    return drawn
 
 
 def drawn_scenario(scenario: Scenario, values: Mapping[PathKey, Quantity], name: str) -> Scenario:
@@ -119,17 +127,42 @@ def spread(values: np.ndarray, seed: int) -> Spread:
         mean = float(finite.mean())
         return Spread(mean, math.nan, math.nan, p05, p95, math.nan, (math.nan, math.nan))
     mean, half = float(y.mean()), _half_width(y)
+    share = float(_shares(y[None])[0])
+    return Spread(mean, mean - half, mean + half, p05, p95, share, _pigeonhole(y, _shares, seed))
+
+
+def p_better(difference: np.ndarray, better: str, seed: int) -> tuple[float, tuple[float, float]]:
+    """The probability that a plan beats the baseline, from its paired differences (draws x
+    replications, plan minus baseline), ``better`` the metric's direction: the share of
+    outcomes where it is ahead, a tie counting half; its interval a pigeonhole bootstrap."""
+    d = np.asarray(difference, dtype=float)
+    if not np.isfinite(d).all() or d.size == 0:
+        return math.nan, (math.nan, math.nan)
+    ahead = np.sign(d) if better == "higher" else -np.sign(d)
+    wins = (ahead + 1.0) / 2.0  # 1 ahead, 0.5 tied, 0 behind
+
+    def share(tables: np.ndarray) -> np.ndarray:
+        return np.asarray(tables.mean(axis=(1, 2)))
+
+    return float(wins.mean()), _pigeonhole(wins, share, seed)
+
+
+def _pigeonhole(
+    y: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray], seed: int
+) -> tuple[float, float]:
+    """The percentile interval of ``statistic`` over tables resampled by draws and by
+    replications independently (Owen 2007); nan where no resample defines it."""
+    n, r = y.shape
     rng = np.random.default_rng([seed, _RESAMPLES])
     rows = rng.integers(0, n, size=(BOOTSTRAP, n))
     cols = rng.integers(0, r, size=(BOOTSTRAP, r))
-    resampled = _shares(y[rows[:, :, None], cols[:, None, :]])
+    resampled = statistic(y[rows[:, :, None], cols[:, None, :]])
     resampled = resampled[np.isfinite(resampled)]
-    low = high = math.nan
-    if resampled.size:
-        tail = (1 - CONFIDENCE) / 2 * 100
-        low, high = (float(x) for x in np.percentile(resampled, [tail, 100 - tail]))
-    share = float(_shares(y[None])[0])
-    return Spread(mean, mean - half, mean + half, p05, p95, share, (low, high))
+    if not resampled.size:
+        return math.nan, math.nan
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(resampled, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def _half_width(y: np.ndarray) -> float:
