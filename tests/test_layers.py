@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
         "replications",
     ),
     ("store", "results"),
-    ("experiment",),
+    ("experiment", "sensitivity"),
     ("charts", "report"),
     ("cli",),
 ]

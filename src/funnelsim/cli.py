@@ -680,6 +680,129 @@ def study(
 
 
 @app.command()
+@click.argument("files", nargs=-1, required=True, type=_FILE)
+@click.option(
+    "--method",
+    type=click.Choice(["tornado", "morris", "sobol", "morris+sobol"]),
+    default="morris+sobol",
+    show_default=True,
+    help="tornado: each input at its low and high end; morris: elementary effects; sobol: "
+    "Sobol indices with CIs; morris+sobol: Morris to screen, then Sobol on the top inputs.",
+)
+@click.option("--metric", default="new_arr", show_default=True, help="The metric it explains.")
+@click.option(
+    "--replications",
+    "-n",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Replications of each input setting (common random numbers).",
+)
+@click.option(
+    "--trajectories",
+    type=click.IntRange(min=2),
+    default=10,
+    show_default=True,
+    help="Morris trajectories (settings: trajectories x (inputs + 1)).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=2),
+    default=64,
+    show_default=True,
+    help="Sobol base samples (settings: samples x (inputs + 2)).",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="With morris+sobol, the inputs Sobol looks at.",
+)
+@SEED
+@SET
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    help="Processes running replications (default: all cores).",
+)
+@JSON
+def sensitivity(
+    files: tuple[Path, ...],
+    method: str,
+    metric: str,
+    replications: int,
+    trajectories: int,
+    samples: int,
+    top: int,
+    seed: int | None,
+    set_: tuple[str, ...],
+    workers: int | None,
+    as_json: bool,
+) -> None:
+    """Which uncertain inputs decide a metric, and where a verdict flips.
+
+    FILES: one scenario, or two (the metric's difference FILE2 - FILE1: which inputs decide
+    between two plans; then the break-even value of the top three inputs).
+    """
+    from funnelsim import sensitivity as study
+    from funnelsim.executors import ExecutorSpec, default_workers
+    from funnelsim.scenario.load import load_scenarios
+
+    plans = load_scenarios(list(files), set_, ())
+    with _progress(f"sensitivity of {metric}", None) as progress:
+        found = study.analyse(
+            plans,
+            metric=metric,
+            method=method,  # type: ignore[arg-type]  # click.Choice gave one of METHODS
+            replications=replications,
+            seed=seed,
+            trajectories=trajectories,
+            samples=samples,
+            top=top,
+            executor=ExecutorSpec(workers or default_workers()),
+            on_total=progress["on_total"],
+        )
+    if as_json:
+        _json(found.as_json())
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    what = metric if len(plans) == 1 else f"{metric}: {plans[1].name} - {plans[0].name}"
+    shown = Table(title=escape(f"sensitivity of {what} ({method}, {found.settings} settings)"))
+    keys = sorted({k for figures in found.parameters.values() for k in figures}, key=_ORDER.index)
+    shown.add_column("input")
+    for key in keys:
+        shown.add_column(key, justify="right")
+    if found.break_even:
+        shown.add_column("break-even", justify="right")
+    for path in found.ranked():
+        figures = found.parameters[path]
+        cells = [_figure(figures.get(key)) for key in keys]
+        if found.break_even:
+            flip = found.break_even.get(path)
+            cells.append(
+                "" if path not in found.break_even else str(flip["value"]) if flip else "none"
+            )
+        shown.add_row(escape(path), *(escape(c) for c in cells))
+    _out().print(shown)
+
+
+_ORDER = ["low", "high", "metric_at_low", "metric_at_high", "mu_star", "mu_star_conf", "sigma",
+          "S1", "S1_conf", "ST", "ST_conf"]  # fmt: skip
+
+
+def _figure(value: object) -> str:
+    from funnelsim.formatting import number
+
+    if value is None:
+        return ""
+    return number(value) if isinstance(value, float) else str(value)
+
+
+@app.command()
 @click.argument("args", nargs=-1, required=True, metavar="FOLDER... SQL")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON array of objects.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the rows as CSV.")
