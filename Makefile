@@ -39,6 +39,11 @@ demo: install
 	  --replications 10 --out $(REPORT)/more-sdrs
 	$(BIN)/funnelsim study scenarios/studies/inbound-vs-outbound.yaml --replications 5 \
 	  --out $(REPORT)/study
+	$(BIN)/funnelsim compare scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml \
+	  --uncertainty 16 --replications 4 --out $(REPORT)/uncertainty > $(REPORT)/uncertainty.txt
+	$(BIN)/funnelsim sensitivity scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml \
+	  --method morris --trajectories 2 --replications 1 > $(REPORT)/sensitivity.txt
+	@tail -n 1 $(REPORT)/uncertainty.txt; tail -n 1 $(REPORT)/sensitivity.txt
 	$(BIN)/funnelsim report $(REPORT)/compare
 	$(BIN)/funnelsim report $(REPORT)/study
 	$(BIN)/funnelsim query $(REPORT)/compare \

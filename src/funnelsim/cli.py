@@ -565,6 +565,14 @@ def _show_uncertain(found: UncertainRun, compare: bool) -> None:
             cells.append("" if chance is None else f"{chance:.0%} [{c_low:.0%}, {c_high:.0%}]")
         shown.add_row(metric, info.unit, *(escape(c) for c in cells))
     _out().print(shown)
+    for plan, diffs in zip(plans[1:], differences, strict=True):  # the flagship's question
+        chance, (low, high) = diffs["new_arr"]["p_better"], diffs["new_arr"]["p_better_ci"]
+        if chance is not None:
+            _say(
+                f"{plan.name} beats {plans[0].name} on new_arr in {chance:.0%} of outcomes "
+                f"[{low:.0%}, {high:.0%}] ({found.draws} draws of the inputs x "
+                f"{found.replications} replications)"
+            )
 
 
 @app.command()
@@ -788,6 +796,7 @@ def sensitivity(
             )
         shown.add_row(escape(path), *(escape(c) for c in cells))
     _out().print(shown)
+    _say(f"the inputs that decide {what} most: {', '.join(found.ranked()[:3])}")
 
 
 _ORDER = ["low", "high", "metric_at_low", "metric_at_high", "mu_star", "mu_star_conf", "sigma",
