@@ -99,9 +99,8 @@ def test_quota_attainment_and_pipeline_coverage_by_hand(quota: float, attained: 
     assert found["pipeline_coverage"] == pytest.approx(np.mean([open_q, open_q, 0, 0]))
 
 
-def test_a_deal_that_does_not_advance_is_closed_lost_after_the_buyers_delay() -> None:
-    """An opportunity whose buyer goes quiet after the first stage stays in the pipeline for
-    that stage's delay, then is closed lost: exact times on a 24/7 calendar."""
+def quiet_deal() -> dict[str, Any]:
+    """One open opportunity whose buyer goes quiet after 2 hours of discovery and 6 days."""
     data = one_deal_each(1000.0)
     data["teams"]["ae"]["stages"] = [
         {"name": "discovery", "work": {"dist": "constant", "value": "2h"}, "delay": "6d",
@@ -109,7 +108,13 @@ def test_a_deal_that_does_not_advance_is_closed_lost_after_the_buyers_delay() ->
         {"name": "close", "work": {"dist": "constant", "value": "1h"}, "delay": "1d"},
     ]  # fmt: skip
     data["initial"] = {"open_opportunities": [{"source": "web", "count": 1, "stage": "discovery"}]}
-    records = simulate(scenario(data), seed=1)
+    return data
+
+
+def test_a_deal_that_does_not_advance_is_closed_lost_after_the_buyers_delay() -> None:
+    """An opportunity whose buyer goes quiet after the first stage stays in the pipeline for
+    that stage's delay, then is closed lost: exact times on a 24/7 calendar."""
+    records = simulate(scenario(quiet_deal()), seed=1)
     leads = records.leads
     opened = np.flatnonzero(~np.isnan(leads.opp_h))
     assert len(opened) == 1
@@ -123,14 +128,8 @@ def test_a_deal_that_does_not_advance_is_closed_lost_after_the_buyers_delay() ->
 
 def test_a_stale_deal_stays_in_the_pipeline_until_sales_marks_it_lost() -> None:
     """``stale_for``: the quiet deal above stays open 10 days more, still worked by no AE."""
-    data = one_deal_each(1000.0)
+    data = quiet_deal()
     data["teams"]["ae"]["stale_for"] = "10d"
-    data["teams"]["ae"]["stages"] = [
-        {"name": "discovery", "work": {"dist": "constant", "value": "2h"}, "delay": "6d",
-         "advance": 0.0},
-        {"name": "close", "work": {"dist": "constant", "value": "1h"}, "delay": "1d"},
-    ]  # fmt: skip
-    data["initial"] = {"open_opportunities": [{"source": "web", "count": 1, "stage": "discovery"}]}
     records = simulate(scenario(data), seed=1)
     lead = int(np.flatnonzero(~np.isnan(records.leads.opp_h))[0])
     closed = records.leads.closed_h[lead]
