@@ -198,3 +198,23 @@ def test_compare_gives_the_chance_a_plan_is_better(tmp_path: Path) -> None:
     assert leads["ci_low"] > 0  # about 20 leads more in 10 hours
     assert data["differences"]["Faster"]["sdr_utilization"]["p_better"] is None  # no direction
     assert {"p05", "p95", "parameter_share", "parameter_share_ci"} <= set(leads)
+
+
+@pytest.mark.slow
+def test_a_study_under_uncertainty_compares_every_point_with_its_baseline(tmp_path: Path) -> None:
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(poisson_window()))
+    study = tmp_path / "study.yaml"
+    faster_rate = {"sources.web.arrivals.rate.low": "4/h", "sources.web.arrivals.rate.high": "8/h"}
+    study.write_text(
+        yaml.safe_dump(
+            {"name": "Rates", "baseline": "plan.yaml", "replications": 3,
+             "variants": {"faster": faster_rate}}
+        )
+    )  # fmt: skip
+    data = json.loads(ok("study", study, "--uncertainty", "6", "--json").stdout)
+    assert data["baseline"] == "Rates"
+    assert data["replications"] == 3
+    assert data["uncertainty"] == 6
+    leads = data["differences"]["Rates: faster"]["leads"]
+    print(f"P(faster point has more leads) = {leads['p_better']:.3f}")
+    assert leads["p_better"] > 0.9

@@ -648,6 +648,7 @@ def compare(
 )
 @SET
 @RUNNING
+@UNCERTAINTY
 @JSON
 def study(
     file: Path,
@@ -662,6 +663,7 @@ def study(
     out_dir: Path | None,
     resume: bool,
     force: bool,
+    uncertainty: int | None,
     as_json: bool,
 ) -> None:
     """Run a study: a baseline, its variants and sweeps.
@@ -676,8 +678,16 @@ def study(
     from funnelsim.scenario.study import load_study
 
     options = _run_options(target, cap, workers, executor, scheduler, out_dir, resume, force)
-    sized = experiment.study_size_check(replications, options["precision"], force=force)
+    sized = experiment.study_size_check(
+        replications, options["precision"], force=force, draws=uncertainty or 1
+    )
     spec, points = load_study(file, set_, METRICS, sized)
+    if uncertainty is not None:  # every point a plan, against the baseline
+        plans = [p.scenario for p in points]
+        seed = spec.seed if seed is None else seed
+        n = replications or spec.replications
+        _run_uncertain(plans, uncertainty, n, seed, options, as_json, compare=True)
+        return
     with _progress(f"study {spec.name}", out_dir) as progress:
         result = experiment.run_study(spec, points, replications, seed, **options, **progress)
     _finished(result, out_dir)

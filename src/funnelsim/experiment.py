@@ -551,14 +551,20 @@ def _check_workload(
 
 
 def study_size_check(
-    replications: int | None, precision: Precision | None, *, force: bool = False
+    replications: int | None,
+    precision: Precision | None,
+    *,
+    force: bool = False,
+    draws: int = 1,
 ) -> Callable[[Study, Scenario], None]:
     """What ``load_study`` calls before making a study's points: refuses, as :func:`run` would,
-    a study whose points would be too large a run, before they are built."""
+    a study whose points (times ``draws`` of their uncertain inputs) would be too large a run,
+    before they are built."""
 
     def check(study: Study, baseline: Scenario) -> None:
         n = _most(replications or study.replications, precision)
-        workload.check([workload.estimate(baseline)] * study.size(), n, force=force)
+        scenarios = study.size() * draws
+        workload.check([workload.estimate(baseline)] * scenarios, n, force=force)
 
     return check
 
