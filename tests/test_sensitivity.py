@@ -93,3 +93,24 @@ def test_the_command_explains_a_metric(tmp_path: Path) -> None:
     assert "no uncertain input" in lines[0], lines
     lines = assert_refused(invoke("sensitivity", plan, "--metric", "newarr"))
     assert "unknown metric 'newarr'" in lines[0], lines
+
+
+@pytest.mark.slow
+def test_the_results_folder_is_queryable_and_resumes(tmp_path: Path) -> None:
+    base, narrow = tmp_path / "base.yaml", tmp_path / "narrow.yaml"
+    base.write_text(yaml.safe_dump(window()))
+    narrow.write_text(yaml.safe_dump(window("Narrow", "3/h", "5/h")))
+    out = tmp_path / "out"
+    args = ["sensitivity", base, narrow, "--metric", "leads", "--method", "morris",
+            "--trajectories", "3", "-n", "2", "-w", "1", "--out", out, "--json"]  # fmt: skip
+    first = json.loads(ok(*args).stdout)
+    for name in ("sensitivity.csv", "sensitivity.json", "sensitivity.png", "manifest.json"):
+        assert (out / name).is_file(), name
+    rows = json.loads(ok("query", out, "SELECT input, mu_star FROM sensitivity", "--json").stdout)
+    assert [row["input"] for row in rows] == [RATE, SLA]  # most decisive first
+    assert rows[0]["mu_star"] == pytest.approx(first["parameters"][RATE]["mu_star"])
+    lines = assert_refused(invoke(*args))
+    assert "holds results already; pass --resume" in lines[0], lines
+    again = ok(*args, "--resume")
+    assert json.loads(again.stdout) == first  # every batch found stored, the same figures
+    assert "finished replication(s) kept" in again.stderr

@@ -210,3 +210,68 @@ def plot_options(
     ax.set_title(title)
     _style(ax, xlabel="", ylabel=ylabel, percent=percent, integer_x=False)
     return fig
+
+
+def plot_sensitivity(
+    parameters: dict[str, dict[str, float | str | None]],
+    *,
+    title: str,
+    most: int = 15,
+    ax: Axes | None = None,
+) -> Figure:
+    """Which inputs decide: the ``most`` decisive inputs, most decisive on top.
+
+    With Sobol indices, each input's total index ST as a bar with its 95% interval (first-order
+    S1 as a dot); with Morris alone, mu* with its interval; for a tornado, the metric at the
+    input's low end and at its high end, as a bar between them.
+    """
+
+    def figure(path: str, key: str) -> float:
+        value = parameters[path].get(key)
+        return float(value) if isinstance(value, int | float) else math.nan
+
+    kind = next(
+        (k for k in ("ST", "mu_star", "metric_at_low") if any(
+            math.isfinite(figure(p, k)) for p in parameters)), None,
+    )  # fmt: skip
+    if kind is None:
+        raise ValueError("nothing to plot: no sensitivity figure")
+    if kind == "metric_at_low":
+
+        def weight(p: str) -> float:
+            return abs(figure(p, "metric_at_high") - figure(p, "metric_at_low"))
+    else:
+
+        def weight(p: str) -> float:
+            return figure(p, kind)
+
+    shown = [p for p in sorted(parameters, key=weight, reverse=True) if math.isfinite(weight(p))]
+    shown = shown[:most]
+    if ax is None:
+        fig = Figure(figsize=(FIGSIZE[0] * 1.4, max(FIGSIZE[1], 0.35 * len(shown) + 1.5)),
+                     layout="constrained")  # fmt: skip
+        ax = fig.add_subplot()
+    fig, ax = _figure_and_axes(ax)
+    ys = list(range(len(shown)))[::-1]
+    for y, path in zip(ys, shown, strict=True):
+        if kind == "metric_at_low":
+            low, high = figure(path, "metric_at_low"), figure(path, "metric_at_high")
+            ax.plot([low, high], [y, y], color="C0", linewidth=6, solid_capstyle="butt")
+            ax.plot([low], [y], marker="|", color="0.2", markersize=12)
+            continue
+        conf = "ST_conf" if kind == "ST" else "mu_star_conf"
+        value, half = figure(path, kind), figure(path, conf)
+        ax.barh([y], [value], color="C0", alpha=0.8, height=0.6)
+        if math.isfinite(half):
+            ax.plot([value - half, value + half], [y, y], color="0.2", linewidth=1.5)
+        if kind == "ST" and math.isfinite(figure(path, "S1")):
+            ax.plot([figure(path, "S1")], [y], marker="o", color="C1", zorder=3)
+    ax.set_yticks(ys, shown)
+    ax.set_title(title)
+    xlabel = {
+        "ST": "total Sobol index ST (bar, 95% CI); first-order S1 (dot)",
+        "mu_star": "Morris mu* (mean absolute elementary effect, 95% CI)",
+        "metric_at_low": "the metric with the input at its low end (|) and at its high end",
+    }[kind]
+    _style(ax, xlabel=xlabel, ylabel="", percent=False, integer_x=False)
+    return fig

@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
@@ -745,6 +745,14 @@ def study(
     type=click.IntRange(min=1),
     help="Processes running replications (default: all cores).",
 )
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Results folder: every batch of settings (resumable), sensitivity.csv (the "
+    "'sensitivity' table of query), sensitivity.json and sensitivity.png.",
+)
+@click.option("--resume", is_flag=True, help="Finish the interrupted analysis in --out.")
 @JSON
 def sensitivity(
     files: tuple[Path, ...],
@@ -757,6 +765,8 @@ def sensitivity(
     seed: int | None,
     set_: tuple[str, ...],
     workers: int | None,
+    out_dir: Path | None,
+    resume: bool,
     as_json: bool,
 ) -> None:
     """Which uncertain inputs decide a metric, and where a verdict flips.
@@ -769,7 +779,7 @@ def sensitivity(
     from funnelsim.scenario.load import load_scenarios
 
     plans = load_scenarios(list(files), set_, ())
-    with _progress(f"sensitivity of {metric}", None) as progress:
+    with _progress(f"sensitivity of {metric}", out_dir) as progress:
         found = study.analyse(
             plans,
             metric=metric,
@@ -780,15 +790,28 @@ def sensitivity(
             samples=samples,
             top=top,
             executor=ExecutorSpec(workers or default_workers()),
-            on_total=progress["on_total"],
+            out=out_dir,
+            resume=resume,
+            **progress,
         )
+    what = metric if len(plans) == 1 else f"{metric}: {plans[1].name} - {plans[0].name}"
+    if out_dir is not None:
+        from funnelsim.charts import plot_sensitivity
+        from funnelsim.formatting import chart_text
+        from funnelsim.store import atomic_write
+
+        title = chart_text(f"sensitivity of {what} ({method}, {found.settings} settings)")
+        figure = plot_sensitivity(found.parameters, title=title)
+        atomic_write(out_dir / "sensitivity.png", partial(figure.savefig, format="png", dpi=150))
+        if found.kept:
+            _note(f"resumed: {found.kept} finished replication(s) kept")
+        _note(f"results in {out_dir}")
     if as_json:
         _json(found.as_json())
         return
     from rich.markup import escape
     from rich.table import Table
 
-    what = metric if len(plans) == 1 else f"{metric}: {plans[1].name} - {plans[0].name}"
     shown = Table(title=escape(f"sensitivity of {what} ({method}, {found.settings} settings)"))
     keys = sorted({k for figures in found.parameters.values() for k in figures}, key=_ORDER.index)
     shown.add_column("input")

@@ -33,7 +33,8 @@ from funnelsim.store import (
 )
 
 TABLES = ("replications", *SERIES, *RECORDS)
-FILES = ("summary", "differences")
+FILES = ("summary", "differences", "sensitivity")  # CSVs beside the tables (sensitivity's: one
+# row per input, written by ``funnelsim sensitivity --out``)
 
 
 @dataclass

@@ -25,9 +25,12 @@ random numbers, to within 1% of the range), or null when it keeps its sign over 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -57,7 +60,11 @@ class Evaluator:
     seed: int
     executor: ExecutorSpec = experiment.IN_PROCESS
     on_total: Callable[[int, int], None] | None = None
+    on_chunk: Callable[[Any], None] | None = None
+    out: Path | None = None  # each batch of settings a results folder: out, then out/settings/K
     runs: int = field(default=0, init=False)  # settings evaluated so far
+    batches: int = field(default=0, init=False)
+    kept: int = field(default=0, init=False)  # replications a resume found stored
 
     def __call__(self, settings: np.ndarray) -> np.ndarray:
         settings = np.atleast_2d(np.asarray(settings, dtype=float))
@@ -72,11 +79,17 @@ class Evaluator:
                 }
                 name = f"{plan.name} (setting {self.runs + k + 1})"
                 scenarios.append(uncertainty.drawn_scenario(plan, values, name))
+        folder = None
+        if self.out is not None:
+            folder = self.out if not self.batches else self.out / "settings" / str(self.batches)
         result = experiment.run(
             scenarios, self.replications, self.seed, executor=self.executor,
-            on_total=self.on_total,
+            on_total=self.on_total, on_chunk=self.on_chunk, out=folder,
+            resume=folder is not None and (folder / "manifest.json").is_file(),
         )  # fmt: skip
         self.runs += len(settings)
+        self.batches += 1
+        self.kept += result.kept
         means = np.array([np.mean(r.values(self.metric)) for r in result.per_scenario])
         by_plan = means.reshape(len(settings), len(self.plans))
         return by_plan[:, 1] - by_plan[:, 0] if len(self.plans) == 2 else by_plan[:, 0]
@@ -94,6 +107,7 @@ class Sensitivity:
     settings: int  # input settings simulated
     replications: int
     seed: int
+    kept: int = 0  # replications found stored by a resume (not part of the answer)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +120,32 @@ class Sensitivity:
             "parameters": self.parameters,
             "break_even": self.break_even,
         }
+
+    def write(self, folder: Path) -> None:
+        """``sensitivity.csv`` (one row per input: its figures, and its break-even value) and
+        ``sensitivity.json`` in ``folder``."""
+        import pandas as pd
+
+        from funnelsim.store import atomic_write
+
+        rows = []
+        for path in self.ranked():
+            flip = self.break_even.get(path)
+            rows.append({
+                "metric": self.metric, "method": self.method, "input": path,
+                **self.parameters[path],
+                "break_even": None if flip is None else str(flip["value"]),
+            })  # fmt: skip
+        frame = pd.DataFrame(rows)
+        for key in ("low", "high"):  # text, as the scenario writes them ('2/h', '3d')
+            if key in frame:
+                frame[key] = frame[key].map(lambda v: None if v is None else str(v))
+        texts = {
+            "sensitivity.csv": frame.to_csv(index=False),
+            "sensitivity.json": json.dumps(self.as_json(), indent=2) + "\n",
+        }
+        for name, text in texts.items():
+            atomic_write(folder / name, partial(_write, text))
 
     def ranked(self) -> list[str]:
         """The inputs, most decisive first (ST, else mu*, else the tornado's swing)."""
@@ -133,9 +173,18 @@ def analyse(
     top: int = 8,
     executor: ExecutorSpec = experiment.IN_PROCESS,
     on_total: Callable[[int, int], None] | None = None,
+    on_chunk: Callable[[Any], None] | None = None,
+    out: Path | None = None,
+    resume: bool = False,
 ) -> Sensitivity:
     """The sensitivity of ``metric`` (of the difference plan 2 - plan 1, with two plans) to
-    the plans' uncertain inputs; the same seed gives the same figures whatever the executor."""
+    the plans' uncertain inputs; the same seed gives the same figures whatever the executor.
+
+    With ``out``, every batch of settings is stored as a results folder (the first in ``out``,
+    the next ones in ``out/settings/K``) and the figures as ``out/sensitivity.csv`` (the
+    ``sensitivity`` table of ``funnelsim query``) and ``out/sensitivity.json``; ``resume``
+    picks up the batches already stored (an interrupted analysis reruns only what is missing).
+    """
     plans = list(plans)
     if not 1 <= len(plans) <= 2:
         raise UsageError("one scenario, or two to compare", "sensitivity")
@@ -153,7 +202,13 @@ def analyse(
     root = normalise_seed(plans[0].seed if seed is None else seed)
     paths = list(inputs)
     names = [uncertainty.dotted(p) for p in paths]
-    evaluate = Evaluator(plans, paths, metric, replications, root, executor, on_total)
+    if out is not None and not resume and out.exists() and any(out.iterdir()):
+        raise UsageError(f"{out}: holds results already; pass --resume or choose another", "--out")
+    if resume and out is None:
+        raise UsageError("needs --out, the folder of the analysis to finish", "--resume")
+    evaluate = Evaluator(
+        plans, paths, metric, replications, root, executor, on_total, on_chunk, out
+    )
     parameters: dict[str, dict[str, Any]] = {name: {} for name in names}
     if method == "tornado":
         _tornado(evaluate, inputs, parameters)
@@ -171,6 +226,9 @@ def analyse(
         flips = {name: _break_even(evaluate, names.index(name), inputs[paths[names.index(name)]])
                  for name in found.ranked()[:3]}  # fmt: skip
         found = replace(found, break_even=flips, settings=evaluate.runs)
+    found = replace(found, kept=evaluate.kept)
+    if out is not None:
+        found.write(out)
     return found
 
 
@@ -271,6 +329,10 @@ def _break_even(evaluate: Evaluator, column: int, number: Range) -> dict[str, An
         return None  # one sign over the whole range, or no difference at all
     u = float(brentq(at, 0.0, 1.0, xtol=0.01)) if low * high < 0 else (0.0 if low == 0 else 1.0)
     return {"value": _plain(quantile(number, u)), "quantile": round(u, 3)}
+
+
+def _write(text: str, path: Path) -> None:
+    path.write_text(text, encoding="utf-8")
 
 
 def _number(x: float) -> float | None:
