@@ -853,7 +853,8 @@ def query(args: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
 
     The arguments are one or more results folders written with --out, then one SQL statement.
     Tables: replications (one row per replication: every metric), weekly, daily, leads,
-    handoffs, tasks, queue, summary, differences, sensitivity; each row carries its folder and scenario.
+    handoffs, tasks, queue, summary, differences, sensitivity; each row carries its folder
+    and scenario.
     Example: funnelsim query reports/demo "SELECT scenario, avg(sqls) FROM replications
     GROUP BY scenario".
     """
