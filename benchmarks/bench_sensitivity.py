@@ -2,7 +2,7 @@
 
 ``funnelsim sensitivity scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml`` with its
 defaults (Morris over every ranged input, 10 trajectories, then Sobol on the top 8 with 64 base
-samples; 2 replications a setting; all cores): which inputs decide the difference in new ARR
+samples; 1 replication a setting; all cores): which inputs decide the difference in new ARR
 between the two plans. The target (issue 14): at most 15 minutes on two cores. The whole
 process is timed wall-clock from launch to exit, and the settings it simulated are counted, so
 that the figure can be read per setting too (``--trajectories``/``--samples`` scale it).

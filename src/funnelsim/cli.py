@@ -712,9 +712,10 @@ def study(
     "--replications",
     "-n",
     type=click.IntRange(min=1),
-    default=2,
+    default=1,
     show_default=True,
-    help="Replications of each input setting (common random numbers).",
+    help="Replications of each input setting (common random numbers: what differs between "
+    "settings is their inputs; more replications narrow the indices' intervals).",
 )
 @click.option(
     "--trajectories",

@@ -166,7 +166,7 @@ def analyse(
     *,
     metric: str = "new_arr",
     method: Method = "morris+sobol",
-    replications: int = 2,
+    replications: int = 1,
     seed: int | None = None,
     trajectories: int = 10,
     samples: int = 64,
