@@ -114,3 +114,14 @@ def test_the_results_folder_is_queryable_and_resumes(tmp_path: Path) -> None:
     again = ok(*args, "--resume")
     assert json.loads(again.stdout) == first  # every batch found stored, the same figures
     assert "finished replication(s) kept" in again.stderr
+
+
+def test_inputs_with_sobol_indices_rank_above_those_screened_only() -> None:
+    """ST (a share of variance) and mu* (in the metric's unit) are not compared."""
+    found = sensitivity.Sensitivity(
+        "new_arr", "morris+sobol", ["A"],
+        {"screened": {"mu_star": 1000.0}, "small": {"mu_star": 5.0, "ST": 0.1},
+         "big": {"mu_star": 900.0, "ST": 0.8}},
+        {}, 10, 1, 1,
+    )  # fmt: skip
+    assert found.ranked() == ["big", "small", "screened"]

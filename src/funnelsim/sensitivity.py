@@ -148,15 +148,16 @@ class Sensitivity:
             atomic_write(folder / name, partial(_write, text))
 
     def ranked(self) -> list[str]:
-        """The inputs, most decisive first (ST, else mu*, else the tornado's swing)."""
+        """The inputs, most decisive first: those with Sobol indices by ST, then the others by
+        Morris mu*, then by the tornado's swing (the scales differ, so they are not mixed)."""
 
-        def weight(path: str) -> float:
+        def weight(path: str) -> tuple[int, float]:
             figures = self.parameters[path]
-            for key in ("ST", "mu_star"):
+            for tier, key in ((2, "ST"), (1, "mu_star")):
                 if figures.get(key) is not None:
-                    return float(figures[key])
+                    return tier, float(figures[key])
             low, high = figures.get("metric_at_low"), figures.get("metric_at_high")
-            return abs(high - low) if low is not None and high is not None else 0.0
+            return 0, abs(high - low) if low is not None and high is not None else 0.0
 
         return sorted(self.parameters, key=weight, reverse=True)
 
