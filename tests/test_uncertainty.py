@@ -111,12 +111,13 @@ def test_no_input_uncertainty_means_no_share() -> None:
 
 # -- same seed, same answer -------------------------------------------------------------------
 @pytest.mark.slow
-def test_same_seed_same_answer_whatever_the_workers() -> None:
+def test_same_seed_same_answer_whatever_the_workers_or_executor() -> None:
     plan = scenario(poisson_window())
-    one = experiment.run_uncertain([plan], 6, 3, 5).as_json()
-    two = experiment.run_uncertain([plan], 6, 3, 5, executor=ExecutorSpec(2, "process")).as_json()
-    assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
-    assert experiment.run_uncertain([plan], 6, 3, 6).as_json() != one
+    one = json.dumps(experiment.run_uncertain([plan], 6, 3, 5).as_json(), sort_keys=True)
+    for executor in (ExecutorSpec(2, "process"), ExecutorSpec(2, "dask")):
+        found = experiment.run_uncertain([plan], 6, 3, 5, executor=executor).as_json()
+        assert json.dumps(found, sort_keys=True) == one, executor
+    assert json.dumps(experiment.run_uncertain([plan], 6, 3, 6).as_json(), sort_keys=True) != one
 
 
 # -- the command line --------------------------------------------------------------------------
