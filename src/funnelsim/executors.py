@@ -116,11 +116,24 @@ def _shut_down(executor: Executor) -> Iterator[Executor]:
     except BaseException:
         if isinstance(executor, ProcessPoolExecutor):
             # the workers are stopped too: a chunk in flight is lost either way (a resume runs
-            # it again), and left alone it would keep them running after this process has gone
+            # it again), and left alone it would keep them running after this process has gone.
+            # The interpreter waits at exit for the pool's manager thread, which must not be
+            # left blocked on a pipe (a hang seen under load after SIGTERM): the queue of work
+            # is told not to wait to write chunks no worker will read, and this process lets go
+            # of the results pipe, so that a result a stopped worker left half-written ends in
+            # end-of-file, not in a read that never returns.
             workers = list(getattr(executor, "_processes", {}).values())
-            executor.shutdown(wait=False, cancel_futures=True)
             for worker in workers:
                 worker.terminate()
+            for worker in workers:
+                worker.join(timeout=5)
+            work = getattr(executor, "_call_queue", None)
+            if work is not None:
+                work.cancel_join_thread()
+            results = getattr(executor, "_result_queue", None)
+            if results is not None:
+                results._writer.close()
+            executor.shutdown(wait=False, cancel_futures=True)
         else:
             executor.shutdown(wait=False)  # Dask's executor cancels its futures so
         raise
