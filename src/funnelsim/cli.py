@@ -59,12 +59,8 @@ def app() -> None:
 # Commands whose time is their start-up: building the scenario's schema (and click's commands)
 # makes tens of thousands of objects that live until the process ends, and the garbage
 # collector's passes over them are wasted work (a few % of ``validate``). They run without it;
-# nothing else does (a run whose process pool is stopped by SIGTERM hung at exit without it).
+# the commands that simulate keep it, since their garbage is worth collecting.
 _START_UP_BOUND = ("validate", "schema")
-
-
-def _start_up_bound() -> None:
-    gc.disable()
 
 
 # Lines are written with click's echo, tables and progress bars with rich, imported only when a
@@ -386,7 +382,6 @@ def validate(file: Path, set_: tuple[str, ...], force: bool) -> None:
     half the machine's memory for one replication, or simulate more than 10^9 leads, is refused
     as ``run`` would refuse it.
     """
-    _start_up_bound()
     from funnelsim import workload
     from funnelsim.formatting import uncertain_lines, validated
     from funnelsim.scenario.load import load_scenario
@@ -906,7 +901,6 @@ def schema() -> None:
 
     For editors that complete and check YAML, and for CI checks.
     """
-    _start_up_bound()
     from funnelsim.scenario.load import scenario_json_schema
 
     print(json.dumps(scenario_json_schema(), indent=2))
@@ -925,7 +919,7 @@ def main() -> None:
     plugins, which is what pydantic's own does when they are off.
     """
     if sys.argv[1:2] and sys.argv[1] in _START_UP_BOUND:
-        _start_up_bound()  # from the first import on (the command does it again, for tests)
+        gc.disable()  # from the first import on
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     if os.environ["PYDANTIC_DISABLE_PLUGINS"] in ("__all__", "1", "true"):
         sys.modules.setdefault("pydantic.plugin._loader", _NoPlugins("pydantic.plugin._loader"))

@@ -754,10 +754,7 @@ def run_uncertain(
     the workers or executor."""
     plans = list(plans)
     check_names(plans)
-    inputs: dict[str, Range] = {}
-    for plan in plans:
-        for path, r in uncertainty.uncertain_inputs(plan).items():
-            inputs.setdefault(path, r)
+    inputs = {uncertainty.dotted(p): r for p, r in uncertainty.shared_inputs(plans).items()}
     if not inputs:
         names = ", ".join(plan.name for plan in plans)
         raise UsageError(

@@ -192,10 +192,7 @@ def analyse(
     if metric not in metrics.METRICS:
         known = list(metrics.METRICS)
         raise UsageError(f"unknown metric {metric!r}{did_you_mean(metric, known)}", "--metric")
-    inputs: dict[PathKey, Range] = {}
-    for plan in plans:
-        for path, r in uncertain_of(plan).items():
-            inputs.setdefault(path, r)
+    inputs = uncertainty.shared_inputs(plans)
     if not inputs:
         raise UsageError(
             "no uncertain input: give numbers a range (docs/scenario.md)", "sensitivity"

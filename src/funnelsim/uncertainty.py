@@ -55,6 +55,16 @@ def uncertain_inputs(scenario: Scenario) -> dict[str, Range]:
     return {dotted(path): r for path, r in uncertain_of(scenario).items()}
 
 
+def shared_inputs(plans: Sequence[Scenario]) -> dict[PathKey, Range]:
+    """Every plan's uncertain inputs, each path once (with the first plan's range that has
+    it), in the order the plans name them: the inputs plans compared under uncertainty share."""
+    inputs: dict[PathKey, Range] = {}
+    for plan in plans:
+        for path, r in uncertain_of(plan).items():
+            inputs.setdefault(path, r)
+    return inputs
+
+
 def draw_inputs(
     scenarios: Sequence[Scenario], draws: int, seed: int
 ) -> list[list[dict[PathKey, Quantity]]]:
@@ -63,7 +73,7 @@ def draw_inputs(
     uncertain in two plans is at the same quantile of each plan's range, so a comparison sees
     the plans differ by their choices, not by their luck in the draw."""
     ranges = [uncertain_of(scenario) for scenario in scenarios]
-    paths = list(dict.fromkeys(path for inputs in ranges for path in inputs))
+    paths = list(shared_inputs(scenarios))
     rng = np.random.default_rng([seed, _DRAWS])
     points = qmc.LatinHypercube(d=len(paths), rng=rng).random(draws)
     drawn = []
