@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
         "breakdown",
         "warmup",
         "analysis",
+        "goals",
         "uncertainty",
         "formatting",
         "executors",

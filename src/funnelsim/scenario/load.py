@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -806,6 +806,21 @@ def load_scenarios(
     if problems:
         raise ScenarioError(problems)
     return scenarios
+
+
+def with_settings(
+    scenario: Scenario, settings: Mapping[str, Any], name: str, where: str = "<settings>"
+) -> Scenario:
+    """``scenario`` with a value set at each dotted path (as ``--set`` sets it), named ``name``:
+    a candidate plan of a decision (``funnelsim size``, ``optimize``, ``plan``). The numbers it
+    does not set keep their sources and ranges; problems are reported at ``where``."""
+    data = ranges.with_ranges(scenario, scenario.model_dump(mode="json", exclude_none=True))
+    document = Document(where, data)
+    for key, value in settings.items():
+        set_value(document, dotted_path(key), value, where)
+    set_value(document, ("name",), name, where)
+    changed: Scenario = validate_document(document, Scenario)
+    return changed
 
 
 def scenario_from_dict(data: dict[str, Any], overrides: Sequence[str] | None = None) -> Scenario:
