@@ -23,7 +23,8 @@ install: $(STAMP)
 
 ## demo: inbound-heavy against outbound-heavy at the same budget: side by side with records,
 ## then paired differences on common random numbers, then inbound-heavy against a variant of
-## itself with two more SDRs (no second file), then the budget-split study, each into a
+## itself with two more SDRs (no second file), then the budget-split study, the budget split
+## optimised at a quick setting (16 trials), each into a
 ## results folder under reports/demo; reports with charts for the comparison and the study;
 ## then one SQL query over the comparison
 demo: install
@@ -43,7 +44,10 @@ demo: install
 	  --uncertainty 16 --replications 4 --out $(REPORT)/uncertainty > $(REPORT)/uncertainty.txt
 	$(BIN)/funnelsim sensitivity scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml \
 	  --method morris --trajectories 2 --replications 1 > $(REPORT)/sensitivity.txt
+	$(BIN)/funnelsim optimize scenarios/studies/optimize-budget.yaml --trials 16 \
+	  --confirm-replications 8 --out $(REPORT)/optimize > $(REPORT)/optimize.txt
 	@tail -n 1 $(REPORT)/uncertainty.txt; tail -n 1 $(REPORT)/sensitivity.txt
+	@tail -n 1 $(REPORT)/optimize.txt
 	$(BIN)/funnelsim report $(REPORT)/compare
 	$(BIN)/funnelsim report $(REPORT)/study
 	$(BIN)/funnelsim query $(REPORT)/compare \

@@ -22,9 +22,11 @@ import pytest
 import yaml
 
 from funnelsim.cli import app
+from funnelsim.goals import parse_goal
 from funnelsim.metrics import METRICS, compute
 from funnelsim.model.run import simulate
 from funnelsim.scenario.load import load_scenario
+from funnelsim.scenario.optimization import load_optimization
 from funnelsim.scenario.study import load_study
 from helpers import ROOT, SCENARIOS
 
@@ -198,8 +200,8 @@ def test_example_commands_are_found() -> None:
 
 
 def test_study_in_cli_doc_loads(tmp_path: Path) -> None:
-    """The study file shown in docs/cli.md loads against the bundled baseline, and the
-    metrics it shows exist."""
+    """The study and optimisation files shown in docs/cli.md load against the bundled
+    baseline, and the metrics they show exist."""
     studies = [
         data
         for block in code_blocks(CLI_DOC.read_text(), "yaml")
@@ -212,6 +214,11 @@ def test_study_in_cli_doc_loads(tmp_path: Path) -> None:
         path.write_text(yaml.safe_dump(data))
         baseline = path.parent / data["baseline"]
         shutil.copy(SCENARIOS / "baseline.yaml", baseline)
+        if "variables" in data:  # an optimisation file: its goals and metrics are known
+            spec, _ = load_optimization(path, metrics=list(METRICS), parse_goal=parse_goal)
+            assert spec.variables
+            assert set(spec.metrics) <= set(METRICS)
+            continue
         study, points = load_study(path)
         sweeps = sum(len(s.points()) for s in study.sweeps.values())
         assert len(points) == 1 + len(study.variants) + sweeps > 1

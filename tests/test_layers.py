@@ -17,7 +17,13 @@ PACKAGE = SRC / "funnelsim"
 # Layers, lowest first: a module may import its own layer and those below, never above.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "units", "rng", "staffing", "compiled", "curves", "bands"),
-    ("scenario.schema", "scenario.ranges", "scenario.load", "scenario.study"),
+    (
+        "scenario.schema",
+        "scenario.ranges",
+        "scenario.load",
+        "scenario.study",
+        "scenario.optimization",
+    ),
     ("calendar",),
     ("records", "economics"),
     ("model.",),
@@ -35,7 +41,7 @@ LAYERS: list[tuple[str, ...]] = [
         "replications",
     ),
     ("store", "results"),
-    ("experiment", "sensitivity"),
+    ("experiment", "sensitivity", "sizing", "optimize", "planning"),
     ("charts", "report"),
     ("cli",),
 ]

@@ -22,11 +22,14 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from funnelsim import metrics
+from funnelsim import economics, metrics
 from funnelsim.analysis import Summary, summarise
 from funnelsim.cli import app
+from funnelsim.goals import parse_goal
+from funnelsim.metrics import METRICS
 from funnelsim.model.run import simulate
 from funnelsim.scenario.load import load_scenario
+from funnelsim.scenario.optimization import load_optimization
 from funnelsim.scenario.study import load_study
 from helpers import ROOT, SCENARIOS
 
@@ -87,6 +90,14 @@ def test_bundled_files_validate_against_the_schema(file: Path) -> None:
 
 @pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
 def test_bundled_studies_load(path: Path) -> None:
+    if "variables" in yaml.safe_load(path.read_text()):  # an optimisation file
+        spec, baseline = load_optimization(path, metrics=list(METRICS), parse_goal=parse_goal)
+        assert spec.variables
+        if spec.budget is not None:  # the budget is the baseline's cost: it is a split of it
+            cost = economics.planned_cost_monthly(baseline)
+            print(f"budget {spec.budget.planned_cost_monthly:,.2f}, baseline's cost {cost:,.2f}")
+            assert abs(spec.budget.planned_cost_monthly - cost) <= 1.0
+        return
     _, points = load_study(path)
     assert len(points) > 1
 

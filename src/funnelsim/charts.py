@@ -212,6 +212,77 @@ def plot_options(
     return fig
 
 
+def plot_history(
+    numbers: Sequence[int],
+    values: Sequence[float],
+    feasible: Sequence[bool],
+    *,
+    best: tuple[int, Summary],
+    maximize: bool,
+    ylabel: str,
+    title: str,
+    percent: bool = False,
+    ax: Axes | None = None,
+) -> Figure:
+    """An optimisation's history: each simulated trial's objective (a dot when it met the
+    constraints, a grey cross when not), the best feasible value so far as a step line, and
+    the chosen plan's confirmed mean with its confidence interval."""
+    fig, ax = _figure_and_axes(ax)
+    ok = [(n, v) for n, v, f in zip(numbers, values, feasible, strict=True) if f]
+    bad = [(n, v) for n, v, f in zip(numbers, values, feasible, strict=True) if not f]
+    if bad:
+        ax.scatter([n for n, _ in bad], [v for _, v in bad], marker="x", color="0.6",
+                   label="broke a constraint")  # fmt: skip
+    if ok:
+        ax.scatter([n for n, _ in ok], [v for _, v in ok], color="C0", s=18,
+                   label="met the constraints")  # fmt: skip
+        xs, ys, so_far = [], [], -math.inf if maximize else math.inf
+        for n, v in sorted(ok):
+            so_far = max(so_far, v) if maximize else min(so_far, v)
+            xs.append(n)
+            ys.append(so_far)
+        xs.append(max(numbers))
+        ys.append(so_far)
+        ax.step(xs, ys, where="post", color="C1", label="best so far")
+    number, summary = best
+    low, high = summary.mean - summary.ci_low, summary.ci_high - summary.mean
+    ax.errorbar([number], [summary.mean], yerr=[[low], [high]], fmt="*", color="C3",
+                markersize=12, capsize=4,
+                label=f"chosen, confirmed ({summary.level * 100:g}% CI)")  # fmt: skip
+    ax.set_title(title)
+    _style(ax, xlabel="trial", ylabel=ylabel, percent=percent, integer_x=True)
+    return fig
+
+
+def plot_pareto(
+    trials: Sequence[tuple[float, float]],
+    front: Sequence[tuple[Summary, Summary]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    ax: Axes | None = None,
+) -> Figure:
+    """Two objectives: every feasible trial (grey) and the confirmed Pareto front, each plan
+    with its confidence interval on both axes, joined in order of the first objective."""
+    fig, ax = _figure_and_axes(ax)
+    if trials:
+        ax.scatter([x for x, _ in trials], [y for _, y in trials], color="0.7", s=14,
+                   label="feasible trials")  # fmt: skip
+    xs = [x.mean for x, _ in front]
+    ys = [y.mean for _, y in front]
+    ax.errorbar(
+        xs, ys,
+        xerr=[[x.mean - x.ci_low for x, _ in front], [x.ci_high - x.mean for x, _ in front]],
+        yerr=[[y.mean - y.ci_low for _, y in front], [y.ci_high - y.mean for _, y in front]],
+        fmt="o-", color="C0", capsize=3,
+        label=f"Pareto front, confirmed ({_ci_level([x for x, _ in front]) * 100:g}% CI)",
+    )  # fmt: skip
+    ax.set_title(title)
+    _style(ax, xlabel=xlabel, ylabel=ylabel, percent=False, integer_x=False)
+    return fig
+
+
 def plot_sensitivity(
     parameters: dict[str, dict[str, float | str | None]],
     *,
@@ -274,4 +345,58 @@ def plot_sensitivity(
         "metric_at_low": "the metric with the input at its low end (|) and at its high end",
     }[kind]
     _style(ax, xlabel=xlabel, ylabel="", percent=False, integer_x=False)
+    return fig
+
+
+def plot_size(
+    headcounts: Sequence[int],
+    summaries: Sequence[Summary],
+    *,
+    target: float,
+    chosen: int | None,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    theory: Sequence[float] | None = None,
+    theory_label: str = "Erlang C",
+    ax: Axes | None = None,
+    percent: bool = False,
+) -> Figure:
+    """A metric against a team's headcount, and the smallest headcount that meets a target.
+
+    Each simulated headcount is a dot with its confidence interval as an error bar (all on
+    common random numbers, so neighbours are compared fairly); the target is a horizontal
+    line, the chosen headcount a vertical one (none when no headcount meets the target);
+    theory's figure, when given, a dashed line (nan where it has none).
+    """
+    if len(summaries) != len(headcounts) or not summaries:
+        raise ValueError(f"{len(headcounts)} headcounts but {len(summaries)} summaries")
+    if theory is not None and len(theory) != len(headcounts):
+        raise ValueError(f"{len(headcounts)} headcounts but {len(theory)} theory values")
+    level = _ci_level(summaries)
+    fig, ax = _figure_and_axes(ax)
+    order = sorted(range(len(headcounts)), key=lambda i: headcounts[i])
+    xs = [headcounts[i] for i in order]
+    shown = [summaries[i] for i in order]
+    means = [s.mean for s in shown]
+    below = [s.mean - s.ci_low if math.isfinite(s.ci_low) else 0.0 for s in shown]
+    above = [s.ci_high - s.mean if math.isfinite(s.ci_high) else 0.0 for s in shown]
+    ax.errorbar(
+        xs,
+        means,
+        yerr=[below, above],
+        fmt="o-",
+        capsize=4,
+        zorder=3,
+        label=f"simulated mean and {level * 100:g}% CI",
+    )
+    if theory is not None:
+        values = [theory[i] for i in order]
+        ax.plot(xs, values, linestyle="--", color=THEORY_COLOR, linewidth=1.2, label=theory_label)
+    said = f"{target * 100:g}%" if percent else f"{target:g}"
+    ax.axhline(target, color="C3", linestyle=":", linewidth=1.5, label=f"target {said}")
+    if chosen is not None:
+        ax.axvline(chosen, color="C2", linewidth=1.5, alpha=0.8, label=f"chosen: {chosen}")
+    ax.set_title(title)
+    _style(ax, xlabel=xlabel, ylabel=ylabel, percent=percent, integer_x=True)
     return fig

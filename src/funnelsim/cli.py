@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from funnelsim.analysis import SummaryTable
     from funnelsim.executors import ExecutorSpec
     from funnelsim.experiment import Chunk, Precision, RunResult, UncertainRun
+    from funnelsim.optimize import Optimum
     from funnelsim.scenario.schema import Scenario
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -828,6 +829,390 @@ def sensitivity(
     _say(f"the inputs that decide {what} most: {', '.join(found.ranked()[:3])}")
 
 
+@app.command()
+@click.argument("file", type=_FILE)
+@click.option(
+    "--trials",
+    type=click.IntRange(min=2),
+    help="Candidate plans to simulate (default: the file's 'trials').",
+)
+@click.option(
+    "--replications",
+    "-n",
+    type=click.IntRange(min=1),
+    help="Replications of every trial (default: the file's 'replications'; promising trials "
+    "get the file's 'promising').",
+)
+@click.option(
+    "--confirm-replications",
+    type=click.IntRange(min=3),
+    help="Replications of the final selection (default: the file's confirm.replications).",
+)
+@SEED
+@SET
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    help="Processes running replications (default: all cores).",
+)
+@click.option(
+    "--executor",
+    default="process",
+    show_default=True,
+    help="Where replications run: 'process' (a local process pool) or 'dask' (a Dask "
+    "cluster: --scheduler's, else a local one on 127.0.0.1).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Address of a running Dask scheduler (implies --executor dask).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Results folder: Optuna's journal (optuna.journal), trials.csv, optimize.json and "
+    "the charts history.png, against-baseline.png (and pareto.png for two objectives).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the interrupted optimisation in --out: finished trials are kept.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even an optimisation estimated too large for the machine.",
+)
+@JSON
+def optimize(
+    file: Path,
+    trials: int | None,
+    replications: int | None,
+    confirm_replications: int | None,
+    seed: int | None,
+    set_: tuple[str, ...],
+    workers: int | None,
+    executor: str,
+    scheduler: str | None,
+    out_dir: Path | None,
+    resume: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """The best plan within constraints: an optimisation file's variables, searched.
+
+    FILE: an optimisation file (docs/cli.md): a baseline scenario, the variables that may
+    change (with ranges or choices), an optional budget spent in full, constraints, and one
+    objective (or two: a Pareto front). Trials run on common random numbers; the best ones
+    rerun with more replications, and the best plan is reported with every plan statistically
+    indistinguishable from it. An infeasible problem exits 2, naming the constraints no trial
+    met.
+    """
+    from funnelsim import optimize as search
+    from funnelsim.executors import ExecutorSpec, default_workers
+    from funnelsim.goals import parse_goal
+    from funnelsim.metrics import METRICS
+    from funnelsim.scenario.optimization import load_optimization
+
+    spec, baseline = load_optimization(file, set_, list(METRICS), parse_goal)
+    changes: dict[str, Any] = {"trials": trials, "replications": replications}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if replications is not None:
+        changes["promising"] = max(spec.promising, replications)
+    if confirm_replications is not None:
+        changes["confirm"] = spec.confirm.model_copy(update={"replications": confirm_replications})
+    spec = spec.model_copy(update=changes)
+    with _progress(f"optimizing {spec.name}", out_dir) as progress:
+        found = search.optimize(
+            spec,
+            baseline,
+            seed=seed,
+            executor=ExecutorSpec(workers or default_workers(), executor, scheduler),
+            out=out_dir,
+            resume=resume,
+            force=force,
+            **progress,
+        )
+    if out_dir is not None:
+        _optimize_charts(found, out_dir)
+        if found.kept:
+            _note(f"resumed: {found.kept} finished trial(s) kept")
+        _note(f"results in {out_dir}")
+    if as_json:
+        _json(found.as_json())
+        return
+    _show_optimum(found)
+
+
+def _show_optimum(found: Optimum) -> None:
+    """The chosen plan's settings against the baseline's, then its figures with CIs and
+    their paired differences from the baseline."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from funnelsim.formatting import cell, scalar
+    from funnelsim.metrics import METRICS
+
+    best = found.best
+    plan = Table(title=escape(f"{found.name}: the best plan (trial {best.trial})"))
+    plan.add_column("variable")
+    plan.add_column("baseline", justify="right")
+    plan.add_column("best plan", justify="right")
+    for plan_row in found.indistinguishable:
+        plan.add_column(escape(f"trial {plan_row.trial}"), justify="right")
+    for key, value in best.settings.items():
+        others = [scalar(p.settings[key]) for p in found.indistinguishable]
+        plan.add_row(escape(key), scalar(found.baseline_settings.get(key)), scalar(value), *others)
+    _out().print(plan)
+    figures = Table(
+        caption=escape(
+            f"{len(found.trials)} trials; the best and the plans indistinguishable from it "
+            f"rerun with {found.replications} replications on fresh numbers (seed {found.seed})"
+        )
+    )
+    figures.add_column("metric")
+    figures.add_column("baseline (95% CI)", justify="right")
+    figures.add_column("best plan (95% CI)", justify="right")
+    figures.add_column("best - baseline", justify="right")
+    for name, summary in best.metrics.items():
+        unit = METRICS[name].unit
+        figures.add_row(
+            escape(name),
+            cell(found.baseline[name], unit),
+            cell(summary, unit),
+            cell(best.against_baseline[name], unit, signed=True),
+        )
+    _out().print(figures)
+    objective = found.objectives[0]
+    near = len(found.indistinguishable)
+    _say(
+        f"best plan: trial {best.trial}, {objective.metric} "
+        f"{cell(best.metrics[objective.metric], METRICS[objective.metric].unit)}"
+        + (f"; {near} other plan(s) statistically indistinguishable from it" if near else "")
+    )
+
+
+def _optimize_charts(found: Optimum, out: Path) -> None:
+    """history.png, against-baseline.png and, for two objectives, pareto.png."""
+    from funnelsim.charts import plot_history, plot_pareto, plot_relative_differences
+    from funnelsim.formatting import chart_text
+    from funnelsim.metrics import METRICS
+    from funnelsim.optimize import statistic
+    from funnelsim.store import atomic_write
+
+    objective = found.objectives[0]
+    unit = METRICS[objective.metric].unit
+    rows = [t for t in found.trial_rows() if not t["skipped"]]
+    key = f"{objective.metric}_{objective.statistic}"
+    charts = {
+        "history.png": plot_history(
+            [r["trial"] for r in rows],
+            [r[key] for r in rows],
+            [r["feasible"] for r in rows],
+            best=(found.best.trial, found.best.metrics[objective.metric]),
+            maximize=objective.direction == "maximize",
+            ylabel=f"{objective.metric} ({unit}, {objective.statistic} of a trial)",
+            title=chart_text(f"{found.name}: {objective.direction} {objective.metric}"),
+            percent=unit == "share",
+        ),
+        "against-baseline.png": plot_relative_differences(
+            found.best.against_baseline,
+            {name: s.mean for name, s in found.baseline.items()},
+            title=chart_text(f"the best plan (trial {found.best.trial}) against the baseline"),
+        ),
+    }
+    if found.pareto is not None:
+        first, second = found.objectives
+        feasible = [t for t in found.trials if t.skipped is None]
+        charts["pareto.png"] = plot_pareto(
+            [
+                (
+                    statistic(first, t.values(first.metric)),
+                    statistic(second, t.values(second.metric)),
+                )
+                for t in feasible
+            ],
+            [(p.metrics[first.metric], p.metrics[second.metric]) for p in found.pareto],
+            xlabel=f"{first.metric} ({METRICS[first.metric].unit})",
+            ylabel=f"{second.metric} ({METRICS[second.metric].unit})",
+            title=chart_text(f"{found.name}: Pareto front"),
+        )
+    for name, figure in charts.items():
+        atomic_write(out / name, partial(figure.savefig, format="png", dpi=150))
+
+
+@app.command()
+@click.argument("file", type=_FILE)
+@click.option(
+    "--team",
+    required=True,
+    metavar="NAME",
+    help="The team to size: sdr, ae, or a further team's name (under teams:).",
+)
+@click.option(
+    "--target",
+    "target_text",
+    required=True,
+    metavar="'METRIC>=VALUE'",
+    help="What the team must reach: METRIC>=VALUE or METRIC<=VALUE, e.g. "
+    "'sla_first_touch_attainment>=0.9'.",
+)
+@click.option(
+    "--rule",
+    type=click.Choice(["ci", "mean"]),
+    default="ci",
+    show_default=True,
+    help="ci: the 95% CI's unfavourable end must meet the target (its lower end for >=, its "
+    "upper end for <=); mean: the mean must.",
+)
+@click.option(
+    "--replications",
+    "-n",
+    type=click.IntRange(min=1),
+    default=DEFAULT_REPLICATIONS,
+    show_default=True,
+    help="Replications of each headcount (common random numbers: every headcount runs the "
+    "same ones).",
+)
+@SEED
+@SET
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    help="Processes running replications (default: all cores).",
+)
+@click.option(
+    "--max-headcount",
+    type=click.IntRange(min=1),
+    help="The largest headcount tried (default: 200, or ten times the start if larger).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Results folder: every batch of headcounts (the first in DIR, the next ones in "
+    "DIR/batches/K), size.json and the chart size.png.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Run even batches estimated too large for the machine.",
+)
+@JSON
+def size(
+    file: Path,
+    team: str,
+    target_text: str,
+    rule: str,
+    replications: int,
+    seed: int | None,
+    set_: tuple[str, ...],
+    workers: int | None,
+    max_headcount: int | None,
+    out_dir: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """The smallest team that meets a target.
+
+    The smallest starting headcount of --team (teams.NAME.headcount) whose --target metric
+    meets the target under --rule. The search starts from queueing theory (Erlang C, or Erlang
+    A when leads expire) for a target on the SDRs' first-touch queue, from the SDRs' offered
+    load for another SDR target, else from the scenario's own headcount; then simulates a few
+    headcounts at a time, every one on the same replications of one seed (common random
+    numbers), doubling up and then bisecting until the smallest that meets the target sits
+    next to one that does not. Prints the metric by headcount, and the one chosen.
+    """
+    from funnelsim import sizing
+    from funnelsim.executors import ExecutorSpec, default_workers
+    from funnelsim.goals import parse_goal
+    from funnelsim.scenario.load import load_scenario
+
+    goal = parse_goal(target_text, "--target")
+    scenario = load_scenario(file, set_)
+    with _progress(f"sizing {team}", out_dir) as progress:
+        found = sizing.size(
+            scenario,
+            team,
+            goal,
+            rule="ci" if rule == "ci" else "mean",
+            replications=replications,
+            seed=seed,
+            executor=ExecutorSpec(workers or default_workers()),
+            max_headcount=max_headcount,
+            out=out_dir,
+            force=force,
+            **progress,
+        )
+    for warning in found.warnings:
+        _warn(warning)
+    title = f"{team} headcount for {goal} (rule {rule})"
+    if out_dir is not None:
+        from funnelsim.charts import plot_size
+        from funnelsim.formatting import chart_text
+        from funnelsim.metrics import METRICS
+        from funnelsim.store import atomic_write
+
+        theory = [found.theory(r.headcount) for r in found.rows]
+        unit = METRICS[goal.metric].unit
+        figure = plot_size(
+            [r.headcount for r in found.rows],
+            [r.summary for r in found.rows],
+            target=goal.value,
+            chosen=found.headcount,
+            xlabel=f"{team} headcount at the start (people)",
+            ylabel=f"{goal.metric} ({unit}, mean and 95% CI)",
+            title=f"{chart_text(scenario.name)}\n{chart_text(title)}",
+            theory=theory if any(t == t for t in theory) else None,
+            theory_label=found.start.queue.model if found.start.queue else "theory",
+            percent=unit == "share",
+        )
+        atomic_write(out_dir / "size.png", partial(figure.savefig, format="png", dpi=150))
+        _note(f"results in {out_dir}")
+    problem = found.shortfall()
+    if as_json and problem is None:
+        _json(found.as_json())
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    from funnelsim.formatting import cell, mean_text
+    from funnelsim.metrics import METRICS
+
+    unit = METRICS[goal.metric].unit
+    shown = Table(
+        title=escape(title),
+        caption=escape(
+            f"{found.replications} replication(s) per headcount, seed {found.seed}; started at "
+            f"{found.start.headcount} ({found.start.model}); * the smallest that meets the target"
+        ),
+    )
+    shown.add_column("headcount", justify="right")
+    shown.add_column(escape(f"{goal.metric} (95% CI)"), justify="right")
+    shown.add_column("meets", justify="left")
+    exact = any(found.theory(r.headcount) == found.theory(r.headcount) for r in found.rows)
+    if exact and found.start.queue is not None:
+        shown.add_column(escape(found.start.queue.model), justify="right")
+    for row in found.rows:
+        cells = [str(row.headcount), cell(row.summary, unit), "yes" if row.met else "no"]
+        if exact:
+            cells.append(mean_text(found.theory(row.headcount), 0.0, 1, unit))
+        if row.headcount == found.headcount:
+            cells[2] += " *"
+            shown.add_row(*(f"[bold]{escape(c)}[/]" for c in cells))
+        else:
+            shown.add_row(*(escape(c) for c in cells))
+    if problem is not None:  # the answer is the error: the table goes with it, to stderr
+        if not as_json:
+            _err().print(shown)
+        raise UsageError(problem, "--target")
+    _out().print(shown)
+    _say(f"smallest {team} headcount meeting {goal} (rule {rule}): {found.headcount}")
+
+
 _ORDER = ["low", "high", "metric_at_low", "metric_at_high", "mu_star", "mu_star_conf", "sigma",
           "S1", "S1_conf", "ST", "ST_conf"]  # fmt: skip
 
@@ -838,6 +1223,153 @@ def _figure(value: object) -> str:
     if value is None:
         return ""
     return number(value) if isinstance(value, float) else str(value)
+
+
+@app.command("plan")
+@click.argument("file", type=_FILE)
+@click.option(
+    "--target",
+    required=True,
+    metavar="METRIC=VALUE",
+    help="What the plan must reach in the measured period, e.g. new_arr=3000000: a volume or "
+    "money metric where more is better (sqls, deals_won, new_arr, pipeline_value, ...).",
+)
+@click.option(
+    "--probability",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="The chance the plan must reach the target, in (0, 1): the share of replications "
+    "that reach it.",
+)
+@click.option(
+    "--replications",
+    "-n",
+    type=click.IntRange(min=2),
+    default=20,
+    show_default=True,
+    help="Replications of the baseline and of every plan tried (a probability needs many: "
+    "at least p / (1 - p)).",
+)
+@SEED
+@SET
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    help="Processes running replications (default: all cores).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Folder (new or empty): a results folder for every simulated plan (baseline, "
+    "spreadsheet, candidates/K) and plan.json.",
+)
+@JSON
+def plan_(
+    file: Path,
+    target: str,
+    probability: float,
+    replications: int,
+    seed: int | None,
+    set_: tuple[str, ...],
+    workers: int | None,
+    out_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Plan backwards from a target: the spend, contacts and people that reach it.
+
+    FILE is the baseline scenario. From --target (new_arr=3000000, say) back through deal
+    value, win and conversion rates and the cycle's timing to SQLs, leads, contacts, spend
+    (inverting the channels' response curves, capped where they saturate) and SDR and AE
+    headcount (at the baseline's utilisation, at most 0.85); then the plan is simulated and
+    its levers scaled by one factor (bracketing and bisection, common random numbers) until
+    the target is reached with --probability. Prints the changed levers, the plan's
+    planned_cost_monthly, the probability met with its 95% interval, what binds, and the
+    spreadsheet's answer (conversion rates only) beside it.
+    """
+    from funnelsim import planning
+    from funnelsim.executors import ExecutorSpec, default_workers
+    from funnelsim.scenario.load import load_scenario
+
+    metric, value = planning.parse_target(target)
+    scenario = load_scenario(file, set_)
+    with _progress(f"planning {metric} >= {value:,.6g}", out_dir) as progress:
+        found = planning.plan(
+            scenario,
+            metric,
+            value,
+            probability=probability,
+            replications=replications,
+            seed=seed,
+            executor=ExecutorSpec(workers or default_workers()),
+            out=out_dir,
+            **progress,
+        )
+    if out_dir is not None:
+        _note(f"results in {out_dir}")
+    if as_json:
+        _json(found.as_json())
+        return
+    # the changed levers, cost and probability; the plan beside the spreadsheet; what binds
+    from rich.markup import escape
+    from rich.table import Table
+
+    from funnelsim.formatting import number
+
+    def text(value: Any) -> str:
+        if isinstance(value, list):
+            return "[" + ", ".join(number(float(v)) for v in value) + "]"
+        return "" if value is None else number(float(value))
+
+    def share(p: planning.Probability) -> str:
+        low, high = p.ci
+        return f"{p.mean:.0%} [{low:.0%}, {high:.0%}]"
+
+    goal = f"{found.metric} >= {number(found.target)}"
+    _say(
+        f"{found.name}: {goal} with probability {found.probability:g} ({found.replications} "
+        f"replications, seed {found.seed})"
+    )
+    verdict = "the plan" if found.met else "no plan met it; the largest tried"
+    _say(f"{verdict} (x{found.factor:.3f} the baseline's volume):")
+    for path, (before, after) in found.changed().items():
+        _say(f"  {path}: {text(before)} -> {text(after)}")
+    costs = found.costs
+    _say(f"  planned_cost_monthly: {text(costs['baseline'])} -> {text(costs['plan'])}")
+    met = found.probability_met
+    _say(
+        f"probability met: {share(met)} ({met.hits} of {met.n} replications reach {goal}; a "
+        f"plan passes with {planning.needed_hits(found.probability, found.replications)})"
+    )
+    table = Table(
+        title=escape(f"the plan beside the spreadsheet (conversion rates only): {goal}"),
+        caption="levers; then the funnel in the measured period (means over replications; "
+        "spreadsheet: as it computes them, spreadsheet simulated: its levers run)",
+    )
+    for heading in ("", "baseline", "spreadsheet", "spreadsheet simulated", "plan"):
+        table.add_column(heading, justify="right" if heading else "left")
+    for path, value in found.settings.items():
+        table.add_row(
+            escape(path), text(found.baseline[path]), text(found.spreadsheet[path]), "",
+            text(value),
+        )  # fmt: skip
+    table.add_row(
+        "planned_cost_monthly", text(costs["baseline"]), text(costs["spreadsheet"]), "",
+        text(costs["plan"]),
+    )  # fmt: skip
+    table.add_row(
+        escape(f"P({goal})"), share(found.baseline_met), "", share(found.spreadsheet_met),
+        share(met), end_section=True,
+    )  # fmt: skip
+    for stage, row in found.funnel.items():
+        table.add_row(escape(stage), *(text(row[k]) for k in row))
+    _out().print(table)
+    if found.binding:
+        _say("binding:")
+        for line in found.binding:
+            _say(f"  - {line}")
 
 
 @app.command()

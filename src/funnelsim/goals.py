@@ -61,7 +61,7 @@ class Goal:
         return max(gap, 0.0)
 
 
-def parse_goal(text: str, option: str) -> Goal:
+def parse_goal(text: str, option: str | None = None) -> Goal:
     """``'sla_first_touch_attainment>=0.9'`` (spaces allowed) as a Goal; a
     :class:`~funnelsim.errors.UsageError` naming ``option`` says what is wrong with a bad one."""
     found = _FORM.match(text)

@@ -127,6 +127,32 @@ class ErlangA:
     def utilization(self) -> float:
         return self.lam * (1 - self.prob_abandon) / (self.c * self.mu)
 
+    def prob_served_within(self, t: float) -> float:
+        """P(an arriving lead is touched within t): first-touch SLA attainment with patience.
+
+        A lead that finds a rep free is touched at once (PASTA); one that finds ``j`` leads
+        waiting is touched once they have all gone (each touched, at rate c mu in all, or
+        lost, at theta each) and a rep frees up, unless its own patience (theta) runs out
+        first (first come first served). That is absorption in a small Markov chain on the
+        leads ahead of it, by time t: a matrix exponential.
+        """
+        import numpy as np
+        from scipy.linalg import expm
+
+        pi = self.stationary()
+        ahead = pi[self.c :]  # finds c + j leads in the system: j ahead of it in the queue
+        m = len(ahead)
+        if m == 0 or t <= 0:
+            return float(pi[: self.c].sum())
+        served = self.c * self.mu
+        generator = np.zeros((m + 1, m + 1))  # 0..m-1: leads ahead; m: touched (absorbing)
+        for j in range(m):
+            moves = served + j * self.theta  # the head of the queue touched, or one ahead lost
+            generator[j, j] = -(moves + self.theta)  # ... or it is lost itself (leaks away)
+            generator[j, j - 1 if j else m] = moves
+        touched = expm(generator * t)[:m, m]
+        return float(pi[: self.c].sum() + ahead @ touched)
+
 
 def offered_load(scenario: Scenario) -> tuple[float, float]:
     """Mean SDR work offered per hour by first touches, and SDR hours available per hour.
@@ -145,6 +171,17 @@ def offered_load(scenario: Scenario) -> tuple[float, float]:
             work += rate * scenario.teams.sdr.first_touch_time.mean_hours
     capacity = scenario.teams.sdr.headcount * calendar.working_hours_between(0.0, span) / span
     return work, capacity
+
+
+def inbound_rate(scenario: Scenario) -> float:
+    """Mean inbound leads per hour over the simulated span, as they arrive (before marketing
+    scores them and sales accepts them)."""
+    span = scenario.warmup_hours + scenario.horizon_hours
+    return sum(
+        _arrival_rate(scenario, s, span)
+        for s in scenario.sources.values()
+        if isinstance(s, InboundSource)
+    )
 
 
 def expected_leads(scenario: Scenario) -> float:
