@@ -16,7 +16,7 @@ PACKAGE = SRC / "funnelsim"
 
 # Layers, lowest first: a module may import its own layer and those below, never above.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "units", "rng", "staffing", "compiled", "curves", "bands"),
+    ("errors", "units", "rng", "staffing", "compiled", "curves", "bands", "crm", "crm.formats"),
     (
         "scenario.schema",
         "scenario.ranges",
@@ -41,7 +41,7 @@ LAYERS: list[tuple[str, ...]] = [
         "replications",
     ),
     ("store", "results"),
-    ("experiment", "sensitivity", "sizing", "optimize", "planning"),
+    ("experiment", "sensitivity", "sizing", "optimize", "planning", "crm.", "calibrate"),
     ("charts", "report"),
     ("cli",),
 ]

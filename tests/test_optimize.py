@@ -204,8 +204,9 @@ def test_same_seed_same_plan_whatever_the_workers(tmp_path: Path) -> None:
     path = write(tmp_path, split_spec(trials=12), channels())
     one = json.loads(ok("optimize", path, "-w", "1", "--json").stdout)
     two = json.loads(ok("optimize", path, "-w", "2", "--json").stdout)
+    dask = json.loads(ok("optimize", path, "-w", "2", "--executor", "dask", "--json").stdout)
     print(one["best"]["variables"], one["best"]["metrics"]["leads"])
-    assert one == two
+    assert one == two == dask
     assert set(one) >= {"best", "indistinguishable", "trials"}
     assert "pareto" not in one
     assert one["trials"] == 12

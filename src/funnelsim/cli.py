@@ -1372,6 +1372,160 @@ def plan_(
             _say(f"  - {line}")
 
 
+@app.command("export-crm")
+@click.argument("results_folder", type=_FILE, metavar="RESULTS")
+@click.option(
+    "--format", "fmt", required=True, metavar="hubspot|salesforce", help="The CRM's format."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=_FILE,
+    metavar="DIR",
+    help="A new or empty folder for the files.",
+)
+@click.option(
+    "--replication",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Which replication of the run to export.",
+)
+@click.option("--scenario", metavar="NAME", help="Which scenario (when RESULTS holds several).")
+def export_crm(
+    results_folder: Path, fmt: str, out_dir: Path, replication: int, scenario: str | None
+) -> None:
+    """Write a simulated run's leads and deals as a CRM export (CSV).
+
+    RESULTS is a results folder written by `funnelsim run FILE --out RESULTS` with its
+    per-lead records. HubSpot: contacts.csv and deals.csv; Salesforce: leads.csv and
+    opportunities.csv; both with mapping.yaml (custom fields, outbound sources, export date).
+    Every lead from the warm-up's start to the end of the run, dates in the scenario's local
+    time.
+    """
+    from funnelsim.crm.export import export
+
+    for path in export(results_folder, fmt, out_dir, replication=replication, scenario=scenario):
+        _say(f"wrote {path}")
+
+
+@app.command("calibrate")
+@click.argument("contacts", type=_FILE, metavar="CONTACTS.csv")
+@click.option("--deals", type=_FILE, metavar="DEALS.csv", help="The deals (opportunities) export.")
+@click.option(
+    "--spend",
+    type=_FILE,
+    metavar="SPEND.csv",
+    help="Spend by month and channel (columns month, channel, spend): read and checked.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    metavar="hubspot|salesforce|MAPPING.yaml",
+    help="The export's format: a built-in one, or a mapping file for any other CRM.",
+)
+@click.option(
+    "--output",
+    required=True,
+    type=_FILE,
+    metavar="SCENARIO.yaml",
+    help="The scenario file to write (nothing is written when the export cannot be read).",
+)
+@click.option(
+    "--base",
+    type=_FILE,
+    metavar="BASE.yaml",
+    help="The scenario that gives what the export cannot tell: costs, headcount, work times, "
+    "calendar (default: the bundled scenarios/baseline.yaml).",
+)
+@click.option(
+    "--timezone",
+    metavar="TZ",
+    help="IANA time zone the export's dates are read in, e.g. Europe/Berlin (default UTC).",
+)
+@click.option(
+    "--strict", is_flag=True, help="Refuse rows that would be dropped: each a located error."
+)
+@JSON
+def calibrate_(
+    contacts: Path,
+    deals: Path | None,
+    spend: Path | None,
+    fmt: str,
+    output: Path,
+    base: Path | None,
+    timezone: str | None,
+    strict: bool,
+    as_json: bool,
+) -> None:
+    """Fit a scenario from a CRM export (HubSpot, Salesforce or mapped).
+
+    CONTACTS.csv is the contacts (leads) export. Fits arrivals, conversions, deal sizes, win
+    rates, cycle times and the speed-to-lead decay, each with its 95% interval and records,
+    and writes --output: a scenario whose fitted numbers carry their range, source and grade,
+    the rest taken from --base. Prints the fits and the rows dropped, by reason.
+    """
+    from funnelsim import calibrate as calibration
+    from funnelsim.crm.fits import fit
+    from funnelsim.crm.read import read_export
+    from funnelsim.scenario.load import load_scenario, read_document
+    from funnelsim.store import atomic_write
+
+    base_path = base or calibration.bundled_baseline()
+    if base is None and not base_path.is_file():
+        raise UsageError("no bundled baseline in this installation: give a base scenario", "--base")
+    scenario = load_scenario(base_path)
+    export = read_export(contacts, deals, spend, fmt, timezone=timezone, strict=strict)
+    fits = fit(export)
+    found = calibration.calibrate(
+        export,
+        scenario,
+        name=f"Calibrated from {contacts.name}",
+        base_data=read_document(base_path).data,
+        base_label=str(base_path),
+        fits=fits,
+    )
+    if spend is not None:
+        found.notes.append("spend: read and checked; spend -> leads curves are not fitted yet")
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(found.text, encoding="utf-8")
+
+    atomic_write(output, write)  # only now: nothing is written when anything failed
+    _note(f"wrote {output}")
+    if as_json:
+        _json(
+            {
+                **fits.as_json(),
+                "dropped": dict(sorted(export.dropped.items())),
+                "skipped": fits.skipped,
+                "notes": found.notes,
+                "output": str(output),
+            }
+        )
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    from funnelsim.formatting import number
+
+    table = Table(title=f"fits from {escape(contacts.name)} (95% intervals)")
+    for heading in ("fit", "estimate", "95% CI", "n"):
+        table.add_column(heading, justify="left" if heading == "fit" else "right")
+    for name, f in fits.fits.items():
+        interval = f"[{number(f.ci_low)}, {number(f.ci_high)}]"
+        table.add_row(escape(name), number(f.estimate), interval, str(f.n))
+    _out().print(table)
+    dropped = sum(export.dropped.values())
+    _say(f"dropped: {dropped} row(s)" + (" by reason:" if dropped else ""))
+    for reason, count in sorted(export.dropped.items()):
+        _say(f"  {reason}: {count}")
+    for line in found.notes:
+        _say(f"note: {line}")
+
+
 @app.command()
 @click.argument("args", nargs=-1, required=True, metavar="FOLDER... SQL")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON array of objects.")

@@ -1,0 +1,1 @@
+"""A planner's own funnel: CRM exports in (``funnelsim calibrate``) and out (``export-crm``)."""
