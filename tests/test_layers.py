@@ -41,7 +41,16 @@ LAYERS: list[tuple[str, ...]] = [
         "replications",
     ),
     ("store", "results"),
-    ("experiment", "sensitivity", "sizing", "optimize", "planning", "crm.", "calibrate"),
+    (
+        "experiment",
+        "sensitivity",
+        "sizing",
+        "optimize",
+        "planning",
+        "crm.",
+        "calibrate",
+        "backtest",
+    ),
     ("charts", "report"),
     ("cli",),
 ]

@@ -12,13 +12,17 @@ headless (CI, reports) and never pick a GUI backend. Save one with ``fig.savefig
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from funnelsim.analysis import Summary, excludes_zero
+
+if TYPE_CHECKING:
+    from funnelsim.backtest import Comparison, Curve
 
 FIGSIZE = (6.4, 4.0)  # inches: reads on a slide and in a notebook
 CI_ALPHA = 0.2
@@ -399,4 +403,110 @@ def plot_size(
         ax.axvline(chosen, color="C2", linewidth=1.5, alpha=0.8, label=f"chosen: {chosen}")
     ax.set_title(title)
     _style(ax, xlabel=xlabel, ylabel=ylabel, percent=percent, integer_x=True)
+    return fig
+
+
+# -- the back-test: data against the simulation's band ----------------------------------------
+DATA_COLOR = "C3"  # the planner's own records
+SIM_COLOR = "C0"  # the simulation
+
+
+def _band(ax: Axes, curve: Curve, *, step: bool = False) -> None:
+    """The simulation's mean and 2.5-97.5% range of the replications, and the data, on one axes
+    (``step``: a curve that changes at its points, as a survival curve does)."""
+    x = list(curve.x)
+    label = "simulated, 2.5-97.5% of runs"
+    if step:
+        ax.fill_between(x, curve.p025, curve.p975, color=SIM_COLOR, alpha=CI_ALPHA,
+                        linewidth=0, label=label, step="post")  # fmt: skip
+        ax.step(x, curve.mean, where="post", color=SIM_COLOR, linewidth=1.2,
+                label="simulated mean")  # fmt: skip
+        ax.step(x, curve.data, where="post", color=DATA_COLOR, linewidth=1.4, label="data")
+        return
+    ax.fill_between(x, curve.p025, curve.p975, color=SIM_COLOR, alpha=CI_ALPHA, linewidth=0,
+                    label=label)  # fmt: skip
+    ax.plot(x, curve.mean, color=SIM_COLOR, linewidth=1.2, label="simulated mean")
+    ax.plot(x, curve.data, color=DATA_COLOR, linewidth=1.4, label="data")
+
+
+def plot_backtest_weekly(
+    weekly: Mapping[str, Curve], labels: Mapping[str, str], *, start: str
+) -> Figure:
+    """Weekly volumes by stage, one panel each, funnel order: the CRM's counts (red) against
+    the simulation's band over the same weeks (blue: the replications' 2.5-97.5% range and
+    mean). A data line leaving the band for weeks on end is a rate or a volume the scenario
+    gets wrong; a line along its middle is a funnel reproduced."""
+    if not weekly:
+        raise ValueError("nothing to plot: no weekly volumes")
+    fig = Figure(figsize=(FIGSIZE[0] * 1.25, 2.0 * len(weekly)), layout="constrained")
+    axes = fig.subplots(len(weekly), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (stage, curve) in zip(axes, weekly.items(), strict=True):
+        _band(ax, curve)
+        ax.set_ylim(bottom=0)
+        _style(ax, xlabel="", ylabel=labels.get(stage, stage), percent=False, integer_x=True)
+        if ax is not axes[0] and ax.get_legend() is not None:
+            ax.get_legend().remove()
+    axes[-1].set_xlabel(f"week of the period (week 0 starts {start})")
+    return fig
+
+
+def plot_backtest_forest(
+    rows: Sequence[tuple[str, Comparison]], *, xlabel: str, title: str, percent: bool = False
+) -> Figure:
+    """Quantities of the data against the simulation, a forest plot: per row the simulation's
+    band (the 95% prediction interval for one run, a light bar; its mean, a tick) and the
+    data's estimate with its 95% CI (a dot, red when it lies outside the band)."""
+    if not rows:
+        raise ValueError("nothing to plot: no quantities")
+    fig = Figure(figsize=(FIGSIZE[0] * 1.3, 1.0 + 0.28 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    ys = list(range(len(rows)))[::-1]
+    for y, (_, c) in zip(ys, rows, strict=True):
+        band = c.simulated
+        ax.plot([band.low, band.high], [y, y], color=SIM_COLOR, alpha=0.35, linewidth=7,
+                solid_capstyle="butt")  # fmt: skip
+        ax.plot([band.mean], [y], marker="|", color=SIM_COLOR, markersize=12)
+        color = "0.15" if c.inside else DATA_COLOR
+        ax.plot([c.data.ci_low, c.data.ci_high], [y, y], color=color, linewidth=1.2)
+        ax.plot([c.data.estimate], [y], marker="o", color=color, zorder=3)
+    ax.set_yticks(ys, [name for name, _ in rows])
+    ax.set_title(f"{title}\n(bar: simulated 95% band for one run; dot: data with its 95% CI, "
+                 "red when outside)")  # fmt: skip
+    _style(ax, xlabel=xlabel, ylabel="", percent=False, integer_x=False)
+    if percent:
+        ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
+    return fig
+
+
+def plot_backtest_survival(curves: Mapping[str, Curve], labels: Mapping[str, str]) -> Figure:
+    """Time in stage: the share of records still in each stage after so many days (Kaplan-
+    Meier; deals still open at the export censored), the data's curve against the
+    simulation's band, one panel per stage."""
+    if not curves:
+        raise ValueError("nothing to plot: no time-in-stage curves")
+    fig = Figure(figsize=(FIGSIZE[0] * 1.25, 2.4 * len(curves)), layout="constrained")
+    axes = fig.subplots(len(curves), 1, squeeze=False)[:, 0]
+    for ax, (stage, curve) in zip(axes, curves.items(), strict=True):
+        _band(ax, curve, step=True)
+        ax.set_ylim(0, 1.02)
+        ax.set_title(labels.get(stage, stage), fontsize="medium")
+        _style(ax, xlabel="days in the stage", ylabel="still in the stage", percent=True,
+               integer_x=False)  # fmt: skip
+        if ax is not axes[0] and ax.get_legend() is not None:
+            ax.get_legend().remove()
+    return fig
+
+
+def plot_backtest_decay(curve: Curve) -> Figure:
+    """Speed to lead: a lead's chance of becoming an SQL after so many hours' wait for its first
+    touch, relative to an immediate touch (isotonic, as the calibration fits it), the data's
+    curve against the simulation's band."""
+    fig, ax = _figure_and_axes(None)
+    _band(ax, curve)
+    ax.plot(curve.x, curve.data, linestyle="none", marker="o", color=DATA_COLOR, markersize=3)
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_ylim(bottom=0)
+    _style(ax, xlabel="hours waited for the first touch (log scale beyond 1 h)",
+           ylabel="chance of SQL relative to an immediate touch", percent=False,
+           integer_x=False)  # fmt: skip
     return fig

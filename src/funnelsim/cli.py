@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from funnelsim.analysis import SummaryTable
+    from funnelsim.crm.data import Export
+    from funnelsim.crm.fits import Fits
     from funnelsim.executors import ExecutorSpec
     from funnelsim.experiment import Chunk, Precision, RunResult, UncertainRun
     from funnelsim.optimize import Optimum
@@ -1448,6 +1450,14 @@ def export_crm(
 @click.option(
     "--strict", is_flag=True, help="Refuse rows that would be dropped: each a located error."
 )
+@click.option(
+    "--backtest",
+    "backtest_dir",
+    type=_FILE,
+    metavar="DIR",
+    help="Also back-test the calibrated scenario against the export (as `funnelsim backtest`, "
+    "10 replications) and write its report into DIR, a new or empty folder.",
+)
 @JSON
 def calibrate_(
     contacts: Path,
@@ -1458,6 +1468,7 @@ def calibrate_(
     base: Path | None,
     timezone: str | None,
     strict: bool,
+    backtest_dir: Path | None,
     as_json: bool,
 ) -> None:
     """Fit a scenario from a CRM export (HubSpot, Salesforce or mapped).
@@ -1473,6 +1484,10 @@ def calibrate_(
     from funnelsim.scenario.load import load_scenario, read_document
     from funnelsim.store import atomic_write
 
+    if backtest_dir is not None:
+        from funnelsim.backtest import check_out
+
+        check_out(backtest_dir, "--backtest")
     base_path = base or calibration.bundled_baseline()
     if base is None and not base_path.is_file():
         raise UsageError("no bundled baseline in this installation: give a base scenario", "--base")
@@ -1495,6 +1510,9 @@ def calibrate_(
 
     atomic_write(output, write)  # only now: nothing is written when anything failed
     _note(f"wrote {output}")
+    tested = None
+    if backtest_dir is not None:
+        tested = _backtest(found.scenario, export, fits, backtest_dir, show=not as_json)
     if as_json:
         _json(
             {
@@ -1504,6 +1522,7 @@ def calibrate_(
                 "notes": found.notes,
                 "output": str(output),
             }
+            | ({} if tested is None else {"backtest": tested})
         )
         return
     from rich.markup import escape
@@ -1524,6 +1543,145 @@ def calibrate_(
         _say(f"  {reason}: {count}")
     for line in found.notes:
         _say(f"note: {line}")
+    if tested is not None:
+        _say(f"back-test: {tested['inside']} of {tested['compared_count']} quantities inside the "
+             f"simulation's band (report in {backtest_dir})")  # fmt: skip
+
+
+@app.command("backtest")
+@click.argument("scenario_file", type=_FILE, metavar="SCENARIO.yaml")
+@click.argument("contacts", type=_FILE, metavar="CONTACTS.csv")
+@click.option("--deals", type=_FILE, metavar="DEALS.csv", help="The deals (opportunities) export.")
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    metavar="hubspot|salesforce|MAPPING.yaml",
+    help="The export's format: a built-in one, or a mapping file for any other CRM.",
+)
+@click.option(
+    "--timezone",
+    metavar="TZ",
+    help="IANA time zone the export's dates are read in, e.g. Europe/Berlin (default UTC).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=_FILE,
+    metavar="DIR",
+    help="A new or empty folder for backtest.json, backtest.md and the charts.",
+)
+@click.option(
+    "--replications",
+    "-n",
+    type=click.IntRange(min=2),
+    default=10,
+    show_default=True,
+    help="Replications of the scenario over the export's period.",
+)
+@SEED
+@click.option(
+    "--warmup",
+    metavar="DURATION",
+    help="Warm-up before the period instead of the scenario's, e.g. 0d when the CRM's history "
+    "starts with the funnel itself (nothing waiting, nothing learnt).",
+)
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    help="Processes running replications (default: all cores).",
+)
+@JSON
+def backtest_(
+    scenario_file: Path,
+    contacts: Path,
+    deals: Path | None,
+    fmt: str,
+    timezone: str | None,
+    out_dir: Path,
+    replications: int,
+    seed: int | None,
+    warmup: str | None,
+    workers: int | None,
+    as_json: bool,
+) -> None:
+    """Replay a scenario over a CRM export's period and compare it with the export.
+
+    SCENARIO.yaml is the scenario to test (usually one `funnelsim calibrate` wrote);
+    CONTACTS.csv the export it should reproduce. Simulates the export's period (its first
+    creation date to its export date, after the scenario's warm-up), writes every replication
+    as a CRM export and measures it with the same fits as the data: weekly volumes by stage,
+    conversion rates, time in stage, the speed-to-lead decay. Prints each quantity with the
+    data's 95% CI, the simulation's band and the verdict, and writes the report to --out.
+    """
+    from funnelsim.backtest import check_out
+    from funnelsim.crm.fits import fit
+    from funnelsim.crm.read import read_export
+    from funnelsim.scenario.load import load_scenario
+
+    check_out(out_dir)
+    scenario = load_scenario(scenario_file)
+    export = read_export(contacts, deals, None, fmt, timezone=timezone, strict=False)
+    tested = _backtest(
+        scenario, export, fit(export), out_dir, show=not as_json, replications=replications,
+        seed=seed, warmup=warmup, workers=workers,
+    )  # fmt: skip
+    if as_json:
+        _json(tested)
+
+
+def _backtest(
+    scenario: Scenario,
+    export: Export,
+    fits: Fits,
+    out: Path,
+    *,
+    show: bool,
+    replications: int = 10,
+    seed: int | None = None,
+    warmup: str | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Back-test ``scenario`` against ``export`` into ``out``; the table unless not ``show``.
+    Returns backtest.json's content."""
+    from funnelsim.backtest import backtest
+    from funnelsim.executors import ExecutorSpec, default_workers
+    from funnelsim.report import write_backtest
+
+    executor = ExecutorSpec(workers or default_workers())
+    with _progress(f"back-testing {scenario.name}", None) as progress:
+        found = backtest(
+            scenario, export, replications=replications, seed=seed, executor=executor,
+            data_fits=fits, warmup=warmup, **progress,
+        )  # fmt: skip
+    written = write_backtest(found, out)
+    _note(f"wrote {', '.join(str(p) for p in written)}")
+    if show:
+        from rich.markup import escape
+        from rich.table import Table
+
+        from funnelsim.formatting import number
+
+        table = Table(
+            title=f"back-test of {escape(scenario.name)} (data: 95% CI; band: 95% of runs)"
+        )
+        for heading in ("quantity", "data", "95% CI", "simulated", "band", "verdict"):
+            table.add_column(heading, justify="left" if heading == "quantity" else "right")
+        for name, c in found.compared.items():
+            table.add_row(
+                escape(name), number(c.data.estimate),
+                f"[{number(c.data.ci_low)}, {number(c.data.ci_high)}]",
+                number(c.simulated.mean),
+                f"[{number(c.simulated.low)}, {number(c.simulated.high)}]",
+                "inside" if c.inside else "[bold]outside[/]",
+            )  # fmt: skip
+        _out().print(table)
+        for name, why in found.not_compared.items():
+            _say(f"not compared: {name}: {why}")
+        _say(found.summary_line())
+    return found.as_json()
 
 
 @app.command()

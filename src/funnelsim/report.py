@@ -10,10 +10,11 @@ key metric across its points.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import pandas as pd
@@ -22,7 +23,7 @@ from matplotlib.figure import Figure
 from funnelsim import charts
 from funnelsim.analysis import Summary, excludes_zero, summarise
 from funnelsim.errors import StoreError
-from funnelsim.formatting import NOT_AVAILABLE, cell, chart_text, markdown_text
+from funnelsim.formatting import NOT_AVAILABLE, cell, chart_text, markdown_text, number
 from funnelsim.metrics import METRICS
 from funnelsim.results import Results, load
 from funnelsim.store import FolderLock, atomic_write
@@ -45,6 +46,9 @@ WEEKLY = {  # weekly series column -> axis label, shown as a percentage
     "sdr_utilization": ("SDR utilisation (share of working hours)", True),
 }
 REPORT = "report"
+
+if TYPE_CHECKING:
+    from funnelsim.backtest import Backtest
 
 
 def summary_of(row: pd.Series) -> Summary:
@@ -248,3 +252,117 @@ def _title(manifest: dict[str, Any], scenarios: list[str]) -> str:
     if "study" in manifest:
         return f"Study: {markdown_text(manifest['study']['name'])}"
     return " vs ".join(map(markdown_text, scenarios))
+
+
+# -- the back-test's report ------------------------------------------------------------------
+BACKTEST_FILES = ("backtest.json", "backtest.md", "weekly.png", "rates.png",
+                  "time-in-stage.png", "decay.png")  # fmt: skip
+STAGE_LABELS = {
+    "leads": "leads per week",
+    "mqls": "MQLs per week",
+    "sqls": "SQLs per week",
+    "opportunities": "opportunities per week",
+    "won": "deals won per week",
+}
+SURVIVAL_LABELS = {
+    "opportunity_to_close": "opportunity opened -> closed (open deals censored at the export)",
+    "mql_to_sql": "MQL -> SQL (leads that became SQLs)",
+    "created_to_first_touch": "created -> first sales touch (touched leads)",
+}
+
+
+def write_backtest(found: Backtest, out: Path) -> list[Path]:
+    """The back-test as files in ``out`` (created; each file written whole or not at all):
+    ``backtest.json`` (:meth:`Backtest.as_json`), ``backtest.md`` (the table and the charts,
+    for a budget review) and the charts ``weekly.png``, ``rates.png``, ``time-in-stage.png``
+    and ``decay.png`` (a chart the data cannot support, such as the decay without first-touch
+    dates, is left out and the report says so)."""
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "backtest.json"]
+    text = json.dumps(found.as_json(), indent=2)
+    atomic_write(written[0], partial(_write_text, text=text + "\n"))
+    start = f"{found.period[0]:%Y-%m-%d}"
+    charts_made: dict[str, str] = {}
+    rates = [(n, c) for n, c in found.compared.items() if n.startswith("rate_")]
+    figures: dict[str, tuple[str, Callable[[], Figure], bool]] = {
+        "weekly.png": (
+            "Weekly volumes by stage",
+            lambda: charts.plot_backtest_weekly(found.weekly, STAGE_LABELS, start=start),
+            bool(found.weekly),
+        ),
+        "rates.png": (
+            "Conversion rates",
+            lambda: charts.plot_backtest_forest(
+                rates, xlabel="conversion rate", title="Conversion rates", percent=True
+            ),
+            bool(rates),
+        ),
+        "time-in-stage.png": (
+            "Time in stage",
+            lambda: charts.plot_backtest_survival(found.survival, SURVIVAL_LABELS),
+            bool(found.survival),
+        ),
+        "decay.png": (
+            "Speed to lead",
+            lambda: charts.plot_backtest_decay(found.decay),  # type: ignore[arg-type]
+            found.decay is not None,
+        ),
+    }
+    for name, (title, draw, possible) in figures.items():
+        if possible:
+            _save(draw(), out / name)
+            written.append(out / name)
+            charts_made[name] = title
+    written.append(out / "backtest.md")
+    lines = _backtest_markdown(found, charts_made, figures)
+    atomic_write(written[-1], partial(_write_text, text="\n".join(lines) + "\n"))
+    return written
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _backtest_markdown(
+    found: Backtest, made: dict[str, str], figures: dict[str, tuple[str, Any, bool]]
+) -> list[str]:
+    """backtest.md: what was replayed, the verdict, the table and the charts."""
+    start, end = (f"{t:%Y-%m-%d %H:%M}" for t in found.period)
+    lines = [
+        f"# Back-test: {markdown_text(found.scenario)}",
+        "",
+        f"The scenario replayed over the export's period, {start} to {end}: "
+        f"{found.replications} replications on common random numbers (seed {found.seed}), "
+        "each written as a CRM export and measured by the same fits as the data. "
+        f"**{found.summary_line()}.**",
+        "",
+        "A quantity is *inside* when the data's estimate lies in the simulation's band, the 95% "
+        "prediction interval for one run (mean ± t · sd · √(1 + 1/N) over the N replications; "
+        "the 2.5-97.5% range of the replications' values is in backtest.json). A correct "
+        "scenario leaves about 1 quantity in 20 outside by chance.",
+        "",
+    ]
+    rows = [
+        [
+            markdown_text(name),
+            f"{number(c.data.estimate)} [{number(c.data.ci_low)}, {number(c.data.ci_high)}]",
+            number(c.simulated.mean),
+            f"[{number(c.simulated.low)}, {number(c.simulated.high)}]",
+            "inside" if c.inside else "**outside**",
+        ]
+        for name, c in found.compared.items()
+    ]
+    lines += _table(["quantity", "data (95% CI)", "simulated mean", "band", "verdict"], rows)
+    for name, title in made.items():
+        lines += ["", f"## {title}", "", f"![{title}]({name})"]
+    missing = [title for name, (title, _, _) in figures.items() if name not in made]
+    if missing:
+        lines += ["", f"Not charted (the data cannot support it): {', '.join(missing)}."]
+    if found.not_compared:
+        lines += ["", "## Not compared", ""]
+        lines += [
+            f"- {markdown_text(n)}: {markdown_text(w)}" for n, w in found.not_compared.items()
+        ]
+    return lines
