@@ -20,8 +20,8 @@
 #
 # Every step calls the library, as `funnelsim calibrate`, `funnelsim backtest` and
 # `funnelsim compare` do from the command line: `funnelsim.crm.read.read_export` reads the
-# export, `funnelsim.crm.fits.fit` and `funnelsim.calibrate.calibrate` fit the scenario,
-# `funnelsim.backtest.backtest` replays it, `funnelsim.experiment.compare` runs the what-if.
+# export, `funnelsim.crm.fits.fit` and `funnelsim.calibration.calibrate` fit the scenario,
+# `funnelsim.backtesting.backtest` replays it, `funnelsim.experiment.compare` runs the what-if.
 
 # %%
 # %matplotlib inline
@@ -31,8 +31,8 @@ import pandas as pd
 from IPython.display import display
 
 from funnelsim import charts
-from funnelsim.backtest import backtest
-from funnelsim.calibrate import calibrate
+from funnelsim.backtesting import backtest
+from funnelsim.calibration import calibrate
 from funnelsim.crm.fits import fit
 from funnelsim.crm.read import read_export
 from funnelsim.experiment import ExecutorSpec, compare

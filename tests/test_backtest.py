@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from funnelsim.backtest import Backtest, backtest
+from funnelsim.backtesting import Backtest, backtest
 from funnelsim.cli import app
 from funnelsim.crm.read import read_export
 from funnelsim.report import BACKTEST_FILES

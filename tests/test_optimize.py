@@ -27,7 +27,7 @@ from scipy.optimize import minimize_scalar
 from funnelsim.executors import ExecutorSpec
 from funnelsim.goals import parse_goal
 from funnelsim.metrics import METRICS
-from funnelsim.optimize import Optimum, optimize
+from funnelsim.optimizer import Optimum, optimize
 from funnelsim.scenario.load import with_settings
 from funnelsim.scenario.optimization import load_optimization
 from funnelsim.theory import ErlangC

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
-from funnelsim import experiment, sensitivity
+from funnelsim import experiment
 from funnelsim.executors import ExecutorSpec
+from funnelsim.sensitivity_analysis import Sensitivity, analyse
 from helpers import BASE, assert_refused, invoke, ok, scenario
 
 RATE = "sources.web.arrivals.rate"
@@ -32,7 +33,7 @@ def window(name: str = "Base", low: str = "2/h", high: str = "6/h") -> dict[str,
 
 @pytest.mark.slow
 def test_sobol_finds_the_rate_and_not_the_unused_input() -> None:
-    found = sensitivity.analyse(
+    found = analyse(
         [scenario(window())], metric="leads", method="sobol", replications=8, samples=32
     )
     rate, sla = found.parameters[RATE], found.parameters[SLA]
@@ -45,9 +46,7 @@ def test_sobol_finds_the_rate_and_not_the_unused_input() -> None:
 
 
 def test_the_tornado_ends_are_separate_runs_with_the_input_fixed_there() -> None:
-    found = sensitivity.analyse(
-        [scenario(window())], metric="leads", method="tornado", replications=4
-    )
+    found = analyse([scenario(window())], metric="leads", method="tornado", replications=4)
     rate = found.parameters[RATE]
     assert (rate["low"], rate["high"]) == ("2/h", "6/h")
     for end, value in (("metric_at_low", "2/h"), ("metric_at_high", "6/h")):
@@ -62,8 +61,8 @@ def test_the_tornado_ends_are_separate_runs_with_the_input_fixed_there() -> None
 def test_same_seed_same_indices_whatever_the_workers() -> None:
     plan = [scenario(window())]
     kwargs = {"metric": "leads", "method": "morris", "replications": 2, "trajectories": 4}
-    one = sensitivity.analyse(plan, **kwargs).as_json()  # type: ignore[arg-type]
-    two = sensitivity.analyse(plan, executor=ExecutorSpec(2), **kwargs).as_json()  # type: ignore[arg-type]
+    one = analyse(plan, **kwargs).as_json()  # type: ignore[arg-type]
+    two = analyse(plan, executor=ExecutorSpec(2), **kwargs).as_json()  # type: ignore[arg-type]
     assert json.dumps(one, sort_keys=True) == json.dumps(two, sort_keys=True)
     assert one["parameters"][RATE]["mu_star"] > 0
     assert one["parameters"][SLA]["mu_star"] == 0
@@ -72,7 +71,7 @@ def test_same_seed_same_indices_whatever_the_workers() -> None:
 def test_the_verdict_flips_where_the_plans_meet() -> None:
     """Rates 2-6/h against 3-5/h, drawn at one quantile: equal at the middle, 4/h."""
     plans = [scenario(window()), scenario(window("Narrow", "3/h", "5/h"))]
-    found = sensitivity.analyse(plans, metric="leads", method="tornado", replications=8)
+    found = analyse(plans, metric="leads", method="tornado", replications=8)
     flip = found.break_even[RATE]
     print(f"break-even {flip}")
     assert flip is not None
@@ -118,7 +117,7 @@ def test_the_results_folder_is_queryable_and_resumes(tmp_path: Path) -> None:
 
 def test_inputs_with_sobol_indices_rank_above_those_screened_only() -> None:
     """ST (a share of variance) and mu* (in the metric's unit) are not compared."""
-    found = sensitivity.Sensitivity(
+    found = Sensitivity(
         "new_arr", "morris+sobol", ["A"],
         {"screened": {"mu_star": 1000.0}, "small": {"mu_star": 5.0, "ST": 0.1},
          "big": {"mu_star": 900.0, "ST": 0.8}},

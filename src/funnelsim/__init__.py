@@ -1,5 +1,58 @@
-"""funnelsim: a discrete-event simulator and what-if modeler for marketing-to-sales funnels."""
+"""funnelsim: a discrete-event simulator and what-if modeler for marketing-to-sales funnels.
+
+``import funnelsim as fs`` gives the Python API (:mod:`funnelsim.api`): ``fs.load``,
+``fs.run``, ``fs.compare``, ``fs.study``, ``fs.results.load``, and the decisions
+``fs.sensitivity``, ``fs.optimize``, ``fs.size``, ``fs.plan``, ``fs.calibrate``,
+``fs.backtest``. Importing the package stays cheap (``funnelsim validate`` imports it, and
+starts without numpy, pandas or even pydantic loaded here): the API is imported the first time
+one of its names is used (PEP 562).
+
+The API's names are verbs (``fs.optimize``); the modules that do the work are named for what
+they own (``funnelsim.optimizer``, ``sensitivity_analysis``, ``calibration``, ``backtesting``),
+so no module shadows an API name on the package.
+"""
+
+from typing import Any
 
 from funnelsim.compiled import guard as _guard
 
 _guard()  # before any model module is imported: a stale compiled build never runs
+
+__all__ = [
+    "Comparison",
+    "ExecutorSpec",
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "StudyResults",
+    "backtest",
+    "calibrate",
+    "compare",
+    "load",
+    "optimize",
+    "plan",
+    "results",
+    "run",
+    "sensitivity",
+    "size",
+    "study",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """The API's names, imported when first used (and ``fs.results``, the module)."""
+    # ``import funnelsim.X``, not ``from funnelsim import X``: that form asks this function
+    # whether the package has X before importing it, and would come back here for ever
+    if name == "results":
+        import funnelsim.results
+
+        return funnelsim.results
+    if name not in __all__:
+        raise AttributeError(f"module 'funnelsim' has no attribute {name!r}")
+    import funnelsim.api
+
+    return getattr(funnelsim.api, name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -22,7 +22,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from funnelsim.analysis import Summary, excludes_zero
 
 if TYPE_CHECKING:
-    from funnelsim.backtest import Comparison, Curve
+    from funnelsim.backtesting import Comparison, Curve
 
 FIGSIZE = (6.4, 4.0)  # inches: reads on a slide and in a notebook
 CI_ALPHA = 0.2

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from funnelsim.crm.fits import Fits
     from funnelsim.executors import ExecutorSpec
     from funnelsim.experiment import Chunk, Precision, RunResult, UncertainRun
-    from funnelsim.optimize import Optimum
+    from funnelsim.optimizer import Optimum
     from funnelsim.scenario.schema import Scenario
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -773,13 +773,13 @@ def sensitivity(
     FILES: one scenario, or two (the metric's difference FILE2 - FILE1: which inputs decide
     between two plans; then the break-even value of the top three inputs).
     """
-    from funnelsim import sensitivity as study
     from funnelsim.executors import ExecutorSpec, default_workers
     from funnelsim.scenario.load import load_scenarios
+    from funnelsim.sensitivity_analysis import analyse
 
     plans = load_scenarios(list(files), set_, ())
     with _progress(f"sensitivity of {metric}", out_dir) as progress:
-        found = study.analyse(
+        found = analyse(
             plans,
             metric=metric,
             method=method,  # type: ignore[arg-type]  # click.Choice gave one of METHODS
@@ -912,22 +912,16 @@ def optimize(
     indistinguishable from it. An infeasible problem exits 2, naming the constraints no trial
     met.
     """
-    from funnelsim import optimize as search
     from funnelsim.executors import ExecutorSpec, default_workers
     from funnelsim.goals import parse_goal
     from funnelsim.metrics import METRICS
-    from funnelsim.scenario.optimization import load_optimization
+    from funnelsim.optimizer import optimize as search
+    from funnelsim.scenario.optimization import load_optimization, with_effort
 
     spec, baseline = load_optimization(file, set_, list(METRICS), parse_goal)
-    changes: dict[str, Any] = {"trials": trials, "replications": replications}
-    changes = {key: value for key, value in changes.items() if value is not None}
-    if replications is not None:
-        changes["promising"] = max(spec.promising, replications)
-    if confirm_replications is not None:
-        changes["confirm"] = spec.confirm.model_copy(update={"replications": confirm_replications})
-    spec = spec.model_copy(update=changes)
+    spec = with_effort(spec, trials, replications, confirm_replications)
     with _progress(f"optimizing {spec.name}", out_dir) as progress:
-        found = search.optimize(
+        found = search(
             spec,
             baseline,
             seed=seed,
@@ -1001,7 +995,7 @@ def _optimize_charts(found: Optimum, out: Path) -> None:
     from funnelsim.charts import plot_history, plot_pareto, plot_relative_differences
     from funnelsim.formatting import chart_text
     from funnelsim.metrics import METRICS
-    from funnelsim.optimize import statistic
+    from funnelsim.optimizer import statistic
     from funnelsim.store import atomic_write
 
     objective = found.objectives[0]
@@ -1478,23 +1472,23 @@ def calibrate_(
     and writes --output: a scenario whose fitted numbers carry their range, source and grade,
     the rest taken from --base. Prints the fits and the rows dropped, by reason.
     """
-    from funnelsim import calibrate as calibration
+    from funnelsim.calibration import bundled_baseline, calibrate
     from funnelsim.crm.fits import fit
     from funnelsim.crm.read import read_export
     from funnelsim.scenario.load import load_scenario, read_document
     from funnelsim.store import atomic_write
 
     if backtest_dir is not None:
-        from funnelsim.backtest import check_out
+        from funnelsim.backtesting import check_out
 
         check_out(backtest_dir, "--backtest")
-    base_path = base or calibration.bundled_baseline()
+    base_path = base or bundled_baseline()
     if base is None and not base_path.is_file():
         raise UsageError("no bundled baseline in this installation: give a base scenario", "--base")
     scenario = load_scenario(base_path)
     export = read_export(contacts, deals, spend, fmt, timezone=timezone, strict=strict)
     fits = fit(export)
-    found = calibration.calibrate(
+    found = calibrate(
         export,
         scenario,
         name=f"Calibrated from {contacts.name}",
@@ -1616,7 +1610,7 @@ def backtest_(
     conversion rates, time in stage, the speed-to-lead decay. Prints each quantity with the
     data's 95% CI, the simulation's band and the verdict, and writes the report to --out.
     """
-    from funnelsim.backtest import check_out
+    from funnelsim.backtesting import check_out
     from funnelsim.crm.fits import fit
     from funnelsim.crm.read import read_export
     from funnelsim.scenario.load import load_scenario
@@ -1646,7 +1640,7 @@ def _backtest(
 ) -> dict[str, Any]:
     """Back-test ``scenario`` against ``export`` into ``out``; the table unless not ``show``.
     Returns backtest.json's content."""
-    from funnelsim.backtest import backtest
+    from funnelsim.backtesting import backtest
     from funnelsim.executors import ExecutorSpec, default_workers
     from funnelsim.report import write_backtest
 

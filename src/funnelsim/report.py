@@ -48,7 +48,7 @@ WEEKLY = {  # weekly series column -> axis label, shown as a percentage
 REPORT = "report"
 
 if TYPE_CHECKING:
-    from funnelsim.backtest import Backtest
+    from funnelsim.backtesting import Backtest
 
 
 def summary_of(row: pd.Series) -> Summary:

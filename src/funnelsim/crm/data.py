@@ -1,7 +1,7 @@
 """A CRM export as funnelsim reads it, whatever the CRM: leads, deals and spend, normalised.
 
 ``funnelsim.crm.read`` turns a HubSpot, Salesforce or mapped export into an :class:`Export`;
-``funnelsim.calibrate`` fits a scenario's numbers from it. Times are naive local datetimes
+``funnelsim.calibration`` fits a scenario's numbers from it. Times are naive local datetimes
 (``--timezone``'s wall clock), as a scenario's calendar reads them; a stage never reached is
 ``NaT``.
 

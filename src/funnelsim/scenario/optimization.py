@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
@@ -260,3 +260,21 @@ def load_optimization(
     if problems:
         raise ScenarioError(problems)
     return spec, baseline
+
+
+def with_effort(
+    spec: Optimization,
+    trials: int | None = None,
+    replications: int | None = None,
+    confirm_replications: int | None = None,
+) -> Optimization:
+    """``spec`` with the effort asked for on the command line (``--trials``,
+    ``--replications``, ``--confirm-replications``) or from Python instead of the file's: more
+    replications of every trial raise those of a promising one with them."""
+    changes: dict[str, Any] = {"trials": trials, "replications": replications}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if replications is not None:
+        changes["promising"] = max(spec.promising, replications)
+    if confirm_replications is not None:
+        changes["confirm"] = spec.confirm.model_copy(update={"replications": confirm_replications})
+    return spec.model_copy(update=changes)
