@@ -123,6 +123,7 @@ def test_the_api_names_are_the_functions_with_every_module_imported() -> None:
     assert fs.backtest is api.backtest
     assert sys.modules["funnelsim.optimizer"].__name__ == "funnelsim.optimizer"
     assert set(fs.__all__) <= set(dir(fs))
+    assert fs.__all__ == api.__all__  # the package lists the API's names without importing it
 
 
 def test_importing_funnelsim_stays_light() -> None:

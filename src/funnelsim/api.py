@@ -34,7 +34,8 @@ from __future__ import annotations
 import html
 import importlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -187,6 +188,17 @@ class _Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+@contextmanager
+def _progress(label: str, show: bool) -> Iterator[dict[str, Any]]:
+    """A progress bar's callbacks, as the library's runs take them (``on_total``,
+    ``on_chunk``); the bar is closed however the run ends."""
+    bar = _Bar(label, show)
+    try:
+        yield {"on_total": bar.total, "on_chunk": bar.advance}
+    finally:
+        bar.close()
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -461,8 +473,7 @@ def run(
     plans = _plans(scenarios)
     folder = None if out is None else Path(out)
     label = f"simulating {plans[0].name}" if len(plans) == 1 else "simulating"
-    bar = _Bar(label, progress)
-    try:
+    with _progress(label, progress) as callbacks:
         found = experiment.run(
             plans,
             replications,
@@ -470,11 +481,8 @@ def run(
             out=folder,
             records=records,
             executor=_executor(workers, executor),
-            on_chunk=bar.advance,
-            on_total=bar.total,
+            **callbacks,
         )
-    finally:
-        bar.close()
     return Results(found, folder)
 
 
@@ -503,21 +511,17 @@ def compare(
     """
     plans = _plans([baseline, *others])
     folder = None if out is None else Path(out)
-    bar = _Bar("comparing", progress)
-    try:
+    with _progress("comparing", progress) as callbacks:
         found = experiment.run(
             plans,
             replications,
             seed,
             out=folder,
             executor=_executor(workers, executor),
-            on_chunk=bar.advance,
-            on_total=bar.total,
+            **callbacks,
             command="compare",
             default_replications=20,
         )
-    finally:
-        bar.close()
     return Comparison(found, folder)
 
 
@@ -549,8 +553,7 @@ def study(
     sized = experiment.study_size_check(replications, None)
     spec, points = load_study(path, overrides, METRICS, sized)
     folder = None if out is None else Path(out)
-    bar = _Bar(f"study {spec.name}", progress)
-    try:
+    with _progress(f"study {spec.name}", progress) as callbacks:
         found = experiment.run_study(
             spec,
             points,
@@ -558,11 +561,8 @@ def study(
             seed,
             out=folder,
             executor=_executor(workers, executor),
-            on_chunk=bar.advance,
-            on_total=bar.total,
+            **callbacks,
         )
-    finally:
-        bar.close()
     return StudyResults(found, spec, points, folder)
 
 
@@ -585,8 +585,7 @@ def sensitivity(
     """Which uncertain inputs (numbers with a range) decide ``metric`` (``funnelsim
     sensitivity``); with two scenarios, the difference second - first, and where it flips.
     ``.ranked()`` names the inputs, most decisive first; ``.parameters`` holds the figures."""
-    bar = _Bar(f"sensitivity of {metric}", progress)
-    try:
+    with _progress(f"sensitivity of {metric}", progress) as callbacks:
         return analyse(
             _plans(scenarios),
             metric=metric,
@@ -598,11 +597,8 @@ def sensitivity(
             top=top,
             executor=_executor(workers, executor),
             out=None if out is None else Path(out),
-            on_total=bar.total,
-            on_chunk=bar.advance,
+            **callbacks,
         )
-    finally:
-        bar.close()
 
 
 def optimize(
@@ -634,8 +630,7 @@ def optimize(
         overrides = [f"{key}={_yaml_text(value)}" for key, value in (changes or {}).items()]
         spec, baseline = load_optimization(source, overrides, list(METRICS), parse_goal)
     spec = with_effort(spec, trials, replications, confirm_replications)
-    bar = _Bar(f"optimizing {spec.name}", progress)
-    try:
+    with _progress(f"optimizing {spec.name}", progress) as callbacks:
         return _optimize(
             spec,
             baseline,
@@ -643,11 +638,8 @@ def optimize(
             executor=_executor(workers, executor),
             out=None if out is None else Path(out),
             force=force,
-            on_total=bar.total,
-            on_chunk=bar.advance,
+            **callbacks,
         )
-    finally:
-        bar.close()
 
 
 def size(
@@ -676,8 +668,7 @@ def size(
     >>> 9 <= found.headcount <= 12
     True
     """  # noqa: E501
-    bar = _Bar(f"sizing {team}", progress)
-    try:
+    with _progress(f"sizing {team}", progress) as callbacks:
         return _size(
             _plans(scenario)[0],
             team,
@@ -689,11 +680,8 @@ def size(
             max_headcount=max_headcount,
             out=None if out is None else Path(out),
             force=force,
-            on_total=bar.total,
-            on_chunk=bar.advance,
+            **callbacks,
         )
-    finally:
-        bar.close()
 
 
 def plan(
@@ -711,8 +699,7 @@ def plan(
     """Plan backwards from ``target`` (``'new_arr=3000000'``; ``funnelsim plan``): the spend,
     contacts and people the scenario needs to reach it with ``probability``."""
     metric, value = parse_target(target, "target")
-    bar = _Bar(f"planning {metric} >= {value:,.6g}", progress)
-    try:
+    with _progress(f"planning {metric} >= {value:,.6g}", progress) as callbacks:
         return _plan(
             _plans(scenario)[0],
             metric,
@@ -722,11 +709,8 @@ def plan(
             seed=seed,
             executor=_executor(workers, executor),
             out=None if out is None else Path(out),
-            on_total=bar.total,
-            on_chunk=bar.advance,
+            **callbacks,
         )
-    finally:
-        bar.close()
 
 
 def calibrate(
@@ -801,8 +785,7 @@ def backtest(
         timezone=timezone,
         strict=False,
     )
-    bar = _Bar(f"back-testing {plan_.name}", progress)
-    try:
+    with _progress(f"back-testing {plan_.name}", progress) as callbacks:
         found = _backtest(
             plan_,
             export,
@@ -811,11 +794,8 @@ def backtest(
             executor=_executor(workers, executor),
             data_fits=fit(export),
             warmup=warmup,
-            on_total=bar.total,
-            on_chunk=bar.advance,
+            **callbacks,
         )
-    finally:
-        bar.close()
     if folder is not None:
         write_backtest(found, folder)
     return found

@@ -126,13 +126,14 @@ SEED = click.option(
     type=click.IntRange(min=0),
     help="Seed (default: the (first) scenario's, else fresh).",
 )
+WORKERS = click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    help="Processes running replications (default: all cores).",
+)
 RUNNING = _options(
-    click.option(
-        "--workers",
-        "-w",
-        type=click.IntRange(min=1),
-        help="Processes running replications (default: all cores).",
-    ),
+    WORKERS,
     click.option(
         "--executor",
         default="process",
@@ -738,12 +739,7 @@ def study(
 )
 @SEED
 @SET
-@click.option(
-    "--workers",
-    "-w",
-    type=click.IntRange(min=1),
-    help="Processes running replications (default: all cores).",
-)
+@WORKERS
 @click.option(
     "--out",
     "out_dir",
@@ -852,12 +848,7 @@ def sensitivity(
 )
 @SEED
 @SET
-@click.option(
-    "--workers",
-    "-w",
-    type=click.IntRange(min=1),
-    help="Processes running replications (default: all cores).",
-)
+@WORKERS
 @click.option(
     "--executor",
     default="process",
@@ -1074,12 +1065,7 @@ def _optimize_charts(found: Optimum, out: Path) -> None:
 )
 @SEED
 @SET
-@click.option(
-    "--workers",
-    "-w",
-    type=click.IntRange(min=1),
-    help="Processes running replications (default: all cores).",
-)
+@WORKERS
 @click.option(
     "--max-headcount",
     type=click.IntRange(min=1),
@@ -1249,12 +1235,7 @@ def _figure(value: object) -> str:
 )
 @SEED
 @SET
-@click.option(
-    "--workers",
-    "-w",
-    type=click.IntRange(min=1),
-    help="Processes running replications (default: all cores).",
-)
+@WORKERS
 @click.option(
     "--out",
     "out_dir",
@@ -1581,12 +1562,7 @@ def calibrate_(
     help="Warm-up before the period instead of the scenario's, e.g. 0d when the CRM's history "
     "starts with the funnel itself (nothing waiting, nothing learnt).",
 )
-@click.option(
-    "--workers",
-    "-w",
-    type=click.IntRange(min=1),
-    help="Processes running replications (default: all cores).",
-)
+@WORKERS
 @JSON
 def backtest_(
     scenario_file: Path,
