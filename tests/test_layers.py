@@ -50,6 +50,7 @@ LAYERS: list[tuple[str, ...]] = [
         "crm.",
         "calibration",
         "backtesting",
+        "refinement",
     ),
     ("charts", "report"),
     ("api", "funnelsim"),  # ``import funnelsim as fs``: the package's names are the API's

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,12 +78,15 @@ def calibrate(
     base_data: dict[str, Any] | None = None,
     base_label: str | None = None,
     fits: Fits | None = None,
+    refined: Mapping[str, dict[str, object]] | None = None,
 ) -> Calibration:
     """The scenario the export describes, completed by ``base`` (see the module).
 
     ``base_data`` is the base file's content as written (its ranges, sources and order kept;
     default: ``base`` dumped); ``base_label`` names it in the comments (default its name);
     ``base`` None reads the bundled baseline. ``fits`` default: ``funnelsim.crm.fits.fit``.
+    ``refined``: numbers calibrated by simulation (``funnelsim.refinement``), by path, written
+    in place of the fitted or base ones.
     """
     if base is None:
         bundled = bundled_baseline()
@@ -102,6 +106,7 @@ def calibrate(
     notes: list[str] = []
     numbers = {path: _graded(number) for path, number in fits.scenario_numbers().items()}
     _win_after_stages(numbers, base, notes)
+    numbers.update(refined or {})
     sources = _sources(export, data, fits, numbers, notes)
     data["sources"] = {key: value for key, (value, _) in sources.items()}
     data["name"] = name

@@ -1433,6 +1433,23 @@ def export_crm(
     help="Also back-test the calibrated scenario against the export (as `funnelsim backtest`, "
     "10 replications) and write its report into DIR, a new or empty folder.",
 )
+@click.option(
+    "--refine",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="ROUNDS",
+    help="Calibrate by simulation: replay the export ROUNDS times, scaling the numbers the "
+    "export only sees through the funnel (SDR qualification, AE acceptance, win rates, cycles) "
+    "by the data's figure over the replay's.",
+)
+@click.option(
+    "--warmup",
+    metavar="DURATION",
+    help="Warm-up of the replays (--refine, --backtest), e.g. 0d for a history that starts "
+    "with the company (default: the scenario's).",
+)
+@WORKERS
 @JSON
 def calibrate_(
     contacts: Path,
@@ -1444,6 +1461,9 @@ def calibrate_(
     timezone: str | None,
     strict: bool,
     backtest_dir: Path | None,
+    refine: int,
+    warmup: str | None,
+    workers: int | None,
     as_json: bool,
 ) -> None:
     """Fit a scenario from a CRM export (HubSpot, Salesforce or mapped).
@@ -1477,6 +1497,26 @@ def calibrate_(
         base_label=str(base_path),
         fits=fits,
     )
+    refined = None
+    if refine:
+        from funnelsim.executors import ExecutorSpec, default_workers
+        from funnelsim.refinement import refine as by_simulation
+
+        with _progress(f"calibrating by simulation ({refine} rounds)", None) as progress:
+            refined = by_simulation(
+                found.scenario, export, rounds=refine, warmup=warmup, data_fits=None,
+                executor=ExecutorSpec(workers or default_workers()), **progress,
+            )  # fmt: skip
+        found = calibrate(
+            export,
+            scenario,
+            name=f"Calibrated from {contacts.name}",
+            base_data=read_document(base_path).data,
+            base_label=str(base_path),
+            fits=fits,
+            refined=refined.numbers,
+        )
+        found.notes += [*refined.notes, refined.summary_line()]
     if spend is not None:
         found.notes.append("spend: read and checked; spend -> leads curves are not fitted yet")
 
@@ -1487,7 +1527,10 @@ def calibrate_(
     _note(f"wrote {output}")
     tested = None
     if backtest_dir is not None:
-        tested = _backtest(found.scenario, export, fits, backtest_dir, show=not as_json)
+        tested = _backtest(
+            found.scenario, export, fits, backtest_dir, show=not as_json, warmup=warmup,
+            workers=workers,
+        )  # fmt: skip
     if as_json:
         _json(
             {

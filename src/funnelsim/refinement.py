@@ -1,0 +1,211 @@
+"""Calibration by simulation: the numbers no column of an export gives on its own.
+
+Some of a scenario's numbers are read straight off an export (arrivals, deal sizes); others
+only act through the funnel, and the export sees their product with everything around them.
+The share of MQLs the SDRs qualify is ``teams.sdr.qualification.probability`` times the chance
+of reaching the lead at all; the days from opportunity to close are a segment's ``cycle``
+(the buyer's delays) plus the AEs' own work and their queue; a won rate passes through the
+stages and the win rules. Setting such a number to the export's figure counts the rest twice.
+
+:func:`refine` finds them as indirect inference does (moment matching; Gourieroux, Monfort
+and Renault 1993): replay the scenario over the export's period (``funnelsim.backtesting``),
+compare the simulated fits with the data's, and scale each such number by the ratio of the
+data's figure to the simulated one, a few times over. Each number moves one quantity most
+(:data:`KNOBS`), the quantities are roughly proportional to their numbers, and the ratios
+settle in two or three rounds. Every round runs on the same seed (common random numbers), so
+the ratios move with the numbers, not with the noise between rounds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from funnelsim.backtesting import Backtest, backtest
+from funnelsim.crm.data import Export
+from funnelsim.crm.fits import Fits
+from funnelsim.executors import ExecutorSpec
+from funnelsim.experiment import IN_PROCESS
+from funnelsim.replications import OnChunk, OnTotal
+from funnelsim.scenario.load import with_settings
+from funnelsim.scenario.ranges import Quantity, ranges_of
+from funnelsim.scenario.schema import Scenario
+from funnelsim.units import Duration
+
+Kind = Literal["share", "days"]
+SHARE_BOUNDS = (0.001, 1.0)
+STEP_BOUNDS = (0.5, 2.0)  # one round moves a number by at most this factor: noise stays small
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A scenario number (``path``) and the back-test quantity it moves most."""
+
+    path: str
+    quantity: str
+    kind: Kind
+
+
+def knobs(scenario: Scenario) -> list[Knob]:
+    """The composite numbers of ``scenario`` that a back-test can tune."""
+    found = []
+    if scenario.teams.sdr.qualification is not None:
+        found.append(Knob("teams.sdr.qualification.probability", "rate_mql_to_sql", "share"))
+    ae = scenario.teams.ae
+    if ae is not None:
+        if ae.acceptance is not None:
+            found.append(
+                Knob("teams.ae.acceptance.probability", "rate_sql_to_opportunity", "share")
+            )
+        for name, segment in (scenario.segments or {}).items():
+            quantity = f"rate_opportunity_to_won.segment.{name}"
+            found.append(Knob(f"segments.{name}.win_rate", quantity, "share"))
+            if segment.cycle is not None:
+                days = f"days_opportunity_to_close_median.segment.{name}"
+                found.append(Knob(f"segments.{name}.cycle", days, "days"))
+    return found
+
+
+@dataclass(frozen=True)
+class Round:
+    """One replay: how many quantities were inside the band, and the ratios it applied."""
+
+    inside: int
+    compared: int
+    ratios: dict[str, float]  # path -> data / simulated
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """What :func:`refine` did: the numbers it set, each round, and the last replay."""
+
+    numbers: dict[str, dict[str, object]]  # path -> extended number, as a scenario writes it
+    rounds: list[Round]
+    last: Backtest
+    scenario: Scenario
+    notes: list[str] = field(default_factory=list)
+
+    def summary_line(self) -> str:
+        first = self.rounds[0]
+        return (
+            f"refined by simulation in {len(self.rounds)} round(s): {first.inside} of "
+            f"{first.compared} quantities inside the band before, {self.last.inside} of "
+            f"{len(self.last.compared)} after"
+        )
+
+
+def refine(
+    scenario: Scenario,
+    export: Export,
+    *,
+    rounds: int = 3,
+    replications: int = 6,
+    seed: int | None = None,
+    warmup: str | None = None,
+    executor: ExecutorSpec = IN_PROCESS,
+    data_fits: Fits | None = None,
+    on_chunk: OnChunk | None = None,
+    on_total: OnTotal | None = None,
+) -> Refinement:
+    """Tune ``scenario``'s composite numbers (:func:`knobs`) until its replay of ``export``
+    gives the export's figures (see the module); ``rounds`` replays adjust, one more judges.
+
+    ``warmup``, ``seed`` and ``replications`` are the back-test's. A number whose quantity the
+    export or the replay lacks is left as it is, and listed in ``notes``.
+    """
+    current = scenario
+    history: list[Round] = []
+    values: dict[str, float] = {}
+    notes: list[str] = []
+    replay = _replayer(export, replications, seed, warmup, executor, data_fits, on_chunk, on_total)
+    found = replay(current)
+    for _ in range(rounds):
+        ratios: dict[str, float] = {}
+        changes: dict[str, Any] = {}
+        for knob in knobs(current):
+            compared = found.compared.get(knob.quantity)
+            if compared is None:
+                if knob.path not in notes:
+                    notes.append(f"{knob.path}: {knob.quantity} not compared: left as it is")
+                continue
+            data, simulated = compared.data.estimate, compared.simulated.mean
+            if not (math.isfinite(data) and math.isfinite(simulated) and simulated > 0):
+                continue
+            ratio = min(max(data / simulated, STEP_BOUNDS[0]), STEP_BOUNDS[1])
+            old = values.get(knob.path, _number(current, knob))
+            values[knob.path] = new = _bounded(knob, old * ratio)
+            ratios[knob.path] = ratio
+            changes[knob.path] = _written(knob, new)
+        history.append(Round(found.inside, len(found.compared), ratios))
+        if not changes:
+            break
+        current = with_settings(current, changes, current.name, "refinement")
+        found = replay(current)
+    numbers = {knob.path: _extended(scenario, knob, values[knob.path], history)
+               for knob in knobs(scenario) if knob.path in values}  # fmt: skip
+    return Refinement(numbers, history, found, current, notes)
+
+
+def _replayer(
+    export: Export,
+    replications: int,
+    seed: int | None,
+    warmup: str | None,
+    executor: ExecutorSpec,
+    data_fits: Fits | None,
+    on_chunk: OnChunk | None,
+    on_total: OnTotal | None,
+) -> Any:
+    def replay(scenario: Scenario) -> Backtest:
+        return backtest(
+            scenario, export, replications=replications, seed=seed, executor=executor,
+            on_chunk=on_chunk, on_total=on_total, data_fits=data_fits, warmup=warmup,
+        )  # fmt: skip
+
+    return replay
+
+
+def _number(scenario: Scenario, knob: Knob) -> float:
+    node: Any = scenario
+    for part in knob.path.split("."):
+        node = node[part] if isinstance(node, Mapping) else getattr(node, part)
+    return float(node.hours / 24 if knob.kind == "days" else node)
+
+
+def _bounded(knob: Knob, value: float) -> float:
+    if knob.kind == "share":
+        return min(max(value, SHARE_BOUNDS[0]), SHARE_BOUNDS[1])
+    return max(value, 0.01)
+
+
+def _written(knob: Knob, value: float) -> float | str:
+    return f"{value:.4g}d" if knob.kind == "days" else round(value, 4)
+
+
+def _extended(
+    scenario: Scenario, knob: Knob, value: float, rounds: list[Round]
+) -> dict[str, object]:
+    """The refined number as a scenario file writes it: its value, the range it had moved by
+    the same factor (shares kept within 0-1), and where it came from."""
+    factor = value / _number(scenario, knob)
+    number: dict[str, object] = {"value": _written(knob, value)}
+    had = ranges_of(scenario).get(knob.path)
+    if had is not None and had.low is not None and had.high is not None:
+        low, high = _plain(had.low), _plain(had.high)
+        if knob.kind == "days":
+            low, high = low / 24, high / 24
+        number["low"] = _written(knob, _bounded(knob, min(low * factor, value)))
+        number["high"] = _written(knob, _bounded(knob, max(high * factor, value)))
+    number["source"] = (
+        f"calibrated by simulation: {len(rounds)} round(s) matching {knob.quantity} "
+        f"(x{factor:.3g} of the fitted or base value)"
+    )
+    number["grade"] = "B"
+    return number
+
+
+def _plain(end: Quantity) -> float:
+    """A range's end as a number: hours for a duration."""
+    return float(end.hours) if isinstance(end, Duration) else float(end)  # type: ignore[arg-type]
