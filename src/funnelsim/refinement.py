@@ -10,7 +10,8 @@ stages and the win rules. Setting such a number to the export's figure counts th
 :func:`refine` finds them as indirect inference does (moment matching; Gourieroux, Monfort
 and Renault 1993): replay the scenario over the export's period (``funnelsim.backtesting``),
 compare the simulated fits with the data's, and scale each such number by the ratio of the
-data's figure to the simulated one, a few times over. Each number moves one quantity most
+data's figure to the simulated one (the MQL threshold, a bar the lead -> MQL rate falls as it
+rises, moves by a secant step instead), a few times over. Each number moves one quantity most
 (:data:`KNOBS`), the quantities are roughly proportional to their numbers, and the ratios
 settle in two or three rounds. Every round runs on the same seed (common random numbers), so
 the ratios move with the numbers, not with the noise between rounds.
@@ -34,9 +35,10 @@ from funnelsim.scenario.ranges import Quantity, ranges_of
 from funnelsim.scenario.schema import Scenario
 from funnelsim.units import Duration
 
-Kind = Literal["share", "days"]
+Kind = Literal["share", "days", "threshold"]  # threshold: a bar the quantity falls as it rises
 SHARE_BOUNDS = (0.001, 1.0)
 STEP_BOUNDS = (0.5, 2.0)  # one round moves a number by at most this factor: noise stays small
+THRESHOLD_STEP = 0.1  # and a threshold (a score in 0-1) by at most this much
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Knob:
 def knobs(scenario: Scenario) -> list[Knob]:
     """The composite numbers of ``scenario`` that a back-test can tune."""
     found = []
+    if scenario.marketing is not None:
+        found.append(Knob("marketing.mql_threshold", "rate_lead_to_mql", "threshold"))
     if scenario.teams.sdr.qualification is not None:
         found.append(Knob("teams.sdr.qualification.probability", "rate_mql_to_sql", "share"))
     ae = scenario.teams.ae
@@ -118,6 +122,7 @@ def refine(
     current = scenario
     history: list[Round] = []
     values: dict[str, float] = {}
+    previous: dict[str, tuple[float, float]] = {}  # threshold -> (value, simulated) last round
     notes: list[str] = []
     replay = _replayer(export, replications, seed, warmup, executor, data_fits, on_chunk, on_total)
     found = replay(current)
@@ -135,8 +140,13 @@ def refine(
                 continue
             ratio = min(max(data / simulated, STEP_BOUNDS[0]), STEP_BOUNDS[1])
             old = values.get(knob.path, _number(current, knob))
-            values[knob.path] = new = _bounded(knob, old * ratio)
-            ratios[knob.path] = ratio
+            if knob.kind == "threshold":
+                new = _threshold(old, data, simulated, previous.get(knob.path))
+                previous[knob.path] = (old, simulated)
+            else:
+                new = old * ratio
+            values[knob.path] = new = _bounded(knob, new)
+            ratios[knob.path] = data / simulated
             changes[knob.path] = _written(knob, new)
         history.append(Round(found.inside, len(found.compared), ratios))
         if not changes:
@@ -167,6 +177,20 @@ def _replayer(
     return replay
 
 
+def _threshold(
+    value: float, data: float, simulated: float, before: tuple[float, float] | None
+) -> float:
+    """The next value of a bar the quantity falls as it rises (an MQL threshold on a score in
+    0-1): a secant step through the last two rounds, or a first step proportional to the
+    relative gap; never more than ``THRESHOLD_STEP`` at once."""
+    step = THRESHOLD_STEP * (simulated - data) / simulated
+    if before is not None and before[1] != simulated and before[0] != value:
+        slope = (simulated - before[1]) / (value - before[0])
+        if slope < 0:  # as expected: a higher bar, fewer MQLs
+            step = (data - simulated) / slope
+    return value + min(max(step, -THRESHOLD_STEP), THRESHOLD_STEP)
+
+
 def _number(scenario: Scenario, knob: Knob) -> float:
     node: Any = scenario
     for part in knob.path.split("."):
@@ -175,7 +199,7 @@ def _number(scenario: Scenario, knob: Knob) -> float:
 
 
 def _bounded(knob: Knob, value: float) -> float:
-    if knob.kind == "share":
+    if knob.kind in ("share", "threshold"):
         return min(max(value, SHARE_BOUNDS[0]), SHARE_BOUNDS[1])
     return max(value, 0.01)
 
@@ -187,8 +211,9 @@ def _written(knob: Knob, value: float) -> float | str:
 def _extended(
     scenario: Scenario, knob: Knob, value: float, rounds: list[Round]
 ) -> dict[str, object]:
-    """The refined number as a scenario file writes it: its value, the range it had moved by
-    the same factor (shares kept within 0-1), and where it came from."""
+    """The refined number as a scenario file writes it: its value, the range it had moved with
+    it (by the same factor; a threshold by the same difference; shares kept within 0-1), and
+    where it came from."""
     factor = value / _number(scenario, knob)
     number: dict[str, object] = {"value": _written(knob, value)}
     had = ranges_of(scenario).get(knob.path)
@@ -196,8 +221,13 @@ def _extended(
         low, high = _plain(had.low), _plain(had.high)
         if knob.kind == "days":
             low, high = low / 24, high / 24
-        number["low"] = _written(knob, _bounded(knob, min(low * factor, value)))
-        number["high"] = _written(knob, _bounded(knob, max(high * factor, value)))
+        if knob.kind == "threshold":  # a bar moves by a difference, not by a factor
+            shift = value - _number(scenario, knob)
+            low, high = low + shift, high + shift
+        else:
+            low, high = low * factor, high * factor
+        number["low"] = _written(knob, _bounded(knob, min(low, value)))
+        number["high"] = _written(knob, _bounded(knob, max(high, value)))
     number["source"] = (
         f"calibrated by simulation: {len(rounds)} round(s) matching {knob.quantity} "
         f"(x{factor:.3g} of the fitted or base value)"
