@@ -12,6 +12,7 @@ they own (``funnelsim.optimizer``, ``sensitivity_analysis``, ``calibration``, ``
 so no module shadows an API name on the package.
 """
 
+import importlib
 from typing import Any
 
 from funnelsim.compiled import guard as _guard
@@ -41,17 +42,14 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """The API's names, imported when first used (and ``fs.results``, the module)."""
-    # ``import funnelsim.X``, not ``from funnelsim import X``: that form asks this function
-    # whether the package has X before importing it, and would come back here for ever
+    # By name, through importlib: a type checker reading this package (mypyc compiling the
+    # model, which imports the package) must not follow into the API and every library it
+    # uses, which a build environment does not have.
     if name == "results":
-        import funnelsim.results
-
-        return funnelsim.results
+        return importlib.import_module("funnelsim.results")
     if name not in __all__:
         raise AttributeError(f"module 'funnelsim' has no attribute {name!r}")
-    import funnelsim.api
-
-    return getattr(funnelsim.api, name)
+    return getattr(importlib.import_module("funnelsim.api"), name)
 
 
 def __dir__() -> list[str]:
