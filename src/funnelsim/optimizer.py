@@ -45,7 +45,7 @@ import hashlib
 import json
 import math
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -474,8 +474,8 @@ def optimize(
     plan whatever the executor. Raises :class:`InfeasibleError` when no plan meets the
     constraints, naming those no trial met."""
     constraints = [parse_goal(text, "constraints") for text in spec.constraints]
-    root = normalise_seed(baseline.seed if spec.seed is None and seed is None else
-                          seed if seed is not None else spec.seed)  # fmt: skip
+    chosen = seed if seed is not None else spec.seed if spec.seed is not None else baseline.seed
+    root = normalise_seed(chosen)
     if resume and out is None:
         raise UsageError("needs --out, the folder of the optimisation to finish", "--resume")
     draws: list[dict[Any, Any]] = [{}]
@@ -512,11 +512,12 @@ def _search(study: optuna.Study, search: _Search) -> tuple[list[Trial], int]:
     while len(done) < spec.trials:
         study.sampler = _sampler(spec, _batch_seed(search.root, batches))
         asked: list[tuple[optuna.Trial, Trial]] = []
+        plans: dict[int, list[Scenario]] = {}  # built once: for the costs, then to simulate
         for _ in range(min(spec.batch, spec.trials - len(done))):
             proposal = study.ask()
             settings, over = search.filled(_suggest(proposal, spec))
             trial = Trial(proposal.number, settings)
-            plan = search.candidate(settings, f"trial {proposal.number}")
+            plan = plans[trial.number] = search.candidate(settings, f"trial {trial.number}")
             for name, known in KNOWN_BEFORE.items():
                 trial.known[name] = known(plan[0])
             broken = [
@@ -529,11 +530,11 @@ def _search(study: optuna.Study, search: _Search) -> tuple[list[Trial], int]:
                 trial.skipped = "breaks " + ", ".join(broken)
             asked.append((proposal, trial))
         simulated = [(p, t) for p, t in asked if t.skipped is None]
-        plans = [search.candidate(t.settings, f"trial {t.number}") for _, t in simulated]
-        outcomes = search.simulate(plans, spec.replications, 0) if plans else []
+        runs = [plans[t.number] for _, t in simulated]
+        outcomes = search.simulate(runs, spec.replications, 0) if runs else []
         for (_, trial), found in zip(simulated, outcomes, strict=True):
             trial.outcomes = found
-        _promote(search, done, [t for _, t in simulated])
+        _promote(search, done, [t for _, t in simulated], plans)
         for proposal, trial in asked:  # told in trial order: the sampler's history is fixed
             _tell(study, proposal, trial, search)
             done.append(trial)
@@ -542,7 +543,9 @@ def _search(study: optuna.Study, search: _Search) -> tuple[list[Trial], int]:
     return sorted(done, key=lambda t: t.number), kept
 
 
-def _promote(search: _Search, done: list[Trial], batch: list[Trial]) -> None:
+def _promote(
+    search: _Search, done: list[Trial], batch: list[Trial], plans: Mapping[int, list[Scenario]]
+) -> None:
     """Run the batch's most promising trials to ``promising`` replications: those that may
     meet every constraint and may beat the best plan so far (at most a quarter of the batch,
     the best first)."""
@@ -579,8 +582,8 @@ def _promote(search: _Search, done: list[Trial], batch: list[Trial]) -> None:
     chosen = [hopeful[i] for i in order[: max(1, spec.batch // 4)]]
     if not chosen:
         return
-    plans = [search.candidate(t.settings, f"trial {t.number}") for t in chosen]
-    more = search.simulate(plans, spec.promising, 0, [t.outcomes for t in chosen])
+    runs = [plans[t.number] for t in chosen]
+    more = search.simulate(runs, spec.promising, 0, [t.outcomes for t in chosen])
     for trial, found in zip(chosen, more, strict=True):
         trial.outcomes = found
 
