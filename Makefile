@@ -62,7 +62,7 @@ demo: install
 ## prints the seed that replays it), in CI they keep their fixed ones
 test: install notebooks
 	$(if $(CI),,FUNNELSIM_TEST_SEED=$${FUNNELSIM_TEST_SEED:-random}) $(BIN)/python -m pytest -q tests
-	$(BIN)/python -m pytest -q --nbmake $(NB_BUILD)
+	$(if $(CI),FUNNELSIM_FAST=1 ,)$(BIN)/python -m pytest -q --nbmake $(NB_BUILD)
 
 ## test-fast: everything but the slow tests (tests/ marked slow) and notebooks
 test-fast: install
