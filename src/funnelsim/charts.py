@@ -56,6 +56,12 @@ def _style(ax: Axes, *, xlabel: str, ylabel: str, percent: bool, integer_x: bool
         ax.legend(frameon=False)
 
 
+def _error_bars(summaries: Sequence[Summary]) -> list[list[float]]:
+    """Matplotlib's asymmetric error bars, below and above each mean, for its confidence
+    interval (an undefined interval draws no bar)."""
+    return [[s.mean - s.ci_low for s in summaries], [s.ci_high - s.mean for s in summaries]]
+
+
 def _ci_level(summaries: Sequence[Summary]) -> float:
     levels = {s.level for s in summaries}
     if len(levels) != 1:
@@ -198,12 +204,10 @@ def plot_options(
     fig, ax = _figure_and_axes(ax)
     xs = list(range(len(labels)))
     means = [s.mean for s in summaries]
-    below = [s.mean - s.ci_low for s in summaries]
-    above = [s.ci_high - s.mean for s in summaries]
     ax.errorbar(
         xs,
         means,
-        yerr=[below, above],
+        yerr=_error_bars(summaries),
         fmt="o",
         capsize=4,
         zorder=3,
@@ -249,8 +253,7 @@ def plot_history(
         ys.append(so_far)
         ax.step(xs, ys, where="post", color="C1", label="best so far")
     number, summary = best
-    low, high = summary.mean - summary.ci_low, summary.ci_high - summary.mean
-    ax.errorbar([number], [summary.mean], yerr=[[low], [high]], fmt="*", color="C3",
+    ax.errorbar([number], [summary.mean], yerr=_error_bars([summary]), fmt="*", color="C3",
                 markersize=12, capsize=4,
                 label=f"chosen, confirmed ({summary.level * 100:g}% CI)")  # fmt: skip
     ax.set_title(title)
@@ -277,8 +280,8 @@ def plot_pareto(
     ys = [y.mean for _, y in front]
     ax.errorbar(
         xs, ys,
-        xerr=[[x.mean - x.ci_low for x, _ in front], [x.ci_high - x.mean for x, _ in front]],
-        yerr=[[y.mean - y.ci_low for _, y in front], [y.ci_high - y.mean for _, y in front]],
+        xerr=_error_bars([x for x, _ in front]),
+        yerr=_error_bars([y for _, y in front]),
         fmt="o-", color="C0", capsize=3,
         label=f"Pareto front, confirmed ({_ci_level([x for x, _ in front]) * 100:g}% CI)",
     )  # fmt: skip
@@ -383,12 +386,10 @@ def plot_size(
     xs = [headcounts[i] for i in order]
     shown = [summaries[i] for i in order]
     means = [s.mean for s in shown]
-    below = [s.mean - s.ci_low if math.isfinite(s.ci_low) else 0.0 for s in shown]
-    above = [s.ci_high - s.mean if math.isfinite(s.ci_high) else 0.0 for s in shown]
     ax.errorbar(
         xs,
         means,
-        yerr=[below, above],
+        yerr=_error_bars(shown),
         fmt="o-",
         capsize=4,
         zorder=3,
