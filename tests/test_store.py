@@ -133,6 +133,7 @@ def test_no_records_writes_metrics_and_series_only(tmp_path: Path) -> None:
         "by_source",
         "by_segment",
         "by_team",
+        "by_wait",
         "breakdown.csv",
     }
     assert results.load(out).table("leads").empty

@@ -15,11 +15,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import stdtrit  # Student-t quantile; scipy.stats costs ~1 s to import
 
 from funnelsim.metrics import METRICS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -259,3 +263,60 @@ def study_table(
         ("point", *(f"{m} ({METRICS[m].unit})" for m in metrics)),
         tuple(rows),
     )
+
+
+# -- results tables summarised for charts --------------------------------------------------------
+QUARTER_WEEKS = 13  # a quarter of the measured period, in weeks
+
+
+def wait_shares(by_wait: pd.DataFrame, level: float = 0.95) -> dict[str, list[tuple[str, Summary]]]:
+    """How long first-touched leads waited, per scenario: for each wait band (in the order of
+    ``funnelsim.breakdown.WAIT_LABELS``) the share of a replication's first touches that fell
+    in it, over replications with its interval.
+
+    ``by_wait`` is a results folder's ``by_wait`` table (``results.load(DIR).table("by_wait")``:
+    ``scenario``, ``replication``, ``wait``, ``metric``, ``value``); scenarios come in its
+    order. A folder written before that table existed gives an empty table, and nothing here.
+    A replication without a first touch counts in no band's sample.
+    """
+    from funnelsim import breakdown
+
+    if by_wait.empty:
+        return {}
+    touched = by_wait[by_wait["metric"] == "leads"]
+    out: dict[str, list[tuple[str, Summary]]] = {}
+    for scenario, rows in touched.groupby("scenario", sort=False):
+        counts = rows.pivot_table(
+            index="replication", columns="wait", values="value", aggfunc="sum", observed=True
+        ).reindex(columns=list(breakdown.WAIT_LABELS), fill_value=0.0)
+        totals = counts.sum(axis=1)
+        shares = counts.div(totals.where(totals > 0), axis=0)
+        out[str(scenario)] = [
+            (band, summarise(shares[band].tolist(), level)) for band in breakdown.WAIT_LABELS
+        ]
+    return out
+
+
+def quarterly_new_arr(
+    weekly: pd.DataFrame, level: float = 0.95
+) -> dict[str, list[tuple[int, Summary]]]:
+    """New ARR by quarter of the measured period, per scenario: weeks 1-13 are the first
+    quarter, 14-26 the second, and so on (``QUARTER_WEEKS``). Each replication's weekly new ARR
+    is summed over the quarter, then summarised over replications; each quarter comes with the
+    number of weeks it holds (fewer than 13: the period ends inside it).
+
+    ``weekly`` is a results folder's weekly table (``results.load(DIR).weekly``: ``scenario``,
+    ``replication``, ``week`` from 1, ``new_arr``); scenarios come in its order.
+    """
+    out: dict[str, list[tuple[int, Summary]]] = {}
+    if weekly.empty:
+        return out
+    quarter = (weekly["week"].astype(int) - 1) // QUARTER_WEEKS
+    frame = weekly.assign(quarter=quarter)
+    for scenario, rows in frame.groupby("scenario", sort=False):
+        sums = rows.groupby(["quarter", "replication"])["new_arr"].sum()
+        weeks = rows.groupby("quarter")["week"].nunique()
+        out[str(scenario)] = [
+            (int(weeks[q]), summarise(sums.loc[q].tolist(), level)) for q in sorted(weeks.index)
+        ]
+    return out

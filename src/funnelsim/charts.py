@@ -1,9 +1,12 @@
 """Charts for budget reviews: what a planner puts on a slide next to a headcount ask.
 
-Every plot function takes ``ax=None`` and returns the Figure; it never computes statistics.
-Means, confidence intervals and theory values arrive already computed (a
-``funnelsim.analysis.Summary`` per point, floats from ``funnelsim.theory``), so a chart shows
-exactly the numbers printed in the tables beside it.
+Every plot function returns the Figure, and never computes statistics. Means, confidence
+intervals and theory values arrive already computed (a ``funnelsim.analysis.Summary`` per
+point, floats from ``funnelsim.theory``), so a chart shows exactly the numbers printed in the
+tables beside it; ``plot_arr_by_quarter`` takes the weekly table and has
+``funnelsim.analysis.quarterly_new_arr`` summarise it. The single-panel charts take ``ax=None``
+to draw on an axes of their own; the budget review's panels (funnel, wait bands, rep time, new
+ARR by quarter) make their own figure.
 
 Figures are built on ``matplotlib.figure.Figure`` directly, without pyplot, so they render
 headless (CI, reports) and never pick a GUI backend. Save one with ``fig.savefig(path)``.
@@ -11,17 +14,23 @@ headless (CI, reports) and never pick a GUI backend. Save one with ``fig.savefig
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from funnelsim.analysis import Summary, excludes_zero
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from funnelsim.backtesting import Comparison, Curve
 
 FIGSIZE = (6.4, 4.0)  # inches: reads on a slide and in a notebook
@@ -510,4 +519,350 @@ def plot_backtest_decay(curve: Curve) -> Figure:
     _style(ax, xlabel="hours waited for the first touch (log scale beyond 1 h)",
            ylabel="chance of SQL relative to an immediate touch", percent=False,
            integer_x=False)  # fmt: skip
+    return fig
+
+
+# -- the budget review: funnel, speed to lead, rep time, new ARR by quarter -------------------
+# Plans arrive by name, as people wrote them: every name is drawn as plain text (chart_text),
+# never as mathtext; pass names as they are, not escaped.
+INBOUND_COLOR = "C0"
+OUTBOUND_COLOR = "C1"
+UNSPLIT_COLOR = "0.6"
+# the funnel's stages, top to bottom: (metric, its inbound part, its outbound part, name);
+# MQLs are inbound by definition, opportunities are not split by where the lead came from
+FUNNEL_STAGES = (
+    ("leads", "leads_inbound", "leads_outbound", "leads"),
+    ("mqls", "mqls", None, "MQLs"),
+    ("sqls", "sqls_inbound", "sqls_outbound", "SQLs"),
+    ("opportunities", None, None, "opportunities"),
+    ("deals_won", "deals_won_inbound", "deals_won_outbound", "deals won"),
+)
+# each stage's conversion from the one above, as ratios of the period's volumes:
+# (numerator, denominator, what it is a share of); SQLs say it for inbound and outbound
+FUNNEL_CONVERSIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "mqls": (("mqls", "leads_inbound", "of inbound leads"),),
+    "sqls": (
+        ("sqls_inbound", "mqls", "of MQLs (inbound)"),
+        ("sqls_outbound", "leads_outbound", "of outbound leads"),
+    ),
+    "opportunities": (("opportunities", "sqls", "of SQLs"),),
+    "deals_won": (("deals_won", "opportunities", "of opportunities"),),
+}
+REP_TIME = {  # the time shares of funnelsim.breakdown, in the order drawn: (name, colour)
+    "time_inbound_follow_up": ("inbound follow-up", "C0"),
+    "time_qualification": ("qualification", "C2"),
+    "time_prospecting": ("outbound prospecting", "C1"),
+    "time_ae_stages": ("AE opportunity stages", "C4"),
+    "time_idle": ("idle", "0.82"),
+}
+TEAM_NAMES = {"sdr": "SDRs", "ae": "AEs"}
+
+
+def _mean(summaries: Mapping[str, Summary], metric: str | None) -> float:
+    s = summaries.get(metric) if metric is not None else None
+    return s.mean if s is not None else math.nan
+
+
+def _fraction(part: float, whole: float) -> float:
+    return part / whole if math.isfinite(part) and math.isfinite(whole) and whole > 0 else math.nan
+
+
+def _end(s: Summary) -> float:
+    """Where a bar with its error bar ends."""
+    return max(s.mean, s.ci_high) if math.isfinite(s.ci_high) else s.mean
+
+
+def _percent_text(share: float) -> str:
+    """A share as a percentage: whole above 10%, one decimal below."""
+    return f"{share * 100:.0f}%" if share >= 0.1 else f"{share * 100:.1f}%"
+
+
+def plot_funnel(plans: Mapping[str, Mapping[str, Summary]]) -> Figure:
+    """The funnel of each plan over the measured period: leads, MQLs, SQLs, opportunities and
+    deals won, one panel per plan on one shared axis, so that plans compare bar for bar.
+
+    ``plans`` maps each plan's name to its metrics (``Replications.summary()``, or summary.csv's
+    rows as ``report.summary_of``); each stage needs its total (``leads``, ``mqls``, ``sqls``,
+    ``opportunities``, ``deals_won``) and is split into inbound and outbound
+    (``leads_inbound``, ...) where both parts are given. Each bar is the stage's mean volume,
+    stacked inbound then outbound (MQLs are inbound; opportunities are not split), with the
+    total's confidence interval as an error bar. Beside it: the volume, ``mean ± half-width``,
+    and its ratio to the stage above (of the period's mean volumes, not a cohort rate; SQLs
+    against MQLs for inbound and against outbound leads for outbound).
+    """
+    if not plans:
+        raise ValueError("nothing to plot: no plans")
+    from funnelsim.formatting import cell, chart_text
+
+    totals = [
+        s for summaries in plans.values() for stage, *_ in FUNNEL_STAGES
+        if (s := summaries.get(stage)) is not None
+    ]  # fmt: skip
+    if not totals or all(not math.isfinite(s.mean) for s in totals):
+        raise ValueError("nothing to plot: no funnel stage (leads, mqls, ...) in any plan")
+    level = _ci_level(totals)
+    widest = max(_end(s) for s in totals if math.isfinite(s.mean))
+    fig = Figure(figsize=(FIGSIZE[0] * 1.5, 0.9 + 1.75 * len(plans)), layout="constrained")
+    right = widest  # the axis' end: room for the longest bar and each figure beside its bar
+    axes = fig.subplots(len(plans), 1, sharex=True, squeeze=False)[:, 0]
+    ys = list(range(len(FUNNEL_STAGES)))[::-1]  # leads on top
+    for ax, (name, summaries) in zip(axes, plans.items(), strict=True):
+        for y, (stage, inbound, outbound, _) in zip(ys, FUNNEL_STAGES, strict=True):
+            total = summaries.get(stage)
+            if total is None or not math.isfinite(total.mean):
+                continue
+            part_in, part_out = _mean(summaries, inbound), _mean(summaries, outbound)
+            if outbound is None and math.isfinite(part_in):  # inbound by definition
+                ax.barh([y], [total.mean], color=INBOUND_COLOR, height=0.6)
+            elif math.isfinite(part_in) and math.isfinite(part_out):
+                ax.barh([y], [part_in], color=INBOUND_COLOR, height=0.6)
+                ax.barh([y], [part_out], left=[part_in], color=OUTBOUND_COLOR, height=0.6)
+            else:
+                ax.barh([y], [total.mean], color=UNSPLIT_COLOR, height=0.6)
+            ax.errorbar([total.mean], [y], xerr=_error_bars([total]), fmt="none",
+                        ecolor="0.15", capsize=3, linewidth=1)  # fmt: skip
+            ratios = [
+                f"{_percent_text(r)} {said}"
+                for top, bottom, said in FUNNEL_CONVERSIONS.get(stage, ())
+                if math.isfinite(r := _fraction(_mean(summaries, top), _mean(summaries, bottom)))
+            ]
+            text = "  ·  ".join([cell(total), *ratios])
+            ax.text(_end(total) + widest * 0.015, y, text, va="center", fontsize="small",
+                    color="0.1")  # fmt: skip
+            # a character of the text is about 0.8% of the axes' width
+            right = max(right, _end(total) / max(1 - 0.008 * len(text) - 0.03, 0.2))
+        ax.set_yticks(ys, [label for *_, label in FUNNEL_STAGES])
+        ax.set_title(chart_text(name), loc="left", fontsize="medium", fontweight="bold")
+        _style(ax, xlabel="", ylabel="", percent=False, integer_x=False)
+        ax.grid(False, axis="y")
+    axes[0].set_xlim(0, right)  # shared by every panel
+    axes[-1].set_xlabel("volume in the measured period (leads, MQLs, SQLs, opportunities, deals)")
+    axes[-1].xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    handles = [
+        Patch(color=INBOUND_COLOR, label="inbound"),
+        Patch(color=OUTBOUND_COLOR, label="outbound"),
+        Patch(color=UNSPLIT_COLOR, label="not split"),
+        Line2D([], [], color="0.15", marker="|", markersize=8, linewidth=1,
+               label=f"{level * 100:g}% CI of the total"),
+    ]  # fmt: skip
+    fig.legend(handles=handles, loc="outside upper center", ncols=4, frameon=False)
+    fig.supxlabel("Beside each bar: the mean ± the half-width of its CI, and its ratio to the "
+                  "stage above (of the period's volumes, not a cohort rate).",
+                  fontsize="x-small", color="0.35")  # fmt: skip
+    return fig
+
+
+def sla_position(hours: float) -> float:
+    """Where ``hours`` of wait falls on the wait bands' axis (band ``i`` spans ``i - 0.5`` to
+    ``i + 0.5``, ``WAIT_EDGES_H``), linear within its band; the open last band gets its first
+    half."""
+    from funnelsim.breakdown import WAIT_EDGES_H
+
+    for i, (low, high) in enumerate(itertools.pairwise(WAIT_EDGES_H)):
+        if hours < high:
+            width = (high - low) if math.isfinite(high) else 2 * low
+            return i - 0.5 + min(max((hours - low) / width, 0.0), 1.0)
+    return len(WAIT_EDGES_H) - 2.0
+
+
+def plot_wait_distribution(
+    plans: Mapping[str, Sequence[tuple[str, Summary]]],
+    sla_hours: Mapping[str, float | None],
+    *,
+    sla_labels: Mapping[str, str] | None = None,
+) -> Figure:
+    """How long leads waited for their first touch: for each plan, the share of its first
+    touches in each wait band (``funnelsim.breakdown.WAIT_LABELS``), with its confidence
+    interval; and each plan's first-touch SLA as a dashed line where its length falls.
+
+    ``plans`` maps each plan's name to its bands in order, ``(band, share)``
+    (``analysis.wait_shares``). ``sla_hours`` holds each plan's SLA in hours (``None``, or
+    missing: none drawn); ``sla_labels`` how to say it (``breakdown.first_touch_sla``: "4
+    business hours"; default "4h"). Waits are calendar time: a business-hours SLA is drawn
+    at its length in working hours, and a lead handed off at night may meet it while waiting
+    longer. Plans with the same SLA share one line.
+    """
+    from funnelsim.breakdown import WAIT_LABELS
+    from funnelsim.formatting import chart_text
+
+    if not plans:
+        raise ValueError("nothing to plot: no plans")
+    for name, bands in plans.items():
+        if tuple(band for band, _ in bands) != WAIT_LABELS:
+            raise ValueError(
+                f"plan {name!r}: expected the wait bands {', '.join(WAIT_LABELS)} in order"
+            )
+    level = _ci_level([s for bands in plans.values() for _, s in bands])
+    fig = Figure(figsize=(FIGSIZE[0] * 1.35, FIGSIZE[1] * 1.1), layout="constrained")
+    ax = fig.add_subplot()
+    xs = list(range(len(WAIT_LABELS)))
+    width = 0.8 / len(plans)
+    colors = {name: f"C{i % 10}" for i, name in enumerate(plans)}
+    for i, (name, bands) in enumerate(plans.items()):
+        shares = [s for _, s in bands]
+        offset = (i - (len(plans) - 1) / 2) * width
+        ax.bar([x + offset for x in xs], [s.mean for s in shares], width=width * 0.95,
+               color=colors[name], label=chart_text(name))  # fmt: skip
+        ax.errorbar([x + offset for x in xs], [s.mean for s in shares],
+                    yerr=_error_bars(shares), fmt="none", ecolor="0.15", capsize=2,
+                    linewidth=0.9)  # fmt: skip
+    # one line per distinct SLA, naming its plans when they do not all share it
+    lines: dict[tuple[float, str], list[str]] = {}
+    for name in plans:
+        hours = sla_hours.get(name)
+        if hours is not None and math.isfinite(hours) and hours > 0:
+            said = (sla_labels or {}).get(name) or f"{hours:g}h"
+            lines.setdefault((hours, said), []).append(name)
+    styles = ("--", ":", "-.")
+    for k, ((hours, said), names) in enumerate(lines.items()):
+        who = "" if len(names) == len(plans) else f" ({', '.join(names)})"
+        color = THEORY_COLOR if len(names) != 1 or len(plans) == 1 else colors[names[0]]
+        ax.axvline(sla_position(hours), color=color, linestyle=styles[k % len(styles)],
+                   linewidth=1.4, label=chart_text(f"first-touch SLA: {said}{who}"))  # fmt: skip
+    ax.set_xticks(xs, list(WAIT_LABELS))
+    ax.set_ylim(bottom=0)
+    ax.set_title("Time to first touch: share of the period's first touches in each wait band")
+    _style(ax, xlabel="wait from handoff to first touch (calendar time)",
+           ylabel=f"share of first-touched leads (mean, {level * 100:g}% CI)", percent=True,
+           integer_x=False)  # fmt: skip
+    ax.grid(False, axis="x")
+    _legend_below(fig, ax)
+    return fig
+
+
+def _legend_below(fig: Figure, ax: Axes) -> None:
+    """The axes' legend under the figure, where no name, however long, covers a bar."""
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(handles)), key=lambda i: isinstance(handles[i], Line2D))  # bars first
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+    if (legend := ax.get_legend()) is not None:
+        legend.remove()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 2),
+               frameon=False)  # fmt: skip
+
+
+def plot_rep_time(plans: Mapping[str, Mapping[str, Mapping[str, Summary]]]) -> Figure:
+    """Where each team's working hours go: for each plan and team, one 100% bar of the shares
+    of its available hours spent on inbound follow-up, qualification, outbound prospecting,
+    AE opportunity stages, and idle (``funnelsim.breakdown.TIME_SHARES``), one panel per plan.
+
+    ``plans`` maps each plan's name to its teams (``sdr``, ``ae``, ...), each to its metrics
+    (breakdown.csv's ``team`` rows, or ``Replications.breakdown()``); a team without the shares
+    (a results folder written before them) is left out. Each segment is labelled with its
+    mean share (and the half-width of its CI where it fits); the error bar at the end of the
+    worked hours is the CI of utilisation.
+    """
+    from funnelsim.formatting import chart_text
+
+    rows = {
+        name: [(team, figures) for team, figures in teams.items()
+               if all(m in figures and math.isfinite(figures[m].mean) for m in REP_TIME)]
+        for name, teams in plans.items()
+    }  # fmt: skip
+    rows = {name: teams for name, teams in rows.items() if teams}
+    if not rows:
+        raise ValueError("nothing to plot: no team with its time shares (time_idle, ...)")
+    level = _ci_level([f[m] for teams in rows.values() for _, f in teams for m in REP_TIME])
+    heights = [0.55 * len(teams) + 0.5 for teams in rows.values()]
+    fig = Figure(figsize=(FIGSIZE[0] * 1.35, 0.9 + sum(heights)), layout="constrained")
+    axes = fig.subplots(len(rows), 1, sharex=True, squeeze=False,
+                        height_ratios=heights)[:, 0]  # fmt: skip
+    for ax, (name, teams) in zip(axes, rows.items(), strict=True):
+        ys = list(range(len(teams)))[::-1]
+        for y, (_, figures) in zip(ys, teams, strict=True):
+            left = 0.0
+            for metric, (_, color) in REP_TIME.items():
+                share = figures[metric]
+                ax.barh([y], [share.mean], left=[left], color=color, height=0.62)
+                if share.mean >= 0.05:
+                    text = _percent_text(share.mean)
+                    if share.mean >= 0.16 and math.isfinite(share.half_width):
+                        text = f"{share.mean * 100:.0f} ± {share.half_width * 100:.0f}%"
+                    dark = metric != "time_idle"
+                    ax.text(left + share.mean / 2, y, text, ha="center", va="center",
+                            fontsize="small", color="white" if dark else "0.1")  # fmt: skip
+                left += share.mean
+            idle = figures["time_idle"]  # under the bar, clear of its labels
+            ax.errorbar([1 - idle.mean], [y - 0.41], xerr=[[idle.ci_high - idle.mean],
+                        [idle.mean - idle.ci_low]], fmt="|", color="0.1", markersize=6,
+                        capsize=3, linewidth=1)  # fmt: skip
+        ax.set_yticks(ys, [chart_text(TEAM_NAMES.get(team, team)) for team, _ in teams])
+        ax.set_ylim(-0.55, len(teams) - 0.45)
+        ax.set_title(chart_text(name), loc="left", fontsize="medium", fontweight="bold")
+        _style(ax, xlabel="", ylabel="", percent=False, integer_x=False)
+        ax.grid(False, axis="y")
+        ax.set_xlim(0, 1)
+    axes[-1].set_xlabel("share of the team's available working hours in the measured period")
+    axes[-1].xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
+    handles: list[Artist] = [Patch(color=color, label=label) for label, color in REP_TIME.values()]
+    handles.append(Line2D([], [], color="0.1", marker="|", markersize=8, linewidth=1,
+                          label=f"utilisation, {level * 100:g}% CI"))  # fmt: skip
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
+    return fig
+
+
+def money_text(x: float, sign: str = "$") -> str:
+    """An amount on a chart's axis: $1.25M, $850k, $0 (``sign`` drawn as plain text)."""
+    from funnelsim.formatting import chart_text
+
+    if not math.isfinite(x):
+        return ""
+    minus, x = ("-" if x < 0 else ""), abs(x)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if x >= size:
+            amount = f"{x / size:.2f}".rstrip("0").rstrip(".")
+            return chart_text(f"{minus}{sign}{amount}{suffix}")
+    return chart_text(f"{minus}{sign}{x:,.0f}")
+
+
+def plot_arr_by_quarter(weekly: pd.DataFrame, *, currency_sign: str = "$") -> Figure:
+    """New ARR booked in each quarter of the measured period (weeks 1-13, 14-26, ...), per plan:
+    grouped bars of the mean over replications with their confidence intervals. A last quarter
+    the period ends inside is labelled partial, with its weeks, and drawn hatched: it is not a
+    full quarter's ARR.
+
+    ``weekly`` is a results folder's weekly table (``results.load(DIR).weekly``: ``scenario``,
+    ``replication``, ``week``, ``new_arr``); each replication's weeks are summed per quarter,
+    then summarised over replications (``analysis.quarterly_new_arr``).
+    """
+    from funnelsim.analysis import QUARTER_WEEKS, quarterly_new_arr
+    from funnelsim.formatting import chart_text
+
+    plans = quarterly_new_arr(weekly)
+    if not plans:
+        raise ValueError("nothing to plot: no weekly new ARR")
+    level = _ci_level([s for quarters in plans.values() for _, s in quarters])
+    count = max(len(quarters) for quarters in plans.values())
+    weeks = [max((q[i][0] for q in plans.values() if i < len(q)), default=0) for i in range(count)]
+    fig = Figure(figsize=(FIGSIZE[0] * 1.25, FIGSIZE[1] * 1.1), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(plans)
+    for i, (name, quarters) in enumerate(plans.items()):
+        offset = (i - (len(plans) - 1) / 2) * width
+        xs = [q + offset for q in range(len(quarters))]
+        summaries = [s for _, s in quarters]
+        partial = [n < QUARTER_WEEKS for n, _ in quarters]
+        bars = ax.bar(xs, [s.mean for s in summaries], width=width * 0.95, color=f"C{i % 10}",
+                      label=chart_text(name))  # fmt: skip
+        for bar, short in zip(bars, partial, strict=True):
+            if short:
+                bar.set_alpha(0.55)
+                bar.set_hatch("//")
+        ax.errorbar(xs, [s.mean for s in summaries], yerr=_error_bars(summaries), fmt="none",
+                    ecolor="0.15", capsize=3, linewidth=1)  # fmt: skip
+    labels = []
+    for q, n in enumerate(weeks):
+        first = q * QUARTER_WEEKS + 1
+        span = f"weeks {first}-{first + n - 1}" if n > 1 else f"week {first}"
+        labels.append(f"Q{q + 1}\n{span}" if n >= QUARTER_WEEKS else f"Q{q + 1} (partial)\n{span}")
+    ax.set_xticks(list(range(count)), labels)
+    ax.axhline(0, color="0.3", linewidth=0.8)
+    runs = max(s.n for quarters in plans.values() for _, s in quarters)
+    ax.set_title(f"New ARR by quarter of the measured period: mean and {level * 100:g}% CI "
+                 f"over {runs} replications", fontsize="medium")  # fmt: skip
+    _style(ax, xlabel="quarter of the measured period (13 weeks each)",
+           ylabel="new ARR booked in the quarter", percent=False, integer_x=False)  # fmt: skip
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda x, _: money_text(x, currency_sign)))
+    ax.grid(False, axis="x")
+    _legend_below(fig, ax)
     return fig

@@ -8,9 +8,11 @@ OUT/
   weekly/<key>/<chunk>.parquet     week-by-week series of each replication
   daily/<key>/<chunk>.parquet      day-by-day first-touch queue from hour 0 (warm-up check)
   leads|handoffs|tasks|queue/<key>/<chunk>.parquet   per-lead records (``run --out``)
-  by_source|by_segment|by_team/<key>/<chunk>.parquet   each replication's funnel by group
+  by_source|by_segment|by_team|by_wait/<key>/<chunk>.parquet   each replication's funnel by
+                                   group (by_wait: first touches by wait band; a folder
+                                   written before it has none)
   summary.csv                      each scenario's metrics: mean and 95% CI
-  breakdown.csv                    the same by source, segment and team
+  breakdown.csv                    the same by source, segment, team and wait band
   differences.csv                  paired differences from the first scenario (several)
 ```
 
@@ -145,7 +147,8 @@ def weekly_frame(replication: Replication) -> pd.DataFrame:
 
 
 def by_frame(replication: Replication, grouping: str) -> pd.DataFrame:
-    """One replication's funnel by source, segment or team: a row per group and metric."""
+    """One replication's funnel by source, segment, team or wait band: a row per group and
+    metric."""
     rows = [
         (replication.number, group, metric, value)
         for (by, group, metric), value in replication.breakdown.items()
