@@ -25,7 +25,8 @@ install: $(STAMP)
 ## then paired differences on common random numbers, then inbound-heavy against a variant of
 ## itself with two more SDRs (no second file), then the budget-split study, the budget split
 ## optimised at a quick setting (16 trials), each into a
-## results folder under reports/demo; reports with charts for the comparison and the study;
+## results folder under reports/demo; budget-review reports (HTML, PDF, Markdown) of the
+## comparison, of the comparison over the inputs' ranges, of the study and of the search;
 ## then one SQL query over the comparison
 demo: install
 	rm -rf $(REPORT)
@@ -49,13 +50,18 @@ demo: install
 	@tail -n 1 $(REPORT)/uncertainty.txt; tail -n 1 $(REPORT)/sensitivity.txt
 	@tail -n 1 $(REPORT)/optimize.txt
 	$(BIN)/funnelsim report $(REPORT)/compare
+	$(BIN)/funnelsim report $(REPORT)/uncertainty
 	$(BIN)/funnelsim report $(REPORT)/study
+	$(BIN)/funnelsim report $(REPORT)/optimize
 	$(BIN)/funnelsim query $(REPORT)/compare \
 	  "SELECT scenario, round(avg(sqls)) AS sqls, round(avg(new_arr)) AS new_arr, \
 	   round(avg(cac_ratio), 2) AS cac_ratio, round(avg(cac_payback_months), 1) AS payback_months \
 	   FROM replications GROUP BY scenario ORDER BY scenario"
 	@echo "results folders (manifest, metrics, records, weekly series, summaries) in $(REPORT)/;"
-	@echo "budget-review reports: $(REPORT)/compare/report/report.md, $(REPORT)/study/report/report.md"
+	@echo "the budget review of inbound-heavy against outbound-heavy (open in a browser, or print):"
+	@echo "  $(REPORT)/compare/report/report.html and report.pdf (10 replications, inputs at their values)"
+	@echo "  $(REPORT)/uncertainty/report/report.html and report.pdf (over 16 draws of the ranged inputs)"
+	@echo "also: $(REPORT)/study/report/ (the budget split), $(REPORT)/optimize/report/ (the best split)"
 
 ## test: the whole suite, slow tests and notebooks included (what CI runs); outside CI (CI unset)
 ## the statistical tests rotate their seeds (FUNNELSIM_TEST_SEED=random unless set: a failure

@@ -266,7 +266,7 @@ def test_every_funnelsim_error_is_its_lines_and_exit_2(monkeypatch: pytest.Monke
         def lines(self) -> list[str]:
             return ["first: what is wrong", "second: and where"]
 
-    def refuse(folder: Path) -> Path:
+    def refuse(folder: Path, output: Path | None) -> list[Path]:
         raise TwoProblemsError
 
     monkeypatch.setattr("funnelsim.report.write_report", refuse)
@@ -276,7 +276,7 @@ def test_every_funnelsim_error_is_its_lines_and_exit_2(monkeypatch: pytest.Monke
     assert refused.stderr.splitlines() == ["first: what is wrong", "second: and where"]
     assert "Traceback" not in refused.output
 
-    def fail(folder: Path) -> Path:
+    def fail(folder: Path, output: Path | None) -> list[Path]:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("funnelsim.report.write_report", fail)

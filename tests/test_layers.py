@@ -52,7 +52,9 @@ LAYERS: list[tuple[str, ...]] = [
         "backtesting",
         "refinement",
     ),
-    ("charts", "report"),
+    ("charts",),
+    ("review",),
+    ("report",),
     ("api", "funnelsim"),  # ``import funnelsim as fs``: the package's names are the API's
     ("cli",),
 ]

@@ -371,7 +371,7 @@ class Comparison(Results):
         """How a scenario (default: the second) moves the key metrics, as a share of the
         baseline's: a dot and its 95% interval per metric, grey where it includes no change."""
         from funnelsim import charts
-        from funnelsim.report import KEY_METRICS
+        from funnelsim.review import KEY_METRICS
 
         names = [s.name for s in self.scenarios]
         other = names[1] if scenario is None else scenario

@@ -182,7 +182,7 @@ RUNNING = _options(
     ),
 )
 DEFAULT_REPLICATIONS = 10  # run's, as experiment.run's default_replications
-GROUPINGS = ("source", "segment", "team")  # funnelsim.breakdown's, kept out of start-up
+GROUPINGS = ("source", "segment", "team", "wait")  # funnelsim.breakdown's, out of start-up
 UNCERTAINTY = click.option(
     "--uncertainty",
     type=click.IntRange(min=2),
@@ -423,7 +423,8 @@ def validate(file: Path, set_: tuple[str, ...], force: bool) -> None:
     "--by",
     multiple=True,
     type=click.Choice(GROUPINGS),
-    help="Also show the funnel's stages (and each team's load) by source, segment or team. "
+    help="Also show the funnel's stages (and each team's load) by source, segment or team, "
+    "or first touches and their SQLs by wait band. "
     "Repeatable. --json always holds them all, under 'by'.",
 )
 def run(
@@ -1738,18 +1739,28 @@ def query(args: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
 
 @app.command()
 @click.argument("folder", type=_FILE)
-def report(folder: Path) -> None:
-    """Write a budget-review report: Markdown and charts.
+@click.option(
+    "--output",
+    type=_FILE,
+    default=None,
+    help="Folder to write the report into (created) [default: FOLDER/report].",
+)
+def report(folder: Path, output: Path | None) -> None:
+    """Write the budget review: HTML, PDF and Markdown, with charts.
 
-    FOLDER is a results folder written with --out.
-    FOLDER/report/report.md holds the key metrics of every scenario with their 95% intervals
-    and the paired differences from the baseline; PNG charts beside it show weekly SQLs,
-    first-touch queue and SDR utilisation with confidence bands, how each plan moves the key
-    metrics, and for a study each key metric across its points.
+    FOLDER is a results folder written with --out (run, compare, study, with or without
+    --uncertainty), or an optimize folder. report.html is one self-contained file (charts
+    embedded, nothing loaded from outside): a headline in plain words, what the plans change,
+    the decision with its uncertainty (the chance each plan wins, and with --uncertainty the
+    inputs that decide), key metrics with 95% intervals, paired differences, charts, every
+    number's source and grade, and the run's replications, seed and version. report.pdf is
+    the same paginated for print and slides (A4 landscape); report.md the same tables with PNG
+    charts.
     """
     from funnelsim.report import write_report  # matplotlib only when reporting
 
-    _say(f"report in {write_report(folder)}")
+    for path in write_report(folder, output):
+        _say(f"report: {path}")
 
 
 @app.command()

@@ -782,7 +782,13 @@ def run_uncertain(
         out=out,
         resume=resume,
         force=force,
-        extra={"uncertainty": {"draws": draws, "plans": [p.name for p in plans]}},
+        extra={
+            "uncertainty": {
+                "draws": draws,
+                "plans": [p.name for p in plans],
+                "inputs": {path: _range_json(r) for path, r in inputs.items()},
+            }
+        },
     )
     return UncertainRun(plans, inputs, result)
 

@@ -21,30 +21,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from funnelsim import charts
-from funnelsim.analysis import Summary, excludes_zero, summarise
+from funnelsim.analysis import Summary, excludes_zero
 from funnelsim.errors import StoreError
 from funnelsim.formatting import NOT_AVAILABLE, cell, chart_text, markdown_text, number
 from funnelsim.metrics import METRICS
-from funnelsim.results import Results, load
+from funnelsim.results import load
+from funnelsim.review import KEY_METRICS, WEEKLY, weekly_chart
 from funnelsim.store import FolderLock, atomic_write
 
-KEY_METRICS = (
-    "sqls",
-    "deals_won",
-    "new_arr",
-    "total_cost",
-    "cost_per_sql",
-    "cac_ratio",
-    "cac_payback_months",
-    "ltv_to_cac",
-    "sla_first_touch_attainment",
-    "sdr_utilization",
-)
-WEEKLY = {  # weekly series column -> axis label, shown as a percentage
-    "sqls": ("SQLs created per week (leads)", False),
-    "queue_length_mean": ("leads waiting for a first touch (weekly mean)", False),
-    "sdr_utilization": ("SDR utilisation (share of working hours)", True),
-}
 REPORT = "report"
 
 if TYPE_CHECKING:
@@ -63,25 +47,6 @@ def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
 
 def _save(fig: Figure, path: Path) -> None:
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=150))
-
-
-def _weekly_chart(stored: Results, column: str, label: str, percent: bool) -> Figure:
-    fig = Figure(figsize=charts.FIGSIZE, layout="constrained")
-    ax = fig.add_subplot()
-    for name, weeks in stored.weekly.groupby("scenario", sort=False):
-        by_week = weeks.groupby("week")[column]
-        summaries = [summarise(values) for _, values in by_week]
-        charts.plot_metric_vs(
-            by_week.size().index.to_numpy(dtype=float).tolist(),
-            summaries,
-            xlabel="week of the measured period",
-            ylabel=label,
-            ax=ax,
-            label=chart_text(name),
-            percent=percent,
-        )
-    ax.set_title(f"{label.split(' (')[0]}: mean and 95% CI over replications")
-    return fig
 
 
 def _by_point_chart(labels: list[str], summaries: list[Summary], metric: str) -> Figure:
@@ -126,19 +91,32 @@ def _sources(folder: Path, manifest: dict[str, Any]) -> list[str]:
     ]
 
 
-def write_report(folder: Path) -> Path:
-    """Write ``FOLDER/report/report.md`` and its charts; returns the Markdown file.
+def write_report(folder: Path, output: Path | None = None) -> list[Path]:
+    """Write the budget review of a results folder into ``output`` (default
+    ``FOLDER/report/``): ``report.md`` with its PNG charts, ``report.html`` (one
+    self-contained file) and ``report.pdf`` (the same, paginated); returns the three files.
 
-    Names (of scenarios, a study, its points) and the folder's path are text a person wrote:
-    escaped for Markdown and HTML in the report, shown as plain text (no mathtext, no TeX) in
-    the charts.
+    An ``optimize`` folder is reviewed through its confirmation run (``confirm/``), with the
+    search's charts. Names (of scenarios, a study, its points) and the folder's path are text
+    a person wrote: escaped for Markdown and HTML in the report, shown as plain text (no
+    mathtext, no TeX) in the charts.
     """
+    from funnelsim import review
+
+    out = folder / REPORT if output is None else output
     with matplotlib.rc_context({"text.usetex": False}), _locked(folder):
         try:
-            return _write_report(folder)
+            found = review.build(folder)
+            out.mkdir(parents=True, exist_ok=True)
+            source = folder / "confirm" if review.searched(folder) else folder
+            markdown = _write_report(source, out, found.headline)
+            page = review.render_html(found)
+            atomic_write(out / "report.html", partial(_write_text, text=page))
+            atomic_write(out / "report.pdf", partial(review.write_pdf, page))
         except OSError as error:  # the report folder (atomic_write says which file)
-            where = error.filename or folder / REPORT
+            where = error.filename or out
             raise StoreError(f"{where}: cannot write the report: {error.strerror}") from None
+    return [markdown, out / "report.html", out / "report.pdf"]
 
 
 @contextmanager
@@ -156,11 +134,9 @@ def _locked(folder: Path) -> Iterator[None]:
         lock.release()
 
 
-def _write_report(folder: Path) -> Path:
+def _write_report(folder: Path, out: Path, headline: str) -> Path:
     stored = load(folder)
     manifest: dict[str, Any] = stored.manifest
-    out = folder / REPORT
-    out.mkdir(exist_ok=True)
     scenarios = [s["name"] for s in manifest["scenarios"]]
     summary = {
         (row["scenario"], row["metric"]): summary_of(row) for _, row in stored.summary.iterrows()
@@ -172,12 +148,21 @@ def _write_report(folder: Path) -> Path:
     lines = [
         f"# {_title(manifest, scenarios)}",
         "",
+        f"**{markdown_text(headline)}**",
+        "",
         f"`funnelsim {manifest['command']}`, {manifest['replications']} replications per "
         f"scenario, seed {manifest['seed']}, funnelsim {manifest['funnelsim_version']}; "
         f"report written {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC from "
         f"{markdown_text(folder)}. "
         "Every figure is a mean over replications ± the half-width of its 95% confidence "
         "interval.",
+        "",
+        "## The plans",
+        "",
+        *(
+            f"- **{markdown_text(s['name'])}**: {markdown_text(_description(folder, s))}"
+            for s in manifest["scenarios"]
+        ),
         "",
         "## Key metrics",
         "",
@@ -215,7 +200,7 @@ def _write_report(folder: Path) -> Path:
     for column, (label, percent) in WEEKLY.items():
         if column in stored.weekly.columns and len(scenarios) <= 3:  # more would be a tangle
             name = f"weekly-{column.replace('_', '-')}.png"
-            _save(_weekly_chart(stored, column, label, percent), out / name)
+            _save(weekly_chart(stored, column, label, percent), out / name)
             lines += [f"![{label}]({name})", ""]
     if diffs and len(scenarios) <= 4:
         base = scenarios[0]
@@ -246,6 +231,12 @@ def _write_report(folder: Path) -> Path:
 
     atomic_write(path, write)
     return path
+
+
+def _description(folder: Path, entry: dict[str, Any]) -> str:
+    from funnelsim.scenario.load import load_scenario
+
+    return load_scenario(folder / entry["file"]).description or ""
 
 
 def _title(manifest: dict[str, Any], scenarios: list[str]) -> str:
