@@ -32,6 +32,7 @@ __all__ = [
     "load",
     "optimize",
     "plan",
+    "report",
     "results",
     "run",
     "sensitivity",

@@ -84,6 +84,7 @@ __all__ = [
     "load",
     "optimize",
     "plan",
+    "report",
     "results",
     "run",
     "sensitivity",
@@ -257,6 +258,12 @@ class Results:
         if self.folder is None:
             raise UsageError("the run kept no results folder: run it with out=FOLDER", "out")
         return results.load(self.folder)
+
+    def report(self, output: str | Path | None = None) -> list[Path]:
+        """The budget review of this run's results folder (:func:`report`)."""
+        if self.folder is None:
+            raise UsageError("the run kept no results folder: run it with out=FOLDER", "out")
+        return report(self.folder, output)
 
     @property
     def replications(self) -> pd.DataFrame:
@@ -799,3 +806,27 @@ def backtest(
     if folder is not None:
         write_backtest(found, folder)
     return found
+
+
+def report(folder: str | Path, output: str | Path | None = None) -> list[Path]:
+    """Write the budget review of a results folder (``funnelsim report``): ``report.html``
+    (one self-contained page), ``report.pdf`` (A4 landscape) and ``report.md``, into
+    ``output`` (default ``FOLDER/report``); returns the three files.
+
+    >>> import tempfile
+    >>> import funnelsim as fs
+    >>> tiny = {"horizon": "2w", "warmup": "1w"}
+    >>> now = fs.load("scenarios/inbound-heavy.yaml", changes=tiny)
+    >>> more = fs.load("scenarios/inbound-heavy.yaml",
+    ...                changes={**tiny, "name": "4 SDRs", "teams.sdr.headcount": 4})
+    >>> folder = Path(tempfile.mkdtemp()) / "more-sdrs"
+    >>> found = fs.compare(now, more, replications=2, seed=1, out=folder, progress=False)
+    >>> [path.name for path in found.report()]
+    ['report.md', 'report.html', 'report.pdf']
+    >>> "4 SDRs instead of Inbound-heavy" in (folder / "report" / "report.html").read_text()
+    True
+    >>> import shutil; shutil.rmtree(folder.parent)
+    """
+    from funnelsim.report import write_report
+
+    return write_report(Path(folder), None if output is None else Path(output))
