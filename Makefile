@@ -25,9 +25,9 @@ install: $(STAMP)
 ## then paired differences on common random numbers, then inbound-heavy against a variant of
 ## itself with two more SDRs (no second file), then the budget-split study, the budget split
 ## optimised at a quick setting (16 trials), each into a
-## results folder under reports/demo; budget-review reports (HTML, PDF, Markdown) of the
-## comparison, of the comparison over the inputs' ranges, of the study and of the search;
-## then one SQL query over the comparison
+## results folder under reports/demo; then one SQL query over the comparison, and the
+## budget reviews (HTML, PDF, Markdown): the comparison, with the decision over the inputs'
+## ranges, the inputs that decide and the optimised split; and the study
 demo: install
 	rm -rf $(REPORT)
 	$(BIN)/funnelsim validate scenarios/inbound-heavy.yaml
@@ -44,24 +44,25 @@ demo: install
 	$(BIN)/funnelsim compare scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml \
 	  --uncertainty 16 --replications 4 --out $(REPORT)/uncertainty > $(REPORT)/uncertainty.txt
 	$(BIN)/funnelsim sensitivity scenarios/inbound-heavy.yaml scenarios/outbound-heavy.yaml \
-	  --method morris --trajectories 2 --replications 1 > $(REPORT)/sensitivity.txt
+	  --method morris --trajectories 2 --replications 1 --out $(REPORT)/sensitivity \
+	  > $(REPORT)/sensitivity.txt
 	$(BIN)/funnelsim optimize scenarios/studies/optimize-budget.yaml --trials 16 \
 	  --confirm-replications 8 --out $(REPORT)/optimize > $(REPORT)/optimize.txt
 	@tail -n 1 $(REPORT)/uncertainty.txt; tail -n 1 $(REPORT)/sensitivity.txt
 	@tail -n 1 $(REPORT)/optimize.txt
-	$(BIN)/funnelsim report $(REPORT)/compare
-	$(BIN)/funnelsim report $(REPORT)/uncertainty
-	$(BIN)/funnelsim report $(REPORT)/study
-	$(BIN)/funnelsim report $(REPORT)/optimize
 	$(BIN)/funnelsim query $(REPORT)/compare \
 	  "SELECT scenario, round(avg(sqls)) AS sqls, round(avg(new_arr)) AS new_arr, \
 	   round(avg(cac_ratio), 2) AS cac_ratio, round(avg(cac_payback_months), 1) AS payback_months \
 	   FROM replications GROUP BY scenario ORDER BY scenario"
+	$(BIN)/funnelsim report $(REPORT)/compare --with $(REPORT)/uncertainty \
+	  --with $(REPORT)/sensitivity --with $(REPORT)/optimize
+	$(BIN)/funnelsim report $(REPORT)/study
 	@echo "results folders (manifest, metrics, records, weekly series, summaries) in $(REPORT)/;"
-	@echo "the budget review of inbound-heavy against outbound-heavy (open in a browser, or print):"
-	@echo "  $(REPORT)/compare/report/report.html and report.pdf (10 replications, inputs at their values)"
-	@echo "  $(REPORT)/uncertainty/report/report.html and report.pdf (over 16 draws of the ranged inputs)"
-	@echo "also: $(REPORT)/study/report/ (the budget split), $(REPORT)/optimize/report/ (the best split)"
+	@echo "the budget review of inbound-heavy against outbound-heavy, with the decision over the"
+	@echo "inputs' ranges, the inputs that decide and the optimised split (open in a browser, print):"
+	@echo "  $(REPORT)/compare/report/report.html"
+	@echo "  $(REPORT)/compare/report/report.pdf"
+	@echo "the budget-split study's: $(REPORT)/study/report/report.html and report.pdf"
 
 ## test: the whole suite, slow tests and notebooks included (what CI runs); outside CI (CI unset)
 ## the statistical tests rotate their seeds (FUNNELSIM_TEST_SEED=random unless set: a failure

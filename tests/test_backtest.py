@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from funnelsim.backtesting import Backtest, backtest
 from funnelsim.cli import app
 from funnelsim.crm.read import read_export
-from funnelsim.report import BACKTEST_FILES
+from funnelsim.reporting import BACKTEST_FILES
 from funnelsim.scenario.load import load_scenario
 from helpers import ROOT
 

@@ -266,20 +266,20 @@ def test_every_funnelsim_error_is_its_lines_and_exit_2(monkeypatch: pytest.Monke
         def lines(self) -> list[str]:
             return ["first: what is wrong", "second: and where"]
 
-    def refuse(folder: Path, output: Path | None) -> list[Path]:
+    def refuse(folder: Path, output: Path | None, extra: tuple[Path, ...]) -> list[Path]:
         raise TwoProblemsError
 
-    monkeypatch.setattr("funnelsim.report.write_report", refuse)
+    monkeypatch.setattr("funnelsim.reporting.write_report", refuse)
     refused = invoke("report", "anywhere")
     assert refused.exit_code == 2
     assert refused.stdout == ""
     assert refused.stderr.splitlines() == ["first: what is wrong", "second: and where"]
     assert "Traceback" not in refused.output
 
-    def fail(folder: Path, output: Path | None) -> list[Path]:
+    def fail(folder: Path, output: Path | None, extra: tuple[Path, ...]) -> list[Path]:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("funnelsim.report.write_report", fail)
+    monkeypatch.setattr("funnelsim.reporting.write_report", fail)
     failed = invoke("report", "anywhere")
     assert failed.exit_code == 1
     assert isinstance(failed.exception, RuntimeError)

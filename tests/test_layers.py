@@ -54,7 +54,7 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     ("charts",),
     ("review",),
-    ("report",),
+    ("reporting",),
     ("api", "funnelsim"),  # ``import funnelsim as fs``: the package's names are the API's
     ("cli",),
 ]

@@ -1,4 +1,4 @@
-"""``funnelsim report`` (``funnelsim.report``): a results folder as Markdown and charts showing the
+"""``funnelsim report`` (``funnelsim.reporting``): a results folder as Markdown and charts showing the
 folder's numbers."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from funnelsim import report
+from funnelsim import reporting as report
 from funnelsim.cli import app
 from funnelsim.formatting import cell
 from helpers import SCENARIOS

@@ -4,6 +4,7 @@ by page by poppler's pdftoppm; hostile names stay text; the headline follows fro
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -288,3 +289,59 @@ def test_the_inputs_that_decide_are_ranked_and_their_flip_found() -> None:
 )
 def test_money_is_written_as_a_budget_review_reads_it(amount: float, written: str) -> None:
     assert review.money(amount, "USD") == written
+
+
+def test_with_adds_the_decision_over_the_inputs_ranges(tmp_path: Path) -> None:
+    """``report --with`` a ``compare --uncertainty`` folder: the chance each plan wins over
+    the draws, computed from that folder's outcomes (draws x replications)."""
+    plans = [str(SCENARIOS / f) for f in ("inbound-heavy.yaml", "outbound-heavy.yaml")]
+    tiny = ["--set", "horizon=13w", "--set", "warmup=4w", "-w", "1"]
+    invoke("compare", *plans, *tiny, "-n", "2", "--out", str(tmp_path / "plain"))
+    invoke("compare", *plans, *tiny, "-n", "2", "--uncertainty", "4",
+           "--out", str(tmp_path / "drawn"))  # fmt: skip
+    invoke("report", str(tmp_path / "plain"), "--with", str(tmp_path / "drawn"))
+    text = " ".join(Page((tmp_path / "plain" / "report" / "report.html").read_text()).text)
+    stored = load(tmp_path / "drawn")
+    arr = stored.replications.pivot_table("new_arr", "replication", "scenario")
+    gain = np.array(
+        [arr[f"Outbound-heavy (draw {d})"] - arr[f"Inbound-heavy (draw {d})"] for d in range(1, 5)]
+    )
+    ahead = float(np.mean((np.sign(gain) + 1) / 2))  # a tie counts half
+    print(f"outbound ahead in {ahead:.0%} of 8 years;", text[text.find("Over the inputs") :][:600])
+    assert "Over the inputs' ranges" in text
+    assert "The same plans run over 4 draws of their" in text
+    assert re.search(rf"Outbound-heavy {ahead:.0%} ", text)  # its chance of the most new ARR
+    refused = CliRunner().invoke(
+        app, ["report", str(tmp_path / "drawn"), "--with", str(tmp_path / "plain")]
+    )
+    assert refused.exit_code == 2
+    assert "holds a plain run" in refused.stderr
+    assert "Traceback" not in refused.output
+
+
+def test_a_sensitivity_folder_brings_its_chart_and_break_even(tmp_path: Path) -> None:
+    """A ``sensitivity --out`` folder's figures (``sensitivity.json``, as the command writes
+    it) become a section: the inputs' chart, and where the verdict flips."""
+    folder = tmp_path / "sensitivity"
+    folder.mkdir()
+    (folder / "sensitivity.json").write_text(
+        json.dumps({
+            "metric": "new_arr", "method": "morris", "plans": ["A", HOSTILE], "seed": 1,
+            "replications": 1, "settings": 12,
+            "parameters": {
+                "segments.smb.win_rate": {"mu_star": 9.0, "mu_star_conf": 2.0, "sigma": 1.0},
+                "teams.sdr.headcount": {"mu_star": 3.0, "mu_star_conf": 1.0, "sigma": 1.0},
+            },
+            "break_even": {"segments.smb.win_rate": {"value": 0.31, "quantile": 0.4},
+                           "teams.sdr.headcount": None},
+        })
+    )  # fmt: skip
+    found = review.section(folder)
+    print(found)
+    assert found.title == "Which inputs decide"
+    assert f"new_arr: {HOSTILE} - A" in found.paragraphs[0]
+    assert found.tables[0].rows == [
+        ["segments.smb.win_rate", "0.31"],
+        ["teams.sdr.headcount", "holds over the whole range"],
+    ]
+    assert [c.image[:26] for c in found.charts] == ["data:image/svg+xml;base64,"]

@@ -778,7 +778,7 @@ def backtest(
     """Replay ``scenario`` over a CRM export's period and compare it with the export
     (``funnelsim backtest``); ``out`` (a new or empty folder) gets the report and charts.
     ``.compared`` holds each quantity's data, simulated band and verdict."""
-    from funnelsim.report import write_backtest
+    from funnelsim.reporting import write_backtest
 
     folder = None if out is None else Path(out)
     if folder is not None:
@@ -808,10 +808,14 @@ def backtest(
     return found
 
 
-def report(folder: str | Path, output: str | Path | None = None) -> list[Path]:
+def report(
+    folder: str | Path, output: str | Path | None = None, extra: Sequence[str | Path] = ()
+) -> list[Path]:
     """Write the budget review of a results folder (``funnelsim report``): ``report.html``
     (one self-contained page), ``report.pdf`` (A4 landscape) and ``report.md``, into
-    ``output`` (default ``FOLDER/report``); returns the three files.
+    ``output`` (default ``FOLDER/report``); returns the three files. ``extra`` are folders
+    whose sections join the review (``funnelsim report --with``): a ``compare`` with
+    ``uncertainty=``, a ``sensitivity``, an ``optimize`` or a back-test.
 
     >>> import tempfile
     >>> import funnelsim as fs
@@ -827,6 +831,7 @@ def report(folder: str | Path, output: str | Path | None = None) -> list[Path]:
     True
     >>> import shutil; shutil.rmtree(folder.parent)
     """
-    from funnelsim.report import write_report
+    from funnelsim.reporting import write_report
 
-    return write_report(Path(folder), None if output is None else Path(output))
+    paths = [Path(path) for path in extra]
+    return write_report(Path(folder), None if output is None else Path(output), paths)

@@ -1662,7 +1662,7 @@ def _backtest(
     Returns backtest.json's content."""
     from funnelsim.backtesting import backtest
     from funnelsim.executors import ExecutorSpec, default_workers
-    from funnelsim.report import write_backtest
+    from funnelsim.reporting import write_backtest
 
     executor = ExecutorSpec(workers or default_workers())
     with _progress(f"back-testing {scenario.name}", None) as progress:
@@ -1745,7 +1745,17 @@ def query(args: tuple[str, ...], as_json: bool, as_csv: bool) -> None:
     default=None,
     help="Folder to write the report into (created) [default: FOLDER/report].",
 )
-def report(folder: Path, output: Path | None) -> None:
+@click.option(
+    "--with",
+    "extra",
+    type=_FILE,
+    multiple=True,
+    metavar="DIR",
+    help="Add the section another command's folder brings: compare --uncertainty (the "
+    "decision over the inputs' ranges), sensitivity --out (which inputs decide), optimize "
+    "--out (the best split) or a back-test. Repeatable.",
+)
+def report(folder: Path, output: Path | None, extra: tuple[Path, ...]) -> None:
     """Write the budget review: HTML, PDF and Markdown, with charts.
 
     FOLDER is a results folder written with --out (run, compare, study, with or without
@@ -1755,11 +1765,11 @@ def report(folder: Path, output: Path | None) -> None:
     inputs that decide), key metrics with 95% intervals, paired differences, charts, every
     number's source and grade, and the run's replications, seed and version. report.pdf is
     the same paginated for print and slides (A4 landscape); report.md the same tables with PNG
-    charts.
+    charts. --with adds the sections other commands' folders bring.
     """
-    from funnelsim.report import write_report  # matplotlib only when reporting
+    from funnelsim.reporting import write_report  # matplotlib only when reporting
 
-    for path in write_report(folder, output):
+    for path in write_report(folder, output, extra):
         _say(f"report: {path}")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,20 @@ DECISION_METRICS = {  # metric -> its heading in the decision table
 }
 INPUTS_SHOWN = 6  # the inputs that decide, most decisive first
 DECIDES = 0.1  # an input decides when its false-discovery-adjusted q-value is below this
+INPUT_HEADER = [
+    "input",
+    "rank correlation with the gain in new ARR",
+    "q-value",
+    "the verdict flips at",
+]
+INPUT_CAPTION = (
+    "Across the draws, how each uncertain input moves the best plan's gain in new ARR over the "
+    "baseline (Spearman's rank correlation of the input with the draw's gain), and where a "
+    "straight line through the gains crosses zero, shown when that lies inside the input's "
+    "range and the input matters (q below 0.1). The q-value is the correlation's p-value "
+    "adjusted for the number of inputs tested (Benjamini-Hochberg): with a few draws and many "
+    "inputs, some correlate by chance."
+)
 CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
@@ -103,6 +118,24 @@ class Chart:
     image: str  # a data: URI (SVG, or PNG for a chart another command drew)
 
 
+@dataclass(frozen=True)
+class Table:
+    header: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the review that another command's output brings (``report --with``)."""
+
+    key: str  # the HTML id
+    title: str
+    paragraphs: list[str]
+    tables: list[Table] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+
+
 @dataclass
 class Review:
     """What the page shows, as plain data (the template only lays it out)."""
@@ -119,6 +152,7 @@ class Review:
     charts: list[Chart]
     assumptions: list[list[str]]
     notes: list[str]
+    sections: list[Section] = field(default_factory=list)
 
 
 # -- reading the folder ---------------------------------------------------------------------
@@ -461,9 +495,19 @@ def _charts(stored: Results, plans: Sequence[Plan]) -> list[Chart]:
     return made
 
 
-FUNNEL = ("leads", "leads_inbound", "leads_outbound", "mqls", "sqls", "sqls_inbound",
-          "sqls_outbound", "opportunities", "deals_won", "deals_won_inbound",
-          "deals_won_outbound")  # fmt: skip
+FUNNEL = (
+    "leads",
+    "leads_inbound",
+    "leads_outbound",
+    "mqls",
+    "sqls",
+    "sqls_inbound",
+    "sqls_outbound",
+    "opportunities",
+    "deals_won",
+    "deals_won_inbound",
+    "deals_won_outbound",
+)
 
 
 def _plan_charts(stored: Results, plans: Sequence[Plan]) -> list[Chart]:
@@ -539,8 +583,9 @@ def searched(folder: Path) -> bool:
     return (folder / "optimize.json").is_file() and (folder / "confirm").is_dir()
 
 
-def build(folder: Path) -> Review:
-    """The review of a results folder (or of an ``optimize`` folder's confirmation run)."""
+def build(folder: Path, extra: Sequence[Path] = ()) -> Review:
+    """The review of a results folder (or of an ``optimize`` folder's confirmation run), with
+    a section for each folder of ``extra`` (:func:`section`)."""
     search = searched(folder)
     stored = load(folder / "confirm" if search else folder)
     manifest = stored.manifest
@@ -605,6 +650,164 @@ def build(folder: Path) -> Review:
         charts=_charts(stored, plans) + (_folder_charts(folder) if search else []),
         assumptions=assumptions(plans) if not inputs else _drawn_assumptions(inputs),
         notes=notes,
+        sections=[section(path) for path in extra],
+    )
+
+
+# -- what other commands bring ------------------------------------------------------------------
+def section(folder: Path) -> Section:
+    """The section another command's output folder brings to the review: a ``compare
+    --uncertainty`` folder (the decision over the inputs' ranges), a ``sensitivity --out``
+    folder (which inputs decide, and where the verdict flips), an ``optimize --out`` folder
+    (the best split found) or a back-test folder (``calibrate --backtest``, ``backtest``)."""
+    if (folder / "sensitivity.json").is_file():
+        return _sensitivity_section(folder)
+    if searched(folder):
+        return _optimize_section(folder)
+    if (folder / "backtest.json").is_file():
+        return _backtest_section(folder)
+    stored = load(folder)  # a StoreError names a folder that holds no results
+    if "uncertainty" not in stored.manifest:
+        raise ReportError(
+            f"{folder}: --with takes a compare --uncertainty, sensitivity, optimize or "
+            "back-test folder; this one holds a plain run (report it on its own)"
+        )
+    return _uncertainty_section(stored)
+
+
+def _uncertainty_section(stored: Results) -> Section:
+    plans = plans_of(stored)
+    manifest = stored.manifest
+    inputs = manifest["uncertainty"].get("inputs", {})
+    found = decision(plans, int(manifest["seed"]), inputs)
+    tables = [
+        Table(
+            found["header"],
+            found["rows"],
+            "The share of simulated years in which "
+            "a plan came out ahead (a tie counts half), with a 95% interval.",
+        )
+    ]
+    if found["inputs"]:
+        tables.append(Table(INPUT_HEADER, found["inputs"], INPUT_CAPTION))
+    draws, replications = plans[0].outcomes["new_arr"].shape
+    return Section(
+        "uncertainty",
+        "Over the inputs' ranges",
+        [
+            f"The same plans run over {draws} draws of their {len(inputs)} ranged inputs (Latin "
+            f"hypercube), {replications} replications each, on common random numbers "
+            f"(seed {manifest['seed']}; {stored.folder}).",
+            headline(plans),
+        ],
+        tables,
+    )
+
+
+def _sensitivity_section(folder: Path) -> Section:
+    data = json.loads((folder / "sensitivity.json").read_text(encoding="utf-8"))
+    plans = data.get("plans") or []
+    what = data["metric"] if len(plans) < 2 else f"{data['metric']}: {plans[1]} - {plans[0]}"
+    flips = [
+        [path, "holds over the whole range" if flip is None else _value_text(flip["value"])]
+        for path, flip in data.get("break_even", {}).items()
+    ]
+    tables = (
+        [
+            Table(
+                ["input", "the verdict flips at"],
+                flips,
+                "For the most decisive inputs, the value at which the difference crosses "
+                "zero, every other input at its value.",
+            )
+        ]
+        if flips
+        else []
+    )
+    fig = charts.plot_sensitivity(
+        data["parameters"], title=chart_text(f"what moves {what} ({data['method']})")
+    )
+    return Section(
+        "sensitivity",
+        "Which inputs decide",
+        [
+            f"A {data['method']} analysis of {what}: {data['settings']} settings of the ranged "
+            f"inputs, {data['replications']} replication(s) each, seed {data['seed']} "
+            f"({folder})."
+        ],
+        tables,
+        [
+            Chart(
+                "Which inputs decide",
+                "The most decisive inputs first, with 95% intervals.",
+                svg(fig),
+            )
+        ],
+    )
+
+
+def _optimize_section(folder: Path) -> Section:
+    data = json.loads((folder / "optimize.json").read_text(encoding="utf-8"))
+    best = data["best"]
+    baseline = data.get("baseline", {}).get("variables", {})
+    rows = [
+        [path, _value_text(baseline.get(path)), _value_text(value)]
+        for path, value in best["variables"].items()
+    ]
+    moved = [
+        [
+            name,
+            cell(Summary(m["mean"], m["ci_low"], m["ci_high"], 2), METRICS[name].unit, signed=True),
+        ]
+        for name, m in best.get("against_baseline", {}).items()
+        if name in METRICS and m.get("mean") is not None
+    ]
+    tables = [Table(["variable", "baseline", "best plan"], rows)]
+    if moved:
+        caption = "Paired difference on fresh replications, with its 95% interval."
+        tables.append(Table(["metric", "best plan - baseline"], moved, caption))
+    goals = "; ".join(data.get("constraints", [])) or "none"
+    return Section(
+        "optimize",
+        "The budget split, optimised",
+        [
+            f"{data['name']}: {data['trials']} trials, the best confirmed on "
+            f"{data['confirm_replications']} replications (seed {data['seed']}); constraints: "
+            f"{goals}; {len(data.get('indistinguishable', []))} other plan(s) statistically "
+            f"indistinguishable from the best ({folder})."
+        ],
+        tables,
+        _folder_charts(folder),
+    )
+
+
+def _backtest_section(folder: Path) -> Section:
+    data = json.loads((folder / "backtest.json").read_text(encoding="utf-8"))
+    rows = [
+        [
+            name,
+            number(c["data"]["estimate"] if c["data"]["estimate"] is not None else math.nan),
+            f"{number(c['simulated']['low'])} to {number(c['simulated']['high'])}",
+            "inside" if c["inside"] else "outside",
+        ]
+        for name, c in data["compared"].items()
+    ]
+    titles = {
+        "weekly.png": "Weekly volumes by stage",
+        "rates.png": "Conversion rates",
+        "time-in-stage.png": "Time in stage",
+        "decay.png": "Speed to lead",
+    }
+    return Section(
+        "backtest",
+        "Back-test against the CRM export",
+        [
+            f"{data['scenario']} replayed over {data['period'][0]} to {data['period'][1]}: "
+            f"{data['inside']} of {data['compared_count']} quantities inside the simulation's "
+            f"95% prediction band ({data['replications']} replications, seed {data['seed']})."
+        ],
+        [Table(["quantity", "data", "simulated band", "verdict"], rows)],
+        [Chart(t, "", png_file(folder / n)) for n, t in titles.items() if (folder / n).is_file()],
     )
 
 
@@ -628,7 +831,10 @@ def render_html(review: Review) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return environment.get_template(TEMPLATE.name).render(review=review, metrics=METRICS)
+    inputs = Table(INPUT_HEADER, review.decision["inputs"], INPUT_CAPTION)
+    return environment.get_template(TEMPLATE.name).render(
+        review=review, metrics=METRICS, inputs_table=inputs
+    )
 
 
 def write_pdf(page: str, path: Path) -> None:

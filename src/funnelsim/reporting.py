@@ -10,7 +10,7 @@ key metric across its points.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -91,10 +91,14 @@ def _sources(folder: Path, manifest: dict[str, Any]) -> list[str]:
     ]
 
 
-def write_report(folder: Path, output: Path | None = None) -> list[Path]:
+def write_report(
+    folder: Path, output: Path | None = None, extra: Sequence[Path] = ()
+) -> list[Path]:
     """Write the budget review of a results folder into ``output`` (default
     ``FOLDER/report/``): ``report.md`` with its PNG charts, ``report.html`` (one
     self-contained file) and ``report.pdf`` (the same, paginated); returns the three files.
+    Each folder of ``extra`` (``compare --uncertainty``, ``sensitivity``, ``optimize`` or a
+    back-test) adds its section to the HTML and PDF (``funnelsim.review.section``).
 
     An ``optimize`` folder is reviewed through its confirmation run (``confirm/``), with the
     search's charts. Names (of scenarios, a study, its points) and the folder's path are text
@@ -106,7 +110,7 @@ def write_report(folder: Path, output: Path | None = None) -> list[Path]:
     out = folder / REPORT if output is None else output
     with matplotlib.rc_context({"text.usetex": False}), _locked(folder):
         try:
-            found = review.build(folder)
+            found = review.build(folder, extra)
             out.mkdir(parents=True, exist_ok=True)
             source = folder / "confirm" if review.searched(folder) else folder
             markdown = _write_report(source, out, found.headline)
