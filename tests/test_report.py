@@ -1,5 +1,5 @@
-"""``funnelsim report`` (``funnelsim.reporting``): a results folder as Markdown and charts showing the
-folder's numbers."""
+"""``funnelsim report`` (``funnelsim.reporting``): a results folder as Markdown and charts
+showing the folder's numbers."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "StudyResults",
+    "Uncertain",
     "backtest",
     "calibrate",
     "compare",

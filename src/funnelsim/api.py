@@ -38,7 +38,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import pandas as pd
 import yaml
@@ -50,7 +50,6 @@ from funnelsim.analysis import SummaryTable
 from funnelsim.backtesting import Backtest, check_out
 from funnelsim.backtesting import backtest as _backtest
 from funnelsim.calibration import Calibration, bundled_baseline
-from funnelsim.calibration import calibrate as _calibrate
 from funnelsim.crm.fits import fit
 from funnelsim.crm.read import read_export
 from funnelsim.errors import UsageError
@@ -63,7 +62,7 @@ from funnelsim.optimizer import optimize as _optimize
 from funnelsim.planning import Plan, parse_target
 from funnelsim.planning import plan as _plan
 from funnelsim.replications import Chunk
-from funnelsim.scenario.load import ScenarioError, load_scenario, read_document, scenario_from_dict
+from funnelsim.scenario.load import ScenarioError, load_scenario, scenario_from_dict
 from funnelsim.scenario.optimization import Optimization, load_optimization, with_effort
 from funnelsim.scenario.schema import Scenario
 from funnelsim.scenario.study import Point, Study, load_study
@@ -78,6 +77,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "StudyResults",
+    "Uncertain",
     "backtest",
     "calibrate",
     "compare",
@@ -493,6 +493,34 @@ def run(
     return Results(found, folder)
 
 
+@overload
+def compare(
+    baseline: Scenario | str | Path,
+    *others: Scenario | str | Path,
+    replications: int = ...,
+    seed: int | None = ...,
+    workers: int | None = ...,
+    executor: Executor = ...,
+    out: str | Path | None = ...,
+    progress: bool = ...,
+    uncertainty: None = ...,
+) -> Comparison: ...
+
+
+@overload
+def compare(
+    baseline: Scenario | str | Path,
+    *others: Scenario | str | Path,
+    replications: int = ...,
+    seed: int | None = ...,
+    workers: int | None = ...,
+    executor: Executor = ...,
+    out: str | Path | None = ...,
+    progress: bool = ...,
+    uncertainty: int,
+) -> Uncertain: ...
+
+
 def compare(
     baseline: Scenario | str | Path,
     *others: Scenario | str | Path,
@@ -502,7 +530,8 @@ def compare(
     executor: Executor = None,
     out: str | Path | None = None,
     progress: bool = True,
-) -> Comparison:
+    uncertainty: int | None = None,
+) -> Comparison | Uncertain:
     """Scenarios against ``baseline`` (``funnelsim compare``): every one on the same
     replications of one seed, each replication paired with the baseline's.
 
@@ -515,9 +544,36 @@ def compare(
     >>> waits = found.differences().set_index("metric").loc["queue_length_mean"]
     >>> waits["scenario"], bool(waits["mean"] < 0)
     ('12 SDRs', True)
+
+    ``uncertainty=N`` runs every plan over the same N draws of the inputs the files give a
+    range (``compare --uncertainty``), ``replications`` each, and returns :class:`Uncertain`:
+    the chance each plan beats the baseline once what nobody has measured is counted.
+
+    >>> weeks = {"horizon": "2w", "warmup": "1w"}
+    >>> inbound = fs.load("scenarios/inbound-heavy.yaml", changes=weeks)
+    >>> outbound = fs.load("scenarios/outbound-heavy.yaml", changes=weeks)
+    >>> drawn = fs.compare(inbound, outbound, uncertainty=3, replications=2, seed=1,
+    ...                    progress=False)
+    >>> drawn.draws, drawn.replications, drawn.outcomes("sqls").shape
+    (3, 2, (6, 2))
+    >>> chance = drawn.chances().set_index("metric").loc["sqls"]
+    >>> bool(0.0 <= chance["p_better"] <= 1.0), chance["scenario"]
+    (True, 'Outbound-heavy')
     """
     plans = _plans([baseline, *others])
     folder = None if out is None else Path(out)
+    if uncertainty is not None:
+        with _progress(f"comparing, {uncertainty} draws", progress) as callbacks:
+            drawn = experiment.run_uncertain(
+                plans,
+                uncertainty,
+                replications,
+                seed,
+                executor=_executor(workers, executor),
+                out=folder,
+                **callbacks,
+            )
+        return Uncertain(drawn, folder)
     with _progress("comparing", progress) as callbacks:
         found = experiment.run(
             plans,
@@ -530,6 +586,114 @@ def compare(
             default_replications=20,
         )
     return Comparison(found, folder)
+
+
+class Uncertain:
+    """Plans over draws of their uncertain inputs (``fs.compare(..., uncertainty=N)``): every
+    plan ran with the same drawn values (a Latin hypercube over each ranged input), and
+    replication ``r`` of every draw and plan on the same random numbers. So a plan's spread is
+    what nobody has measured plus plain luck, and the paired differences are the plans'."""
+
+    def __init__(self, found: experiment.UncertainRun, folder: Path | None = None) -> None:
+        self.found = found
+        self.folder = folder
+
+    @property
+    def plans(self) -> list[str]:
+        return [plan.name for plan in self.found.plans]
+
+    @property
+    def draws(self) -> int:
+        return self.found.draws
+
+    @property
+    def replications(self) -> int:
+        return self.found.replications
+
+    def inputs(self) -> pd.DataFrame:
+        """The uncertain inputs by dotted path: value, range, shape, source and grade."""
+        rows = {
+            path: {"value": r.value, "low": r.low, "high": r.high, "shape": r.shape,
+                   "source": r.source, "grade": r.grade}
+            for path, r in self.found.inputs.items()
+        }  # fmt: skip
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("input")
+
+    def drawn(self) -> pd.DataFrame:
+        """Each draw's value of every numeric uncertain input (draws numbered from 1)."""
+        from funnelsim.review import flat
+
+        runs = self.found.result.per_scenario[:: len(self.found.plans)]
+        values = [flat(r.scenario.model_dump(mode="json", exclude_none=True)) for r in runs]
+        frame = pd.DataFrame([{p: v.get(p) for p in self.found.inputs} for v in values])
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="draw")
+        numeric: pd.DataFrame = frame.apply(pd.to_numeric, errors="coerce")
+        return numeric.dropna(axis="columns")
+
+    def outcomes(self, metric: str) -> pd.DataFrame:
+        """One metric's outcomes: a row per draw and replication, a column per plan."""
+        tables = {p.name: self.found.table(metric, k) for k, p in enumerate(self.found.plans)}
+        index = pd.MultiIndex.from_product(
+            [range(1, self.draws + 1), range(self.replications)], names=["draw", "replication"]
+        )
+        return pd.DataFrame({name: t.ravel() for name, t in tables.items()}, index=index)
+
+    def summary(self) -> pd.DataFrame:
+        """Every plan's metrics over the draws: the mean with its 95% interval, the 5th to
+        95th percentile of single outcomes, and the share of the variance due to the inputs."""
+        rows = [
+            {"scenario": plan.name, "metric": metric, "unit": _unit(metric), "mean": s.mean,
+             "ci_low": s.ci_low, "ci_high": s.ci_high, "p05": s.p05, "p95": s.p95,
+             "inputs_share": s.parameter_share}
+            for k, plan in enumerate(self.found.plans)
+            for metric, s in self.found.spreads(k).items()
+            if s.mean == s.mean
+        ]  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def chances(self) -> pd.DataFrame:
+        """Each plan against the baseline, metric by metric: the paired difference's mean with
+        its 95% interval and its 5th to 95th percentile, and ``p_better``, the share of
+        outcomes in which the plan comes out ahead (a tie counts half), with its interval."""
+        rows = []
+        for k, plan in enumerate(self.found.plans[1:], start=1):
+            for metric, d in self.found.differences(k).items():
+                if d["mean"] is None or d["p_better"] is None:
+                    continue
+                low, high = d["p_better_ci"]
+                rows.append({
+                    "scenario": plan.name, "metric": metric, "unit": _unit(metric),
+                    "mean": d["mean"], "ci_low": d["ci_low"], "ci_high": d["ci_high"],
+                    "p05": d["p05"], "p95": d["p95"], "p_better": d["p_better"],
+                    "p_better_low": low, "p_better_high": high,
+                })  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def inputs_that_decide(self, metric: str = "new_arr") -> pd.DataFrame:
+        """Which inputs move the gain over the baseline of the plan that gains most (a draw's
+        gain its mean over replications): each numeric input's rank correlation with it, its
+        q-value (adjusted for the number of inputs), and where the verdict flips when that
+        lies inside its range (``funnelsim.review.rank_inputs``)."""
+        from funnelsim.review import rank_inputs
+
+        outcomes = self.outcomes(metric).groupby(level="draw").mean()
+        gains = outcomes[self.plans[1:]].sub(outcomes[self.plans[0]], axis=0)
+        gain = gains[gains.mean().idxmax()].to_numpy(dtype=float)
+        drawn = self.drawn()
+        inputs = {}
+        for path in drawn.columns:
+            low, high = self.found.inputs[path].low, self.found.inputs[path].high
+            if isinstance(low, int | float) and isinstance(high, int | float):
+                inputs[path] = (drawn[path].to_numpy(dtype=float), float(low), float(high))
+        return pd.DataFrame(
+            rank_inputs(inputs, gain), columns=["input", "rank_correlation", "q_value", "flips_at"]
+        ).set_index("input")
+
+    def __repr__(self) -> str:
+        return (
+            f"<Uncertain: {', '.join(self.plans)}; {self.draws} draws x {self.replications} "
+            "replications>"
+        )
 
 
 def study(
@@ -729,12 +893,20 @@ def calibrate(
     spend: str | Path | None = None,
     timezone: str | None = None,
     strict: bool = False,
+    refine: int = 0,
+    warmup: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
 ) -> Calibration:
     """A scenario fitted from a CRM export (``funnelsim calibrate``): ``format`` is
     ``hubspot``, ``salesforce`` or a mapping file; ``base`` gives what the export cannot tell
     (default the bundled baseline). ``.scenario`` is the fitted scenario, ``.text`` its file
     (write it where you like), ``.fits`` the fits with their intervals, ``.notes`` what was not
-    used."""
+    used. ``refine=ROUNDS`` then calibrates by simulation the numbers that act only through
+    the funnel (``calibrate --refine``; ``warmup`` of its replays, e.g. ``"0d"`` for a history
+    that starts with the funnel itself)."""
+    from funnelsim.refinement import calibrate_file
+
     base_path = Path(base) if base is not None else bundled_baseline()
     if base is None and not base_path.is_file():
         raise UsageError("no bundled baseline in this installation: give a base scenario", "base")
@@ -747,17 +919,16 @@ def calibrate(
         timezone=timezone,
         strict=strict,
     )
-    found = _calibrate(
-        export,
-        load_scenario(base_path),
-        name=f"Calibrated from {contacts.name}",
-        base_data=read_document(base_path).data,
-        base_label=str(base_path),
-        fits=fit(export),
-    )
-    if spend is not None:
-        found.notes.append("spend: read and checked; spend -> leads curves are not fitted yet")
-    return found
+    with _progress("calibrating by simulation", progress and refine > 0) as callbacks:
+        return calibrate_file(
+            export,
+            base_path,
+            name=f"Calibrated from {contacts.name}",
+            rounds=refine,
+            warmup=warmup,
+            executor=_executor(workers, None),
+            **callbacks,
+        )
 
 
 def backtest(

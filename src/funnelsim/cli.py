@@ -1474,10 +1474,10 @@ def calibrate_(
     and writes --output: a scenario whose fitted numbers carry their range, source and grade,
     the rest taken from --base. Prints the fits and the rows dropped, by reason.
     """
-    from funnelsim.calibration import bundled_baseline, calibrate
-    from funnelsim.crm.fits import fit
+    from funnelsim.calibration import bundled_baseline
     from funnelsim.crm.read import read_export
-    from funnelsim.scenario.load import load_scenario, read_document
+    from funnelsim.executors import ExecutorSpec, default_workers
+    from funnelsim.refinement import calibrate_file
     from funnelsim.store import atomic_write
 
     if backtest_dir is not None:
@@ -1487,39 +1487,17 @@ def calibrate_(
     base_path = base or bundled_baseline()
     if base is None and not base_path.is_file():
         raise UsageError("no bundled baseline in this installation: give a base scenario", "--base")
-    scenario = load_scenario(base_path)
     export = read_export(contacts, deals, spend, fmt, timezone=timezone, strict=strict)
-    fits = fit(export)
-    found = calibrate(
-        export,
-        scenario,
-        name=f"Calibrated from {contacts.name}",
-        base_data=read_document(base_path).data,
-        base_label=str(base_path),
-        fits=fits,
-    )
-    refined = None
+    made = partial(
+        calibrate_file, export, base_path, name=f"Calibrated from {contacts.name}",
+        rounds=refine, warmup=warmup, executor=ExecutorSpec(workers or default_workers()),
+    )  # fmt: skip
     if refine:
-        from funnelsim.executors import ExecutorSpec, default_workers
-        from funnelsim.refinement import refine as by_simulation
-
-        with _progress(f"calibrating by simulation ({refine} rounds)", None) as progress:
-            refined = by_simulation(
-                found.scenario, export, rounds=refine, warmup=warmup, data_fits=None,
-                executor=ExecutorSpec(workers or default_workers()), **progress,
-            )  # fmt: skip
-        found = calibrate(
-            export,
-            scenario,
-            name=f"Calibrated from {contacts.name}",
-            base_data=read_document(base_path).data,
-            base_label=str(base_path),
-            fits=fits,
-            refined=refined.numbers,
-        )
-        found.notes += [*refined.notes, refined.summary_line()]
-    if spend is not None:
-        found.notes.append("spend: read and checked; spend -> leads curves are not fitted yet")
+        with _progress(f"calibrating by simulation ({refine} rounds)", None) as callbacks:
+            found = made(**callbacks)
+    else:
+        found = made()
+    fits = found.fits
 
     def write(tmp: Path) -> None:
         tmp.write_text(found.text, encoding="utf-8")

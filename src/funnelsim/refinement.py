@@ -22,7 +22,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from funnelsim.backtesting import Backtest, backtest
 from funnelsim.crm.data import Export
@@ -34,6 +36,9 @@ from funnelsim.scenario.load import with_settings
 from funnelsim.scenario.ranges import Quantity, ranges_of
 from funnelsim.scenario.schema import Scenario
 from funnelsim.units import Duration
+
+if TYPE_CHECKING:
+    from funnelsim.calibration import Calibration
 
 Kind = Literal["share", "days", "threshold"]  # threshold: a bar the quantity falls as it rises
 SHARE_BOUNDS = (0.001, 1.0)
@@ -239,3 +244,45 @@ def _extended(
 def _plain(end: Quantity) -> float:
     """A range's end as a number: hours for a duration."""
     return float(end.hours) if isinstance(end, Duration) else float(end)  # type: ignore[arg-type]
+
+
+def calibrate_file(
+    export: Export,
+    base_path: Path,
+    *,
+    name: str,
+    rounds: int = 0,
+    warmup: str | None = None,
+    executor: ExecutorSpec = IN_PROCESS,
+    on_chunk: OnChunk | None = None,
+    on_total: OnTotal | None = None,
+) -> Calibration:
+    """The calibrated scenario of ``export`` completed by the base file ``base_path`` (its
+    ranges, sources and order kept), then, with ``rounds``, refined by simulation
+    (:func:`refine`; its summary joins the notes). What ``funnelsim calibrate`` and
+    ``fs.calibrate`` write."""
+    from funnelsim.calibration import calibrate
+    from funnelsim.crm.fits import fit
+    from funnelsim.scenario.load import load_scenario, read_document
+
+    fits = fit(export)
+    made = partial(
+        calibrate,
+        export,
+        load_scenario(base_path),
+        name=name,
+        base_data=read_document(base_path).data,
+        base_label=str(base_path),
+        fits=fits,
+    )
+    found = made()
+    if rounds:
+        refined = refine(
+            found.scenario, export, rounds=rounds, warmup=warmup, executor=executor,
+            on_chunk=on_chunk, on_total=on_total,
+        )  # fmt: skip
+        found = made(refined=refined.numbers)
+        found.notes += [*refined.notes, refined.summary_line()]
+    if export.spend is not None:
+        found.notes.append("spend: read and checked; spend -> leads curves are not fitted yet")
+    return found

@@ -298,7 +298,7 @@ def deciding_inputs(plans: Sequence[Plan], inputs: dict[str, dict[str, Any]]) ->
     base = plans[0]
     gains = [np.nanmean(p.outcomes["new_arr"] - base.outcomes["new_arr"], axis=1) for p in plans]
     gain = gains[1 + int(np.argmax([np.nanmean(g) for g in gains[1:]]))]
-    drawn = [_flat(s.model_dump(mode="json", exclude_none=True)) for s in base.draws]
+    drawn = [flat(s.model_dump(mode="json", exclude_none=True)) for s in base.draws]
     found = {}
     for path, written in inputs.items():
         values = [d.get(path) for d in drawn]
@@ -345,11 +345,12 @@ def rank_inputs(
     return found
 
 
-def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+def flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested data (a scenario dumped) as dotted path -> value."""
     if isinstance(data, dict):
         out: dict[str, Any] = {}
         for key, value in data.items():
-            out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+            out.update(flat(value, f"{prefix}.{key}" if prefix else str(key)))
         return out
     return {prefix: data}
 
@@ -357,7 +358,7 @@ def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
 def input_changes(plans: Sequence[Plan]) -> list[list[str]]:
     """What differs between the plans' inputs: every setting (dotted path) whose value is not
     the same in every plan, with each plan's value. Names and descriptions are not inputs."""
-    flats = [_flat(p.scenario.model_dump(mode="json", exclude_none=True)) for p in plans]
+    flats = [flat(p.scenario.model_dump(mode="json", exclude_none=True)) for p in plans]
     paths = sorted(set().union(*flats) - {"name", "description"})
     return [
         [path, *(_value_text(f.get(path)) for f in flats)]
