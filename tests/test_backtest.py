@@ -135,3 +135,24 @@ def test_a_folder_that_holds_files_is_refused(tmp_path: Path) -> None:
         assert "Traceback" not in result.output
         assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
         assert not (tmp_path / "s.yaml").exists()
+
+
+def test_a_back_test_joins_the_budget_review(true_run: tuple[Path, str]) -> None:
+    """``report --with`` a back-test folder: its verdict in words, every compared quantity in
+    a table, and its charts embedded."""
+    from funnelsim.review import section
+
+    out, _ = true_run
+    found = json.loads((out / "backtest.json").read_text())
+    brought = section(out)
+    print(brought.paragraphs)
+    assert brought.title == "Back-test against the CRM export"
+    assert (
+        f"{found['inside']} of {found['compared_count']} quantities inside"
+        in (brought.paragraphs[0])
+    )
+    assert len(brought.tables[0].rows) == found["compared_count"]
+    verdicts = [row[-1] for row in brought.tables[0].rows]
+    assert verdicts.count("inside") == found["inside"]
+    assert len(brought.charts) == 4
+    assert all(c.image.startswith("data:image/png;base64,") for c in brought.charts)
