@@ -136,7 +136,7 @@ def invoke(*args: str | Path) -> Result:
 def ok(*args: str | Path) -> Result:
     """A command that must succeed, without a traceback."""
     result = invoke(*args)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 0, (result.output, result.exception)
     assert "Traceback" not in result.output
     return result
 

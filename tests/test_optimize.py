@@ -280,6 +280,40 @@ def test_a_killed_optimisation_resumes_with_the_trials_it_had(tmp_path: Path) ->
     assert again["best"]["metrics"] == whole["best"]["metrics"]
 
 
+def test_a_resume_finishes_a_half_told_batch_as_the_whole_run_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash after two of a batch's four trials were told: the resume simulates that batch
+    again from its recorded proposals, tells the other two, and goes on; the sampler of every
+    later batch sees what it saw in the uninterrupted run, so the answer is the same."""
+    from funnelsim import optimizer
+
+    path = write(tmp_path, split_spec(trials=12, batch=4), channels())
+    whole = json.loads(ok("optimize", path, "-w", "1", "--json").stdout)
+    real, told = optimizer._tell, []
+
+    def crash_on_the_seventh(*args: Any) -> None:
+        if len(told) == 6:
+            raise RuntimeError("the machine went down")
+        told.append(args[2].number)
+        real(*args)
+
+    out = tmp_path / "crashed"
+    monkeypatch.setattr(optimizer, "_tell", crash_on_the_seventh)
+    crashed = invoke("optimize", path, "-w", "1", "--out", out)
+    monkeypatch.undo()
+    assert isinstance(crashed.exception, RuntimeError), crashed.output
+    assert told == [0, 1, 2, 3, 4, 5]
+    resumed = ok("optimize", path, "-w", "1", "--out", out, "--resume", "--json")
+    assert "resumed: 6 finished trial(s) kept" in resumed.stderr
+    again = json.loads(resumed.stdout)
+    print(whole["best"], again["best"], sep="\n")
+    assert again["trials"] == 12
+    assert again["best"]["variables"] == whole["best"]["variables"]
+    assert again["best"]["metrics"] == whole["best"]["metrics"]
+    assert again["best"]["trial"] == whole["best"]["trial"]  # no trial numbered anew
+
+
 def test_a_bad_file_is_refused_at_its_line(tmp_path: Path) -> None:
     spec = split_spec(
         variables={"sources.content.spend.monthy": {"low": 0, "high": 10}},

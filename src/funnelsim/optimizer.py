@@ -253,6 +253,26 @@ class _Search:
     slots: Slots
     progress: _Progress
     draws: list[dict[Any, Any]]  # the uncertain inputs of each draw ({} : at their values)
+    plans: dict[int, list[Scenario]] = field(default_factory=dict)  # the batch's, built once
+
+    def screened(self, number: int, suggested: Mapping[str, Choice]) -> Trial:
+        """Trial ``number`` with the settings proposed for it (the budget filled), its plan
+        built (kept in ``plans`` for the batch) and the figures known before a run; skipped
+        when over the budget or when those figures break a constraint."""
+        settings, over = self.filled({key: suggested[key] for key in self.spec.variables})
+        trial = Trial(number, settings)
+        plan = self.plans[number] = self.candidate(settings, f"trial {number}")
+        for name, known in KNOWN_BEFORE.items():
+            trial.known[name] = known(plan[0])
+        broken = [
+            str(goal) for goal in self.constraints
+            if goal.metric in trial.known and not goal.met(trial.summary(goal.metric), "mean")
+        ]  # fmt: skip
+        if over > 0:
+            trial.skipped = f"over budget by {over:,.0f} a month"
+        elif broken:
+            trial.skipped = "breaks " + ", ".join(broken)
+        return trial
 
     def candidate(self, settings: dict[str, Choice], name: str) -> list[Scenario]:
         """The plan's scenarios: one per draw of its uncertain inputs."""
@@ -500,47 +520,81 @@ def optimize(
 
 
 def _search(study: optuna.Study, search: _Search) -> tuple[list[Trial], int]:
-    """Propose, screen, simulate and tell trials until ``spec.trials`` are complete."""
+    """Propose, screen, simulate and tell trials until ``spec.trials`` are complete.
+
+    A batch is asked whole, then simulated, then told in trial order, and only then counted
+    (the study's ``batches``): a crash leaves the journal with the batch it was on asked (each
+    trial knows its batch) and perhaps partly told. A resume finishes that batch from its
+    recorded proposals, simulating it again, so that it and every later batch are what an
+    uninterrupted run would have made: the sampler of a batch sees the earlier batches only."""
+    import optuna
     from optuna.trial import TrialState
 
     spec = search.spec
-    for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study.tell(frozen.number, state=TrialState.FAIL)  # a crash's unfinished batch
-    done = [_trial_of(t) for t in study.get_trials(states=(TrialState.COMPLETE,))]
-    kept = len(done)
     batches = int(study.user_attrs.get("batches", 0))
+    trials = study.get_trials(deepcopy=False)
+    unfinished = [t for t in trials if t.user_attrs.get("batch") == batches]
+    earlier = sum(
+        t.state == TrialState.COMPLETE and t.user_attrs.get("batch") != batches for t in trials
+    )
+    asked_whole = len(unfinished) == min(spec.batch, spec.trials - earlier) and all(
+        set(spec.variables) <= set(t.params) for t in unfinished
+    )
+    if not asked_whole:  # killed while asking: none told, the batch is asked again
+        unfinished = []
+    numbers = {t.number for t in unfinished}
+    for frozen in trials:  # proposals a crash left from before batches were recorded
+        if frozen.state == TrialState.RUNNING and frozen.number not in numbers:
+            study.tell(frozen.number, state=TrialState.FAIL)
+    done = [
+        _trial_of(t)
+        for t in study.get_trials(states=(TrialState.COMPLETE,))
+        if t.number not in numbers
+    ]
+    kept = len(done) + sum(t.state == TrialState.COMPLETE for t in unfinished)
+    if unfinished:
+        asked = [
+            (optuna.trial.Trial(study, t._trial_id), search.screened(t.number, t.params))
+            for t in sorted(unfinished, key=lambda t: t.number)
+        ]
+        told = {t.number for t in unfinished if t.state == TrialState.COMPLETE}
+        done += _batch(study, search, done, asked, told)
+        batches += 1
+        study.set_user_attr("batches", batches)
     while len(done) < spec.trials:
         study.sampler = _sampler(spec, _batch_seed(search.root, batches))
-        asked: list[tuple[optuna.Trial, Trial]] = []
-        plans: dict[int, list[Scenario]] = {}  # built once: for the costs, then to simulate
+        asked = []
         for _ in range(min(spec.batch, spec.trials - len(done))):
             proposal = study.ask()
-            settings, over = search.filled(_suggest(proposal, spec))
-            trial = Trial(proposal.number, settings)
-            plan = plans[trial.number] = search.candidate(settings, f"trial {trial.number}")
-            for name, known in KNOWN_BEFORE.items():
-                trial.known[name] = known(plan[0])
-            broken = [
-                str(goal) for goal in search.constraints
-                if goal.metric in trial.known and not goal.met(trial.summary(goal.metric), "mean")
-            ]  # fmt: skip
-            if over > 0:
-                trial.skipped = f"over budget by {over:,.0f} a month"
-            elif broken:
-                trial.skipped = "breaks " + ", ".join(broken)
-            asked.append((proposal, trial))
-        simulated = [(p, t) for p, t in asked if t.skipped is None]
-        runs = [plans[t.number] for _, t in simulated]
-        outcomes = search.simulate(runs, spec.replications, 0) if runs else []
-        for (_, trial), found in zip(simulated, outcomes, strict=True):
-            trial.outcomes = found
-        _promote(search, done, [t for _, t in simulated], plans)
-        for proposal, trial in asked:  # told in trial order: the sampler's history is fixed
-            _tell(study, proposal, trial, search)
-            done.append(trial)
+            proposal.set_user_attr("batch", batches)
+            asked.append((proposal, search.screened(proposal.number, _suggest(proposal, spec))))
+        done += _batch(study, search, done, asked, set())
         batches += 1
         study.set_user_attr("batches", batches)
     return sorted(done, key=lambda t: t.number), kept
+
+
+def _batch(
+    study: optuna.Study,
+    search: _Search,
+    done: list[Trial],
+    asked: list[tuple[optuna.Trial, Trial]],
+    told: set[int],
+) -> list[Trial]:
+    """Simulate a batch's screened trials, run its most promising further, and tell each
+    trial not ``told`` already, in trial order (the sampler's history is fixed)."""
+    spec = search.spec
+    simulated = [t for _, t in asked if t.skipped is None]
+    runs = [search.plans[t.number] for t in simulated]
+    outcomes = search.simulate(runs, spec.replications, 0) if runs else []
+    for trial, found in zip(simulated, outcomes, strict=True):
+        trial.outcomes = found
+    _promote(search, done, simulated, search.plans)
+    for proposal, trial in asked:
+        if trial.number not in told:
+            _tell(study, proposal, trial, search)
+        search.plans.pop(trial.number, None)
+    return [trial for _, trial in asked]
 
 
 def _promote(
