@@ -287,6 +287,7 @@ def test_a_resume_finishes_a_half_told_batch_as_the_whole_run_would(
     again from its recorded proposals, tells the other two, and goes on; the sampler of every
     later batch sees what it saw in the uninterrupted run, so the answer is the same."""
     from funnelsim import optimizer
+    from funnelsim.review import section
 
     path = write(tmp_path, split_spec(trials=12, batch=4), channels())
     whole = json.loads(ok("optimize", path, "-w", "1", "--json").stdout)
@@ -312,6 +313,14 @@ def test_a_resume_finishes_a_half_told_batch_as_the_whole_run_would(
     assert again["best"]["variables"] == whole["best"]["variables"]
     assert again["best"]["metrics"] == whole["best"]["metrics"]
     assert again["best"]["trial"] == whole["best"]["trial"]  # no trial numbered anew
+    # the folder joins a budget review (report --with): the best split, and the search's charts
+    brought = section(out)
+    assert brought.title == "The budget split, optimised"
+    variables = {row[0]: row[2] for row in brought.tables[0].rows}
+    assert set(variables) == set(again["best"]["variables"])
+    assert {c.title for c in brought.charts} >= {
+        "The search: every trial's objective, and the best so far"
+    }
 
 
 def test_a_bad_file_is_refused_at_its_line(tmp_path: Path) -> None:

@@ -1737,7 +1737,7 @@ def report(folder: Path, output: Path | None, extra: tuple[Path, ...]) -> None:
     """Write the budget review: HTML, PDF and Markdown, with charts.
 
     FOLDER is a results folder written with --out (run, compare, study, with or without
-    --uncertainty), or an optimize folder. report.html is one self-contained file (charts
+    --uncertainty). report.html is one self-contained file (charts
     embedded, nothing loaded from outside): a headline in plain words, what the plans change,
     the decision with its uncertainty (the chance each plan wins, and with --uncertainty the
     inputs that decide), key metrics with 95% intervals, paired differences, charts, every

@@ -33,9 +33,8 @@ for every trial), and the statistic is taken over all its outcomes (draws x repl
 ``mean``, or ``p10`` (a bad year: the 10th percentile when maximising, the 90th when
 minimising).
 
-A results folder holds Optuna's journal (``optuna.journal``, so ``--resume`` continues after a
-crash with the trials it had), ``trials.csv``, ``optimize.json``, the confirmation run
-(``confirm/``, a results folder of its own) and the charts.
+The folder of ``--out`` holds Optuna's journal (``optuna.journal``, so ``--resume`` continues
+after a crash with the trials it had), ``trials.csv``, ``optimize.json`` and the charts.
 """
 
 from __future__ import annotations

@@ -100,8 +100,7 @@ def write_report(
     Each folder of ``extra`` (``compare --uncertainty``, ``sensitivity``, ``optimize`` or a
     back-test) adds its section to the HTML and PDF (``funnelsim.review.section``).
 
-    An ``optimize`` folder is reviewed through its confirmation run (``confirm/``), with the
-    search's charts. Names (of scenarios, a study, its points) and the folder's path are text
+    Names (of scenarios, a study, its points) and the folder's path are text
     a person wrote: escaped for Markdown and HTML in the report, shown as plain text (no
     mathtext, no TeX) in the charts.
     """
@@ -112,8 +111,7 @@ def write_report(
         try:
             found = review.build(folder, extra)
             out.mkdir(parents=True, exist_ok=True)
-            source = folder / "confirm" if review.searched(folder) else folder
-            markdown = _write_report(source, out, found.headline)
+            markdown = _write_report(folder, out, found.headline)
             page = review.render_html(found)
             atomic_write(out / "report.html", partial(_write_text, text=page))
             atomic_write(out / "report.pdf", partial(review.write_pdf, page))

@@ -3,7 +3,7 @@
 The people in a budget review will not open a Markdown file or read forty metrics. They want
 the decision in one sentence, how sure it is, what the plans change, and where each number
 comes from. This module reads a results folder (``run``, ``compare``, ``study``, the same with
-``--uncertainty``, or an ``optimize`` folder, whose confirmation run is a comparison) into a
+``--uncertainty``) into a
 :class:`Review`, the page's content as plain data, and renders it:
 
 - ``report.html``: one file, charts embedded as SVG, no script, no request beyond the file;
@@ -580,15 +580,19 @@ def _folder_charts(folder: Path) -> list[Chart]:
 
 # -- the review -----------------------------------------------------------------------------
 def searched(folder: Path) -> bool:
-    """Whether ``folder`` is an ``optimize`` search's (its confirmation run in ``confirm/``)."""
-    return (folder / "optimize.json").is_file() and (folder / "confirm").is_dir()
+    """Whether ``folder`` is an ``optimize --out`` folder."""
+    return (folder / "optimize.json").is_file()
 
 
 def build(folder: Path, extra: Sequence[Path] = ()) -> Review:
-    """The review of a results folder (or of an ``optimize`` folder's confirmation run), with
-    a section for each folder of ``extra`` (:func:`section`)."""
-    search = searched(folder)
-    stored = load(folder / "confirm" if search else folder)
+    """The review of a results folder, with a section for each folder of ``extra``
+    (:func:`section`)."""
+    if searched(folder) or (folder / "sensitivity.json").is_file():
+        raise ReportError(
+            f"{folder}: holds an optimize or sensitivity analysis, not a comparison: report "
+            "the comparison it is about and add this folder with --with"
+        )
+    stored = load(folder)
     manifest = stored.manifest
     plans = plans_of(stored)
     seed = int(manifest["seed"])
@@ -648,7 +652,7 @@ def build(folder: Path, extra: Sequence[Path] = ()) -> Review:
         decision=decision(plans, seed, inputs),
         key_metrics=key,
         differences=differences if len(plans) > 1 else [],
-        charts=_charts(stored, plans) + (_folder_charts(folder) if search else []),
+        charts=_charts(stored, plans),
         assumptions=assumptions(plans) if not inputs else _drawn_assumptions(inputs),
         notes=notes,
         sections=[section(path) for path in extra],
