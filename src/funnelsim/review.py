@@ -629,8 +629,14 @@ def build(folder: Path, extra: Sequence[Path] = ()) -> Review:
         ("report written", f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"),
         ("folder", str(folder)),
     ]
+    sections = [section(path) for path in extra]
     notes = []
-    if draws == 1:
+    if draws == 1 and any(s.key == "uncertainty" for s in sections):
+        notes.append(
+            "These chances come from the simulation's randomness alone, with every input at its "
+            "value; the section Over the inputs' ranges counts what nobody has measured too."
+        )
+    elif draws == 1:
         notes.append(
             "These chances come from the simulation's randomness alone, with every input at its "
             "value. To include the inputs' ranges, run funnelsim compare with --uncertainty N "
@@ -655,7 +661,7 @@ def build(folder: Path, extra: Sequence[Path] = ()) -> Review:
         charts=_charts(stored, plans),
         assumptions=assumptions(plans) if not inputs else _drawn_assumptions(inputs),
         notes=notes,
-        sections=[section(path) for path in extra],
+        sections=sections,
     )
 
 
