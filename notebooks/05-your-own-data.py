@@ -38,6 +38,7 @@
 # %%
 # %matplotlib inline
 import os
+import shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -66,13 +67,9 @@ OUT = ROOT / "reports" / "notebooks" / "05-your-own-data"  # replaced by the nex
 
 
 def emptied(folder):
-    """``folder``, created, or emptied of the last run's files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in sorted(folder.rglob("*"), reverse=True):  # a folder's files before the folder
-        if path.is_dir():
-            path.rmdir()
-        else:
-            path.unlink()
+    """``folder``, created anew: the last run's files go."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     return folder
 
 

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from funnelsim import review
 from funnelsim.analysis import excludes_zero, summarise
 from funnelsim.cli import app
+from funnelsim.formatting import currency_sign, money
 from funnelsim.results import load
 from helpers import SCENARIOS
 
@@ -160,16 +161,13 @@ def test_the_headline_follows_from_the_replications(reviewed: Path) -> None:
     page = (reviewed / "report.html").read_text(encoding="utf-8")
     said = " ".join(Page(page).text)
     print(gain, said[:400])
-    currency = "USD"
     if excludes_zero(gain):
         verb = "adds" if gain.mean > 0 else "loses"
-        assert f"{verb} {review.money(abs(gain.mean), currency)} of new ARR" in said
+        assert f"{verb} {money(abs(gain.mean))} of new ARR" in said
     else:
-        assert f"changes new ARR by {review.money(gain.mean, currency)}" in said
+        assert f"changes new ARR by {money(gain.mean)}" in said
         assert "cannot tell from zero" in said
-    assert (
-        f"{review.money(gain.ci_low, currency)} to {review.money(gain.ci_high, currency)}" in said
-    )
+    assert f"{money(gain.ci_low)} to {money(gain.ci_high)}" in said
 
 
 @pytest.mark.slow
@@ -288,7 +286,7 @@ def test_the_inputs_that_decide_are_ranked_and_their_flip_found() -> None:
     ],
 )
 def test_money_is_written_as_a_budget_review_reads_it(amount: float, written: str) -> None:
-    assert review.money(amount, "USD") == written
+    assert money(amount, currency_sign("USD")) == written
 
 
 def test_with_adds_the_decision_over_the_inputs_ranges(tmp_path: Path) -> None:

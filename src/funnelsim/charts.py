@@ -803,16 +803,9 @@ def plot_rep_time(plans: Mapping[str, Mapping[str, Mapping[str, Summary]]]) -> F
 
 def money_text(x: float, sign: str = "$") -> str:
     """An amount on a chart's axis: $1.25M, $850k, $0 (``sign`` drawn as plain text)."""
-    from funnelsim.formatting import chart_text
+    from funnelsim.formatting import chart_text, money
 
-    if not math.isfinite(x):
-        return ""
-    minus, x = ("-" if x < 0 else ""), abs(x)
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if x >= size:
-            amount = f"{x / size:.2f}".rstrip("0").rstrip(".")
-            return chart_text(f"{minus}{sign}{amount}{suffix}")
-    return chart_text(f"{minus}{sign}{x:,.0f}")
+    return chart_text(money(x, sign)) if math.isfinite(x) else ""
 
 
 def plot_arr_by_quarter(weekly: pd.DataFrame, *, currency_sign: str = "$") -> Figure:

@@ -36,6 +36,25 @@ def number(x: float, digits: int = MEAN_DIGITS) -> str:
     return f"{x:.{digits}g}"
 
 
+CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def currency_sign(currency: str) -> str:
+    """How an amount in ``currency`` (a scenario's ISO code) is prefixed: "$", or "CHF "."""
+    return CURRENCY_SIGNS.get(currency, f"{currency} ")
+
+
+def money(x: float, sign: str = "$") -> str:
+    """An amount as a budget review writes it, to three figures: $1.23M, $45.6k, $950."""
+    if not math.isfinite(x):
+        return NOT_AVAILABLE
+    minus, x = ("-" if x < 0 else ""), abs(x)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if x >= size:
+            return f"{minus}{sign}{x / size:.3g}{suffix}"
+    return f"{minus}{sign}{x:,.0f}"
+
+
 def cell(summary: Summary, unit: str = "", *, signed: bool = False) -> str:
     """``mean ± half-width`` of a summary in its metric's unit; ``signed`` for a difference.
 

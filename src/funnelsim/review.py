@@ -35,7 +35,7 @@ from matplotlib.figure import Figure
 from funnelsim import charts, uncertainty
 from funnelsim.analysis import Summary, excludes_zero, summarise
 from funnelsim.errors import FunnelsimError
-from funnelsim.formatting import NOT_AVAILABLE, cell, chart_text, number
+from funnelsim.formatting import NOT_AVAILABLE, cell, chart_text, currency_sign, money, number
 from funnelsim.metrics import METRICS
 from funnelsim.results import Results, load
 from funnelsim.scenario.schema import Scenario
@@ -76,11 +76,10 @@ INPUT_CAPTION = (
     "Across the draws, how each uncertain input moves the best plan's gain in new ARR over the "
     "baseline (Spearman's rank correlation of the input with the draw's gain), and where a "
     "straight line through the gains crosses zero, shown when that lies inside the input's "
-    "range and the input matters (q below 0.1). The q-value is the correlation's p-value "
+    f"range and the input matters (q below {DECIDES:g}). The q-value is the correlation's p-value "
     "adjusted for the number of inputs tested (Benjamini-Hochberg): with a few draws and many "
     "inputs, some correlate by chance."
 )
-CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
 class ReportError(FunnelsimError):
@@ -178,19 +177,6 @@ def plans_of(stored: Results) -> list[Plan]:
 
 
 # -- the numbers ----------------------------------------------------------------------------
-def money(x: float, currency: str) -> str:
-    """An amount as a budget review writes it: $1.23M, $45.6k, $950."""
-    if not math.isfinite(x):
-        return NOT_AVAILABLE
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    unit = CURRENCY_SIGNS.get(currency, f"{currency} ")
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if x >= size:
-            return f"{sign}{unit}{x / size:.3g}{suffix}"
-    return f"{sign}{unit}{x:,.0f}"
-
-
 def _cost(plan: Plan, kind: str) -> float:
     """The plan's mean cost of generating inbound or outbound leads (the metrics' attribution
     of costs to a kind of lead, funnelsim.metrics.Costs)."""
@@ -212,14 +198,14 @@ def headline(plans: Sequence[Plan]) -> str:
     if not plans:
         return "The folder holds no plan."
     base = plans[0]
-    currency = base.scenario.currency
+    sign = currency_sign(base.scenario.currency)
     period, _ = _period(base.scenario)
     sla = "sla_first_touch_attainment"
     if len(plans) == 1:
         won = base.summary("new_arr")
         return (
-            f"{base.name} wins {money(won.mean, currency)} of new ARR {period} "
-            f"(95% CI {money(won.ci_low, currency)} to {money(won.ci_high, currency)}); "
+            f"{base.name} wins {money(won.mean, sign)} of new ARR {period} "
+            f"(95% CI {money(won.ci_low, sign)} to {money(won.ci_high, sign)}); "
             f"first-touch SLA attainment {_share(base.summary(sla).mean)}."
         )
     gains = [float(np.nanmean(p.outcomes["new_arr"] - base.outcomes["new_arr"])) for p in plans]
@@ -229,17 +215,17 @@ def headline(plans: Sequence[Plan]) -> str:
     if inbound > 0 > outbound or inbound < 0 < outbound:
         moved = min(abs(inbound), abs(outbound))
         way = "from outbound to inbound" if inbound > 0 else "from inbound to outbound"
-        lead = f"Moving {money(moved, currency)} {way} ({best.name} instead of {base.name})"
+        lead = f"Moving {money(moved, sign)} {way} ({best.name} instead of {base.name})"
     else:
         lead = f"{best.name} instead of {base.name}"
     gain = outcome_summary(best.outcomes["new_arr"] - base.outcomes["new_arr"])
-    interval = f"(95% CI {money(gain.ci_low, currency)} to {money(gain.ci_high, currency)})"
+    interval = f"(95% CI {money(gain.ci_low, sign)} to {money(gain.ci_high, sign)})"
     if excludes_zero(gain):
         verb = "adds" if gain.mean > 0 else "loses"
-        arr = f"{verb} {money(abs(gain.mean), currency)} of new ARR {period} {interval}"
+        arr = f"{verb} {money(abs(gain.mean), sign)} of new ARR {period} {interval}"
     else:
         arr = (
-            f"changes new ARR by {money(gain.mean, currency)} {period} {interval}, "
+            f"changes new ARR by {money(gain.mean, sign)} {period} {interval}, "
             "a difference these replications cannot tell from zero"
         )
     before, after = base.summary(sla).mean, best.summary(sla).mean
@@ -556,7 +542,7 @@ def _plan_charts(stored: Results, plans: Sequence[Plan]) -> list[Chart]:
         )
         made.append(Chart("Where reps' time goes", caption, svg(charts.plot_rep_time(shares))))
     if quarterly_new_arr(stored.weekly):
-        sign = CURRENCY_SIGNS.get(plans[0].scenario.currency, plans[0].scenario.currency + " ")
+        sign = currency_sign(plans[0].scenario.currency)
         made.append(
             Chart(
                 "New ARR by quarter",
