@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, ...]] = [
         "formatting",
         "executors",
         "replications",
+        "worker",
     ),
     ("store", "results"),
     (

@@ -37,7 +37,7 @@ def _context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["funnelsim.experiment"])
+    context.set_forkserver_preload(["funnelsim.worker"])
     return context
 
 

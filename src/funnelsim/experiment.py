@@ -37,11 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from funnelsim import analysis, breakdown, metrics, uncertainty, workload
+from funnelsim import analysis, metrics, uncertainty, workload
 from funnelsim.analysis import Summary, SummaryTable
 from funnelsim.errors import StoreError, UsageError
 from funnelsim.executors import SERIAL, ExecutorSpec, Slots, default_workers, open_executor
-from funnelsim.model.run import simulate
 from funnelsim.replications import (
     Chunk,
     Comparison,
@@ -56,7 +55,7 @@ from funnelsim.rng import normalise_seed
 from funnelsim.scenario.ranges import Quantity, Range
 from funnelsim.scenario.schema import Scenario, did_you_mean
 from funnelsim.scenario.study import Point, Study, describe
-from funnelsim.warmup import daily_levels
+from funnelsim.worker import run_chunk
 
 __all__ = [
     "DEFAULT_CAP",
@@ -117,32 +116,6 @@ class Precision:
         if cap is not None and cap < 2:
             raise UsageError(f"at least 2 replications, got {cap}", "--max-replications")
         return cls(metric, half_width, DEFAULT_CAP if cap is None else cap)
-
-
-def run_chunk(
-    scenario: Scenario,
-    index: int,
-    root: int,
-    numbers: list[int],
-    keep_records: bool = False,
-    series: bool = False,
-) -> Chunk:
-    """Run some replications of a scenario, in this process or a worker."""
-    done = []
-    for number in numbers:
-        records = simulate(scenario, root, number)
-        done.append(
-            Replication(
-                index,
-                number,
-                metrics.compute(records, scenario),
-                daily_levels(records),
-                breakdown.compute(records, scenario),
-                metrics.weekly(records) if series else None,
-                records if keep_records else None,
-            )
-        )
-    return Chunk(index, done)
 
 
 class Runner:
