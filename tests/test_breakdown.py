@@ -16,8 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from funnelsim import analysis, breakdown, cli, metrics, results
-from funnelsim.breakdown import WAIT_EDGES_H, WAIT_LABELS
+from funnelsim.breakdown import WAIT_EDGES_H, WAIT_LABELS, Key
 from funnelsim.model.run import simulate
+from funnelsim.records import RunRecords
+from funnelsim.scenario.schema import Scenario
 from funnelsim.staffing import HOURS_PER_YEAR, seat_hours
 from helpers import SCENARIOS, bundled, scenario
 
@@ -32,15 +34,22 @@ def test_the_groupings_the_cli_offers_are_the_breakdowns() -> None:
     )  # fmt: skip
 
 
-@pytest.mark.seed(8)
-def test_sources_and_segments_add_up_to_the_whole_and_teams_to_their_role(seed: int) -> None:
+def with_a_bdr_team(
+    seed: int,
+) -> tuple[Scenario, RunRecords, dict[str, float], dict[Key, float]]:
+    """The baseline for a quarter with a second SDR team (two BDRs working the outbound
+    list): its scenario, its records, its metrics and its breakdown."""
     data = bundled("baseline.yaml")
     data["teams"]["bdr"] = {"role": "sdr", "headcount": 2, "annual_cost": 80000,
                             "routing": {"sources": ["outbound"]}}  # fmt: skip
     spec = scenario(data, "horizon=13w")
     records = simulate(spec, seed=seed)
-    whole = metrics.compute(records, spec)
-    parts = breakdown.compute(records, spec)
+    return spec, records, metrics.compute(records, spec), breakdown.compute(records, spec)
+
+
+@pytest.mark.seed(8)
+def test_sources_and_segments_add_up_to_the_whole_and_teams_to_their_role(seed: int) -> None:
+    spec, records, whole, parts = with_a_bdr_team(seed)
     for by in ("source", "segment"):
         groups = {g for b, g, _ in parts if b == by}
         for metric in VOLUMES:
@@ -138,13 +147,7 @@ def test_run_by_shows_the_groups_and_json_and_the_folder_hold_them(tmp_path: Pat
 
 @pytest.mark.seed(8)
 def test_each_teams_time_adds_up_to_its_available_hours(seed: int) -> None:
-    data = bundled("baseline.yaml")
-    data["teams"]["bdr"] = {"role": "sdr", "headcount": 2, "annual_cost": 80000,
-                            "routing": {"sources": ["outbound"]}}  # fmt: skip
-    spec = scenario(data, "horizon=13w")
-    records = simulate(spec, seed=seed)
-    whole = metrics.compute(records, spec)
-    parts = breakdown.compute(records, spec)
+    _, _, whole, parts = with_a_bdr_team(seed)
     shares = (*breakdown.TIME_SHARES, "time_idle")
     for team in ("sdr", "bdr", "ae"):
         figures = {metric: parts["team", team, metric] for metric in shares}
