@@ -62,6 +62,7 @@ CRM = {  # the export, as calibrate and backtest read it
     "deals": EXPORT / "deals.csv",
     "format": EXPORT / "mapping.yaml",
 }
+SPEND = EXPORT / "spend.csv"  # month, channel, spend: search's spend -> leads curve is fitted
 BACKTEST_REPLICATIONS = 4 if FAST else 10
 OUT = ROOT / "reports" / "notebooks" / "05-your-own-data"  # replaced by the next run
 
@@ -78,10 +79,16 @@ def emptied(folder):
 #
 # `fs.calibrate` reads the export (rows it cannot use are dropped and counted), fits it, and
 # writes a scenario. Each fitted number is written as `{value, low, high, source, grade}`: the
-# range is its 95% interval, the source names the export's files.
+# range is its 95% interval, the source names the export's files. With the spend file, a
+# channel whose spend moved month to month (search, here) gets a spend -> leads curve with
+# carry-over, as media-mix models fit it; content's steady spend fits none, so it keeps a
+# fitted weekly rate (the notes say why). By default it then corrects
+# by simulation what the export sees only through the funnel (below); `refine=0` keeps the
+# direct fits alone, to see what the correction adds.
 
 # %%
-calibrated = fs.calibrate(CRM["contacts"], deals=CRM["deals"], format=CRM["format"])
+calibrated = fs.calibrate(CRM["contacts"], deals=CRM["deals"], format=CRM["format"],
+                          spend=SPEND, refine=0)  # fmt: skip
 numbers = pd.DataFrame(calibrated.fits.scenario_numbers()).T
 print(f"{calibrated.scenario.name}: {len(calibrated.fitted)} numbers and shapes fitted")
 for note in calibrated.notes:
@@ -144,14 +151,17 @@ before[~before["inside"].astype(bool)]
 # Each such number moves one back-tested quantity most. Calibration by simulation replays the
 # export with the scenario, scales each such number by the ratio of the data's figure to the
 # replay's (at most halving or doubling it in a round), and replays again on the same seed, so
-# that the ratios move with the numbers rather than with the noise. The MQL threshold is a
-# bar: the share of leads passing it falls as it rises, so it moves by a step against the gap
-# instead. This is indirect inference (`src/funnelsim/refinement.py`): `refine=ROUNDS` here,
-# `funnelsim calibrate --refine ROUNDS` on the command line.
+# that the ratios move with the numbers rather than with the noise. Two kinds move by secant
+# steps instead: each source's intent (the base lends its first source's to all of them,
+# though a content reader is less ready to buy than a searcher) against that source's
+# lead -> MQL rate, and the chance an attempt connects (inbound follow-up, each outbound
+# sequence) against the attempts per touched lead. This is indirect inference
+# (`src/funnelsim/refinement.py`): `refine=ROUNDS` here, `funnelsim calibrate --refine ROUNDS`
+# on the command line; 3 rounds by default.
 
 # %%
-ROUNDS = 2
-refined = fs.calibrate(CRM["contacts"], deals=CRM["deals"], format=CRM["format"],
+ROUNDS = 3
+refined = fs.calibrate(CRM["contacts"], deals=CRM["deals"], format=CRM["format"], spend=SPEND,
                        refine=ROUNDS, warmup="0d", workers=2, progress=False)  # fmt: skip
 for note in refined.notes[-1:]:
     print(note)
@@ -176,11 +186,11 @@ after = verdicts(corrected)
 after[~after["inside"].astype(bool)]
 
 # %% [markdown]
-# Whatever the correction leaves outside points at numbers the export could not set and the
-# base scenario supplied: lead -> MQL by source follows the sources' fit and intent
-# distributions and the scoring, attempts per lead the SDRs' attempt policy. Those are the
-# numbers to revisit, by hand or with another base scenario (`fs.calibrate(..., base=FILE)`),
-# before planning with much more than the funnel's volumes.
+# About 1 quantity in 20 lands outside by chance alone. A miss that persists points at a
+# number the export could not set and the base scenario supplied (a work time, a stage's
+# advance, the scoring's noise): the numbers to revisit, by hand or with another base
+# scenario (`fs.calibrate(..., base=FILE)`), before planning with much more than the
+# funnel's volumes.
 #
 # Week by week, the data's volumes against the corrected replay (the band holds 95% of the
 # replications' weeks):

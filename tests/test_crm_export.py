@@ -117,16 +117,21 @@ def test_columns_in_each_format(hubspot: Path, salesforce: Path) -> None:
         SALESFORCE.first_touch,
     ]
     assert header(salesforce / "opportunities.csv") == list(SALESFORCE_OPPORTUNITY_COLUMNS)
+    # the baseline buys search and content leads with spend: spend.csv, as calibrate reads it
     assert sorted(p.name for p in hubspot.iterdir()) == [
         "contacts.csv",
         "deals.csv",
         "mapping.yaml",
+        "spend.csv",
     ]
     assert sorted(p.name for p in salesforce.iterdir()) == [
         "leads.csv",
         "mapping.yaml",
         "opportunities.csv",
+        "spend.csv",
     ]
+    assert header(hubspot / "spend.csv") == ["month", "channel", "spend"]
+    assert (hubspot / "spend.csv").read_bytes() == (salesforce / "spend.csv").read_bytes()
     mapping = yaml.safe_load((salesforce / "mapping.yaml").read_text())
     print(mapping)
     assert mapping["format"] == "salesforce"

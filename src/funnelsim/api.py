@@ -891,22 +891,27 @@ def calibrate(
     format: str,
     base: str | Path | None = None,
     spend: str | Path | None = None,
+    response: str | Path | None = None,
     timezone: str | None = None,
     strict: bool = False,
-    refine: int = 0,
+    refine: int | None = None,
     warmup: str | None = None,
     workers: int | None = None,
     progress: bool = True,
 ) -> Calibration:
     """A scenario fitted from a CRM export (``funnelsim calibrate``): ``format`` is
     ``hubspot``, ``salesforce`` or a mapping file; ``base`` gives what the export cannot tell
-    (default the bundled baseline). ``.scenario`` is the fitted scenario, ``.text`` its file
-    (write it where you like), ``.fits`` the fits with their intervals, ``.notes`` what was not
-    used. ``refine=ROUNDS`` then calibrates by simulation the numbers that act only through
-    the funnel (``calibrate --refine``; ``warmup`` of its replays, e.g. ``"0d"`` for a history
-    that starts with the funnel itself)."""
-    from funnelsim.refinement import calibrate_file
+    (default the bundled baseline); ``spend`` a spend CSV whose channels get fitted spend ->
+    leads curves, ``response`` a file of curves from a media-mix model that replace them
+    (``calibrate --spend``, ``--response``). ``.scenario`` is the fitted scenario, ``.text``
+    its file (write it where you like), ``.fits`` the fits with their intervals, ``.notes``
+    what was not used. ``refine=ROUNDS`` then calibrates by simulation the numbers that act
+    only through the funnel (``calibrate --refine``, 3 rounds unless told; 0: the direct fits
+    only; ``warmup`` of its replays, e.g. ``"0d"`` for a history that starts with the funnel
+    itself)."""
+    from funnelsim.refinement import REFINE_ROUNDS, calibrate_file
 
+    rounds = REFINE_ROUNDS if refine is None else refine
     base_path = Path(base) if base is not None else bundled_baseline()
     if base is None and not base_path.is_file():
         raise UsageError("no bundled baseline in this installation: give a base scenario", "base")
@@ -919,13 +924,14 @@ def calibrate(
         timezone=timezone,
         strict=strict,
     )
-    with _progress("calibrating by simulation", progress and refine > 0) as callbacks:
+    with _progress("calibrating by simulation", progress and rounds > 0) as callbacks:
         return calibrate_file(
             export,
             base_path,
             name=f"Calibrated from {contacts.name}",
-            rounds=refine,
+            rounds=rounds,
             warmup=warmup,
+            responses=None if response is None else Path(response),
             executor=_executor(workers, None),
             **callbacks,
         )

@@ -15,6 +15,18 @@ taken from the base marked with a comment saying so. The export's sources replac
 source of its kind as a template. The file is validated before it is returned; a fitted range
 whose end the scenario refuses (a deal size interval reaching below zero on a handful of
 deals) keeps its value and loses its range, and says so in ``notes``.
+
+**Spend.** With a spend file (``calibrate --spend``), an inbound source whose spend -> leads
+curve was fitted (``funnelsim.crm.fits``: ``response.SOURCE.*``) or imported from a media-mix
+model (``responses``, :func:`funnelsim.crm.response.read_responses`; an imported curve
+replaces the fitted one) is written bought with spend, as the model simulates it:
+``spend: {by_month: [...]}``, the export's spend of each month from its first month (whole
+money; month 1 of ``by_month`` is the month the simulation starts, its warm-up included, so a
+back-test replayed from the export's first day with ``warmup="0d"`` lines them up), and
+``response: {curve: hill, leads_at_saturation, half_saturation, shape, adstock}`` in the
+extended form (grade ``B`` from 12 months, ``C`` below; a number the fit held fixed is an
+``assumption``). Its ``arrivals`` keep the weekday and hour shapes, no rate and no month
+shape: month to month, its leads follow the spend. Other sources keep their fitted rate.
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from funnelsim.crm.formats import slug
+from funnelsim.curves import RESPONSE_PARAMETERS
 from funnelsim.scenario.load import (
     Problem,
     ScenarioError,
@@ -42,9 +55,11 @@ from funnelsim.scenario.schema import Scenario
 if TYPE_CHECKING:
     from funnelsim.crm.data import Export
     from funnelsim.crm.fits import Fits
+    from funnelsim.crm.response import ImportedResponse
 
 WHERE = "the calibrated scenario"  # where its problems are located (it is not written yet)
 MIN_RECORDS_FOR_B = 30  # a fit on fewer records is graded C
+MIN_MONTHS_FOR_B = 12  # a spend -> leads curve fitted on fewer months (n=... months) too
 SEGMENT_NAMES = ("smb", "mid", "ent")  # funnelsim.crm.data.segment_of's size bands
 # The top-level sections of a scenario, in the order a file is written.
 ORDER = (
@@ -79,6 +94,7 @@ def calibrate(
     base_label: str | None = None,
     fits: Fits | None = None,
     refined: Mapping[str, dict[str, object]] | None = None,
+    responses: str | Path | Mapping[str, ImportedResponse] | None = None,
 ) -> Calibration:
     """The scenario the export describes, completed by ``base`` (see the module).
 
@@ -86,8 +102,12 @@ def calibrate(
     default: ``base`` dumped); ``base_label`` names it in the comments (default its name);
     ``base`` None reads the bundled baseline. ``fits`` default: ``funnelsim.crm.fits.fit``.
     ``refined``: numbers calibrated by simulation (``funnelsim.refinement``), by path, written
-    in place of the fitted or base ones.
+    in place of the fitted or base ones. ``responses``: spend -> leads curves imported from a
+    media-mix model, a response file (read first: its problems are a located ScenarioError
+    before anything else) or its curves as read, by channel slug; each replaces the fitted
+    curve of its channel.
     """
+    imported = _imported(responses)
     if base is None:
         bundled = bundled_baseline()
         document = read_document(bundled)
@@ -107,8 +127,10 @@ def calibrate(
     numbers = {path: _graded(number) for path, number in fits.scenario_numbers().items()}
     _win_after_stages(numbers, base, notes)
     numbers.update(refined or {})
-    sources = _sources(export, data, fits, numbers, notes)
+    sources = _sources(export, data, fits, numbers, notes, imported)
     data["sources"] = {key: value for key, (value, _) in sources.items()}
+    curves = [key for key, (value, _) in sources.items() if "response" in value]
+    _spend_notes(export, fits, imported, curves, notes)
     data["name"] = name
     files = ", ".join(Path(p).name for p in export.source_files.values())
     data["description"] = (
@@ -119,6 +141,8 @@ def calibrate(
         notes.append("initial: the base's starting state names its own sources: left out")
     fitted = _apply(data, numbers, notes)
     fitted += [f"sources.{key}.arrivals" for key in sources]
+    fitted += [f"sources.{key}.{part}" for key in curves
+               for part in ("spend", *(f"response.{p}" for p in RESPONSE_PARAMETERS))]  # fmt: skip
     if fits.decay is not None and isinstance(data.get("handoff"), dict):
         data["handoff"]["decay"] = {"kind": "table", "points": fits.decay.points()}
         fitted.append("handoff.decay")
@@ -129,8 +153,9 @@ def calibrate(
         name="calibrated from the CRM export",
         description="",
         format="",
-        sources="the export's sources: arrivals and segment mix fitted, the rest from the "
-        "base's first source of the same kind",
+        sources="the export's sources: arrivals and segment mix fitted"
+        + (", spend -> leads curves where the spend file has the channel" if curves else "")
+        + "; the rest from the base's first source of the same kind",
         segments=f"deal size, win rate and cycle fitted where the export has them (see each "
         f"number's source); the rest from the base scenario {label}",
     )
@@ -186,12 +211,81 @@ def _win_after_stages(
 
 
 def _graded(number: dict[str, object]) -> dict[str, object]:
-    """Grade B from MIN_RECORDS_FOR_B records (the ``n=`` of its source), C below."""
-    found = re.search(r"\bn=(\d+)", str(number.get("source", "")))
+    """Grade B from MIN_RECORDS_FOR_B records (the ``n=`` of its source), C below; a curve
+    fitted on months (``n=15 months``), B from MIN_MONTHS_FOR_B months (a year of spend)."""
+    if number.get("grade") == "assumption":  # held fixed, not measured
+        return dict(number)
+    found = re.search(r"\bn=(\d+)( months)?", str(number.get("source", "")))
     if found is None:
         return dict(number)
-    grade = "B" if int(found.group(1)) >= MIN_RECORDS_FOR_B else "C"
+    enough = MIN_MONTHS_FOR_B if found.group(2) else MIN_RECORDS_FOR_B
+    grade = "B" if int(found.group(1)) >= enough else "C"
     return {**number, "grade": grade}
+
+
+def _imported(
+    responses: str | Path | Mapping[str, ImportedResponse] | None,
+) -> dict[str, ImportedResponse]:
+    if responses is None:
+        return {}
+    if isinstance(responses, str | Path):
+        from funnelsim.crm.response import read_responses
+
+        return read_responses(responses)
+    return dict(responses)
+
+
+def _curve(
+    key: str,
+    fits: Fits,
+    numbers: dict[str, dict[str, object]],
+    imported: Mapping[str, ImportedResponse],
+) -> tuple[dict[str, Any], dict[str, Any], str] | None:
+    """A source's ``spend`` and ``response`` sections and what they are, when the export has
+    its spend and a curve was fitted or imported for it; None otherwise. The fitted curve's
+    numbers leave ``numbers`` either way (a source without the curve keeps its rate)."""
+    fitted = {p: numbers.pop(f"sources.{key}.response.{p}", None) for p in RESPONSE_PARAMETERS}
+    spend = fits.spend_by_month.get(key)
+    if spend is None:
+        return None
+    by_month = {"by_month": [round(value) for value in spend]}
+    if key in imported:
+        curve = imported[key]
+        return by_month, copy.deepcopy(curve.section), f"its curve imported from {curve.file}"
+    if fitted["leads_at_saturation"] is None or fitted["half_saturation"] is None:
+        return None
+    response: dict[str, Any] = {"curve": "hill"}
+    response |= {p: number for p, number in fitted.items() if number is not None}
+    return by_month, response, f"its spend -> leads curve fitted from {len(spend)} months"
+
+
+def _spend_notes(
+    export: Export,
+    fits: Fits,
+    imported: Mapping[str, ImportedResponse],
+    curves: list[str],
+    notes: list[str],
+) -> None:
+    """Which sources are bought with spend now, and the imported curves not used, and why.
+    (The spend file's channels that name no source are in ``fits.skipped``.)"""
+    if curves:
+        first = export.leads["created"].min()
+        notes.append(
+            f"spend -> leads curves for {', '.join(curves)}: spend.by_month is the export's "
+            f"spend from its first month ({first:%Y-%m}, month 1 of the simulation, warm-up "
+            "included); their arrivals keep the weekday and hour shapes, no rate and no month "
+            "shape: month to month, their leads follow the spend"
+        )
+    for key, curve in imported.items():
+        if key in curves:
+            continue
+        if fits.kinds.get(key) != "inbound":
+            why = "no inbound source of the export is this channel"
+        elif export.spend is None:
+            why = "a curve needs the channel's monthly spend: give the spend file (--spend)"
+        else:
+            why = "the spend file has no spend for this channel"
+        notes.append(f"imported curve of {curve.channel!r} ({curve.file}) not used: {why}")
 
 
 def _sources(
@@ -200,6 +294,7 @@ def _sources(
     fits: Fits,
     numbers: dict[str, dict[str, object]],
     notes: list[str],
+    imported: Mapping[str, ImportedResponse],
 ) -> dict[str, tuple[dict[str, Any], str]]:
     """The export's sources as scenario sources, each with the comment saying where its
     settings come from."""
@@ -230,11 +325,20 @@ def _sources(
             for unused in ("spend", "response"):
                 source.pop(unused, None)
             rate = numbers.pop(f"sources.{key}.arrivals.rate", None)
-            if rate is None:
+            curve = _curve(key, fits, numbers, imported)
+            if curve is not None:
+                spend, response, how = curve
+                # the spend and its curve first: they say where this source's leads come from
+                first = {"kind": kind, "spend": spend, "response": response,
+                         "arrivals": _shapes(fits, key, seasonal=False)}  # fmt: skip
+                source = first | {k: v for k, v in source.items() if k not in first}
+                fitted.append(f"spend by month (the spend file), {how}; arrival shapes")
+            elif rate is None:
                 notes.append(f"sources.{key}: no arrival rate fitted: left out")
                 continue
-            source["arrivals"] = {"rate": rate, **_shapes(fits, key)}
-            fitted.append("arrival rate and shapes")
+            else:
+                source["arrivals"] = {"rate": rate, **_shapes(fits, key)}
+                fitted.append("arrival rate and shapes")
         else:
             contacts = numbers.pop(f"sources.{key}.contacts_per_month", None)
             if contacts is None:
@@ -259,8 +363,9 @@ def _sources(
     return out
 
 
-def _shapes(fits: Fits, key: str) -> dict[str, Any]:
-    """A source's fitted weekday, hour and month shapes, as ``arrivals`` takes them."""
+def _shapes(fits: Fits, key: str, *, seasonal: bool = True) -> dict[str, Any]:
+    """A source's fitted weekday, hour and (``seasonal``) month shapes, as ``arrivals`` takes
+    them. A source bought with spend takes no month shape: its months are the spend's."""
     shapes: dict[str, Any] = {}
     weekdays = fits.profiles.get(f"weekdays.{key}")
     if weekdays is not None:
@@ -270,7 +375,7 @@ def _shapes(fits: Fits, key: str) -> dict[str, Any]:
         plain = hours.plain()
         shapes["hours"] = [plain.get(f"{h:02d}", 0.0) for h in range(24)]
     months = fits.profiles.get(f"months.{key}")
-    if months is not None:
+    if months is not None and seasonal:
         shapes["months"] = months.plain()
     return shapes
 

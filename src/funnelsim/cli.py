@@ -13,7 +13,6 @@ into a message and exit code 2.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -363,6 +362,8 @@ def _show(table: SummaryTable) -> None:
 
 
 def _json(data: Any) -> None:
+    import json
+
     print(json.dumps(data))
 
 
@@ -1395,7 +1396,15 @@ def export_crm(
     "--spend",
     type=_FILE,
     metavar="SPEND.csv",
-    help="Spend by month and channel (columns month, channel, spend): read and checked.",
+    help="Spend by month and channel (columns month, channel, spend): each channel's spend -> "
+    "leads curve is fitted (Hill with adstock).",
+)
+@click.option(
+    "--response",
+    type=_FILE,
+    metavar="RESPONSE.yaml",
+    help="Spend -> leads curves fitted elsewhere (a media-mix model), by channel: each a "
+    "scenario `response` section; it replaces the curve fitted from --spend for its channel.",
 )
 @click.option(
     "--format",
@@ -1437,12 +1446,11 @@ def export_crm(
 @click.option(
     "--refine",
     type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
     metavar="ROUNDS",
-    help="Calibrate by simulation: replay the export ROUNDS times, scaling the numbers the "
-    "export only sees through the funnel (SDR qualification, AE acceptance, win rates, cycles) "
-    "by the data's figure over the replay's.",
+    help="Calibrate by simulation: replay the export ROUNDS times, moving the numbers the "
+    "export only sees through the funnel (each source's intent, connect rates, SDR "
+    "qualification, AE acceptance, win rates, cycles) towards the data's figures (default 3; "
+    "0: the direct fits only).",
 )
 @click.option(
     "--warmup",
@@ -1456,13 +1464,14 @@ def calibrate_(
     contacts: Path,
     deals: Path | None,
     spend: Path | None,
+    response: Path | None,
     fmt: str,
     output: Path,
     base: Path | None,
     timezone: str | None,
     strict: bool,
     backtest_dir: Path | None,
-    refine: int,
+    refine: int | None,
     warmup: str | None,
     workers: int | None,
     as_json: bool,
@@ -1477,7 +1486,7 @@ def calibrate_(
     from funnelsim.calibration import bundled_baseline
     from funnelsim.crm.read import read_export
     from funnelsim.executors import ExecutorSpec, default_workers
-    from funnelsim.refinement import calibrate_file
+    from funnelsim.refinement import REFINE_ROUNDS, calibrate_file
     from funnelsim.store import atomic_write
 
     if backtest_dir is not None:
@@ -1488,9 +1497,11 @@ def calibrate_(
     if base is None and not base_path.is_file():
         raise UsageError("no bundled baseline in this installation: give a base scenario", "--base")
     export = read_export(contacts, deals, spend, fmt, timezone=timezone, strict=strict)
+    refine = REFINE_ROUNDS if refine is None else refine
     made = partial(
         calibrate_file, export, base_path, name=f"Calibrated from {contacts.name}",
-        rounds=refine, warmup=warmup, executor=ExecutorSpec(workers or default_workers()),
+        rounds=refine, warmup=warmup, responses=response,
+        executor=ExecutorSpec(workers or default_workers()),
     )  # fmt: skip
     if refine:
         with _progress(f"calibrating by simulation ({refine} rounds)", None) as callbacks:
@@ -1757,6 +1768,8 @@ def schema() -> None:
 
     For editors that complete and check YAML, and for CI checks.
     """
+    import json
+
     from funnelsim.scenario.load import scenario_json_schema
 
     print(json.dumps(scenario_json_schema(), indent=2))

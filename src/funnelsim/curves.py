@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 Curve = Literal["hill", "logistic"]
+# A Hill curve's numbers as a scenario's `response` section names them (beta, k, s, theta)
+RESPONSE_PARAMETERS = ("leads_at_saturation", "half_saturation", "shape", "adstock")
 
 
 def _positive(name: str, value: float) -> None:

@@ -9,12 +9,24 @@ stages and the win rules. Setting such a number to the export's figure counts th
 
 :func:`refine` finds them as indirect inference does (moment matching; Gourieroux, Monfort
 and Renault 1993): replay the scenario over the export's period (``funnelsim.backtesting``),
-compare the simulated fits with the data's, and scale each such number by the ratio of the
-data's figure to the simulated one (the MQL threshold, a bar the lead -> MQL rate falls as it
-rises, moves by a secant step instead), a few times over. Each number moves one quantity most
-(:data:`KNOBS`), the quantities are roughly proportional to their numbers, and the ratios
-settle in two or three rounds. Every round runs on the same seed (common random numbers), so
-the ratios move with the numbers, not with the noise between rounds.
+compare the simulated fits with the data's, and move each such number towards the data's
+figure, a few times over. Each number moves one quantity most (:func:`knobs`):
+
+- a number the quantity rises with (SDR qualification, AE acceptance, a segment's win rate
+  and cycle; a source's intent, Beta(a, b) with ``a`` moved, against that source's
+  lead -> MQL) is first scaled by the ratio of the data's figure to the simulated one;
+- a bar the quantity falls as it rises (the MQL threshold against lead -> MQL; the chance an
+  attempt connects, of the SDRs' inbound follow-up and of each outbound sequence, against
+  attempts per touched lead of that kind or source: the sooner reached, the fewer attempts)
+  first moves by a step against the relative gap;
+- from the second round on, each moves by a secant step through its last two rounds.
+
+With a beta intent on every inbound source, each source's lead -> MQL rate is matched by its
+own intent, and the MQL threshold (which would move them all together) is left alone: the
+export's sources differ in how ready their leads are, and the base scenario, which lends its
+first inbound source's intent to all of them, cannot know how. The ratios settle in two or
+three rounds. Every round runs on the same seed (common random numbers), so they move with
+the numbers, not with the noise between rounds.
 """
 
 from __future__ import annotations
@@ -34,16 +46,20 @@ from funnelsim.experiment import IN_PROCESS
 from funnelsim.replications import OnChunk, OnTotal
 from funnelsim.scenario.load import with_settings
 from funnelsim.scenario.ranges import Quantity, ranges_of
-from funnelsim.scenario.schema import Scenario
+from funnelsim.scenario.schema import BetaScore, InboundSource, OutboundSource, Scenario
 from funnelsim.units import Duration
 
 if TYPE_CHECKING:
     from funnelsim.calibration import Calibration
 
-Kind = Literal["share", "days", "threshold"]  # threshold: a bar the quantity falls as it rises
+# bar: a number in 0-1 the quantity falls as it rises; share (in 0-1), days and shape (a
+# Beta parameter): a positive number the quantity rises with, roughly in proportion
+Kind = Literal["share", "days", "bar", "shape"]
+REFINE_ROUNDS = 3  # `calibrate --refine`'s default: the ratios settle in two or three rounds
 SHARE_BOUNDS = (0.001, 1.0)
+SHAPE_BOUNDS = (0.05, 100.0)  # a Beta shape parameter
 STEP_BOUNDS = (0.5, 2.0)  # one round moves a number by at most this factor: noise stays small
-THRESHOLD_STEP = 0.1  # and a threshold (a score in 0-1) by at most this much
+BAR_STEP = 0.1  # and a bar (in 0-1) by at most this much
 
 
 @dataclass(frozen=True)
@@ -59,8 +75,23 @@ def knobs(scenario: Scenario) -> list[Knob]:
     """The composite numbers of ``scenario`` that a back-test can tune."""
     found = []
     if scenario.marketing is not None:
-        found.append(Knob("marketing.mql_threshold", "rate_lead_to_mql", "threshold"))
-    if scenario.teams.sdr.qualification is not None:
+        inbound = {key: source for key, source in scenario.sources.items()
+                   if isinstance(source, InboundSource)}  # fmt: skip
+        if inbound and all(isinstance(s.intent, BetaScore) for s in inbound.values()):
+            found += [Knob(f"sources.{key}.intent.a", f"rate_lead_to_mql.{key}", "shape")
+                      for key in inbound]  # fmt: skip
+        else:
+            found.append(Knob("marketing.mql_threshold", "rate_lead_to_mql", "bar"))
+    sdr = scenario.teams.sdr
+    if sdr.attempts is not None and sdr.attempts.max > 1:
+        found.append(
+            Knob("teams.sdr.attempts.connect_probability", "attempts_mean.kind.inbound", "bar")
+        )
+    for key, source in scenario.sources.items():
+        if isinstance(source, OutboundSource) and source.sequence.touches > 1:
+            path = f"sources.{key}.sequence.connect_probability"
+            found.append(Knob(path, f"attempts_mean.{key}", "bar"))
+    if sdr.qualification is not None:
         found.append(Knob("teams.sdr.qualification.probability", "rate_mql_to_sql", "share"))
     ae = scenario.teams.ae
     if ae is not None:
@@ -127,7 +158,7 @@ def refine(
     current = scenario
     history: list[Round] = []
     values: dict[str, float] = {}
-    previous: dict[str, tuple[float, float]] = {}  # threshold -> (value, simulated) last round
+    previous: dict[str, tuple[float, float]] = {}  # path -> (value, simulated) last round
     notes: list[str] = []
     replay = _replayer(export, replications, seed, warmup, executor, data_fits, on_chunk, on_total)
     found = replay(current)
@@ -143,13 +174,9 @@ def refine(
             data, simulated = compared.data.estimate, compared.simulated.mean
             if not (math.isfinite(data) and math.isfinite(simulated) and simulated > 0):
                 continue
-            ratio = min(max(data / simulated, STEP_BOUNDS[0]), STEP_BOUNDS[1])
             old = values.get(knob.path, _number(current, knob))
-            if knob.kind == "threshold":
-                new = _threshold(old, data, simulated, previous.get(knob.path))
-                previous[knob.path] = (old, simulated)
-            else:
-                new = old * ratio
+            new = _secant(knob.kind, old, data, simulated, previous.get(knob.path))
+            previous[knob.path] = (old, simulated)
             values[knob.path] = new = _bounded(knob, new)
             ratios[knob.path] = data / simulated
             changes[knob.path] = _written(knob, new)
@@ -182,18 +209,31 @@ def _replayer(
     return replay
 
 
-def _threshold(
-    value: float, data: float, simulated: float, before: tuple[float, float] | None
+def _secant(
+    kind: Kind, value: float, data: float, simulated: float, before: tuple[float, float] | None
 ) -> float:
-    """The next value of a bar the quantity falls as it rises (an MQL threshold on a score in
-    0-1): a secant step through the last two rounds, or a first step proportional to the
-    relative gap; never more than ``THRESHOLD_STEP`` at once."""
-    step = THRESHOLD_STEP * (simulated - data) / simulated
+    """The next value of a bar (the quantity falls as it rises) or of a number the quantity
+    rises with: a secant step through the last two rounds when their slope has the expected
+    sign, else a first step against the relative gap (the number scaled by data / simulated,
+    for a quantity proportional to it). A bar moves by at most ``BAR_STEP`` at once, another
+    number by at most the factors of ``STEP_BOUNDS``. The secant matters where the quantity is
+    the number plus more (a close takes the segment's cycle plus the AEs' own work): scaling
+    by the ratio alone then under-corrects round after round."""
+    gap = (data - simulated) / simulated  # relative: > 0 when the data asks for more
+    if kind == "bar":
+        step = -BAR_STEP * gap
+    else:
+        step = value * (min(max(1 + gap, STEP_BOUNDS[0]), STEP_BOUNDS[1]) - 1)
     if before is not None and before[1] != simulated and before[0] != value:
         slope = (simulated - before[1]) / (value - before[0])
-        if slope < 0:  # as expected: a higher bar, fewer MQLs
-            step = (data - simulated) / slope
-    return value + min(max(step, -THRESHOLD_STEP), THRESHOLD_STEP)
+        if (slope < 0) == (kind == "bar"):
+            # two noisy rounds can give a flat slope and a wild step: at most twice the first
+            reach = 2 * abs(step)
+            step = min(max((data - simulated) / slope, -reach), reach)
+    if kind == "bar":
+        return value + min(max(step, -BAR_STEP), BAR_STEP)
+    low, high = value * STEP_BOUNDS[0], value * STEP_BOUNDS[1]
+    return min(max(value + step, low), high)
 
 
 def _number(scenario: Scenario, knob: Knob) -> float:
@@ -204,8 +244,10 @@ def _number(scenario: Scenario, knob: Knob) -> float:
 
 
 def _bounded(knob: Knob, value: float) -> float:
-    if knob.kind in ("share", "threshold"):
+    if knob.kind in ("share", "bar"):
         return min(max(value, SHARE_BOUNDS[0]), SHARE_BOUNDS[1])
+    if knob.kind == "shape":
+        return min(max(value, SHAPE_BOUNDS[0]), SHAPE_BOUNDS[1])
     return max(value, 0.01)
 
 
@@ -226,7 +268,7 @@ def _extended(
         low, high = _plain(had.low), _plain(had.high)
         if knob.kind == "days":
             low, high = low / 24, high / 24
-        if knob.kind == "threshold":  # a bar moves by a difference, not by a factor
+        if knob.kind == "bar":  # a bar moves by a difference, not by a factor
             shift = value - _number(scenario, knob)
             low, high = low + shift, high + shift
         else:
@@ -253,18 +295,22 @@ def calibrate_file(
     name: str,
     rounds: int = 0,
     warmup: str | None = None,
+    responses: Path | None = None,
     executor: ExecutorSpec = IN_PROCESS,
     on_chunk: OnChunk | None = None,
     on_total: OnTotal | None = None,
 ) -> Calibration:
     """The calibrated scenario of ``export`` completed by the base file ``base_path`` (its
-    ranges, sources and order kept), then, with ``rounds``, refined by simulation
+    ranges, sources and order kept), with the spend -> leads curves of the response file
+    ``responses`` in place of fitted ones, then, with ``rounds``, refined by simulation
     (:func:`refine`; its summary joins the notes). What ``funnelsim calibrate`` and
     ``fs.calibrate`` write."""
     from funnelsim.calibration import calibrate
     from funnelsim.crm.fits import fit
+    from funnelsim.crm.response import read_responses
     from funnelsim.scenario.load import load_scenario, read_document
 
+    imported = read_responses(responses) if responses is not None else None  # fails first
     fits = fit(export)
     made = partial(
         calibrate,
@@ -274,6 +320,7 @@ def calibrate_file(
         base_data=read_document(base_path).data,
         base_label=str(base_path),
         fits=fits,
+        responses=imported,
     )
     found = made()
     if rounds:
@@ -283,6 +330,4 @@ def calibrate_file(
         )  # fmt: skip
         found = made(refined=refined.numbers)
         found.notes += [*refined.notes, refined.summary_line()]
-    if export.spend is not None:
-        found.notes.append("spend: read and checked; spend -> leads curves are not fitted yet")
     return found

@@ -8,7 +8,12 @@ on by default) and writes its leads and deals as the CRM would export them
 - **HubSpot**: ``contacts.csv`` (one row per contact) and ``deals.csv`` (one row per deal);
 - **Salesforce**: ``leads.csv`` (the Lead export, with the custom fields ``MQL_Date__c`` and
   ``First_Touch__c``) and ``opportunities.csv``;
-- and, for either, ``mapping.yaml`` (a mapping file as ``funnelsim.crm.read`` reads it): the
+- for either, ``spend.csv`` when the scenario buys inbound leads with spend (a source with
+  ``spend`` and ``response``): ``month`` (``YYYY-MM``), ``channel`` (the source as the leads'
+  source column shows it), ``spend`` (the month's spend, as the scenario gives it), one row
+  per calendar month the export covers and such source: what ``calibrate --spend`` reads to
+  fit the spend -> leads curves;
+- and ``mapping.yaml`` (a mapping file as ``funnelsim.crm.read`` reads it): the
   built-in format, which custom fields hold the MQL and first-touch dates (Salesforce), which
   sources are outbound (a CRM's export does not say) and when the export was taken.
 
@@ -72,10 +77,11 @@ from funnelsim.crm.formats import (
     SALESFORCE,
     SALESFORCE_LEAD_COLUMNS,
     SALESFORCE_OPPORTUNITY_COLUMNS,
+    SPEND_COLUMNS,
     Format,
 )
 from funnelsim.errors import StoreError, UsageError
-from funnelsim.scenario.schema import Scenario, did_you_mean
+from funnelsim.scenario.schema import InboundSource, Scenario, did_you_mean
 from funnelsim.store import CHUNK, MANIFEST, atomic_write, check_file, read_chunk, read_manifest
 
 # the files each format writes, in the order they are written
@@ -84,6 +90,7 @@ FILES: dict[Format, tuple[str, str]] = {
     "salesforce": ("leads.csv", "opportunities.csv"),
 }
 MAPPING = "mapping.yaml"
+SPEND = "spend.csv"
 SALESFORCE_LEAD_EXPORT_COLUMNS = (
     *SALESFORCE_LEAD_COLUMNS,
     SALESFORCE.mql_date,
@@ -127,9 +134,11 @@ def export(
     """Write one replication of ``results_folder`` as a ``fmt`` CRM export into ``out``.
 
     ``scenario`` names one scenario of the folder (its name or key; needed when it holds
-    several). ``out`` must be a new or empty folder. Returns the files written. Every refusal
-    (an unknown format, a folder without records, an unknown scenario or replication, an
-    ``out`` that holds files) is a UsageError or StoreError raised before anything is written.
+    several). ``out`` must be a new or empty folder. Returns the files written: the format's
+    two tables, ``spend.csv`` when the scenario has spend-driven sources, ``mapping.yaml``
+    last. Every refusal (an unknown format, a folder without records, an unknown scenario or
+    replication, an ``out`` that holds files) is a UsageError or StoreError raised before
+    anything is written.
     """
     chosen = check_format(fmt)
     target = Path(out)
@@ -140,6 +149,10 @@ def export(
     for name, frame in zip(FILES[chosen], tables, strict=True):
         written.append(target / name)
         atomic_write(written[-1], partial(_write_csv, frame=frame))
+    spend = spend_table(run.scenario)
+    if spend is not None:
+        written.append(target / SPEND)
+        atomic_write(written[-1], partial(_write_csv, frame=spend))
     text = yaml.safe_dump(mapping(run, chosen), sort_keys=False, allow_unicode=True)
     atomic_write(target / MAPPING, partial(_write_text, text=text))
     return [*written, target / MAPPING]
@@ -431,6 +444,28 @@ def _salesforce_opportunities(leads: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return frame[list(SALESFORCE_OPPORTUNITY_COLUMNS)]
+
+
+def spend_table(scenario: Scenario) -> pd.DataFrame | None:
+    """The spend file of the export: each inbound source's spend in each calendar month from
+    the warm-up's start (month 1 of a scenario's ``spend``) to the end of the run, the channel
+    named as the leads' source column names it; None when no source is bought with spend."""
+    spending = {
+        display_name(name): source.spend
+        for name, source in scenario.sources.items()
+        if isinstance(source, InboundSource) and source.spend is not None
+    }
+    if not spending:
+        return None
+    end = scenario.start + dt.timedelta(hours=scenario.horizon_hours)
+    first = pd.Timestamp(scenario.origin).to_period("M").to_timestamp()
+    months = [m for m in pd.date_range(first, end, freq="MS") if m < end]
+    rows = [
+        (f"{month:%Y-%m}", channel, _money(spend.for_month(index)))
+        for index, month in enumerate(months)
+        for channel, spend in spending.items()
+    ]
+    return pd.DataFrame(rows, columns=list(SPEND_COLUMNS))
 
 
 def mapping(run: Replication, fmt: Format) -> dict[str, Any]:

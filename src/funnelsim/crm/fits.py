@@ -44,16 +44,42 @@ interval at ``level``:
   / P(SQL | immediate) and the same at 24 h, with percentile bootstrap intervals (Efron and
   Tibshirani 1993) over leads, seeded.
 - **Attempts, deal size, win rate.** ``attempts_mean`` (sales activities per touched lead, t
-  interval) and its distribution; ``deal_size_mean`` and ``deal_size_sd`` of *won* deals (t
+  interval), per source (``.SOURCE``) and per kind (``.kind.inbound``, ``.kind.outbound``),
+  and its distribution; ``deal_size_mean`` and ``deal_size_sd`` of *won* deals (t
   interval; chi-square interval for the sd), overall and per size band; the win rate per size
   band is ``rate_opportunity_to_won.segment.SEG``.
+- **Spend -> leads curves** (with a spend file). For each channel of the spend file whose slug
+  is an inbound source: the source's leads created in each calendar month against the month's
+  spend, as a scenario's ``response`` section simulates them and media-mix models write them
+  (Jin et al. 2017): expected leads in month t = ``leads_at_saturation * hill(a_t)``, with
+  Hill's (1910) curve ``hill(a) = a^shape / (a^shape + half_saturation^shape)`` of the
+  geometric adstock (Broadbent 1979) ``a_t = spend_t + adstock * a_{t-1}``, 0 before the
+  export's first month (a month without a spend row counts as no spend; months before the
+  first spend are left out: no curve explains their leads). A first month the export starts
+  into and a last one ``exported_at`` cuts count their share of the month's arrivals (its
+  hours weighed by the fitted weekday and hour shapes, as the simulation spreads a month's
+  leads). The monthly counts are Poisson: the curve is fitted by maximum likelihood on log
+  ``leads_at_saturation``, log ``half_saturation``, log ``shape`` and logit ``adstock`` (the
+  ceiling profiled out for a grid of starts, then Nelder and Mead's 1965 simplex), with Wald
+  intervals from the observed information on that scale, so that they stay positive and the
+  carry-over inside (0, 1). Names ``response.SOURCE.leads_at_saturation`` (leads per month),
+  ``.half_saturation`` (money per month), ``.shape`` and ``.adstock``, ``n`` the months used.
+  What the months cannot tell: fewer than ``MIN_RESPONSE_MONTHS`` (6) months with spend, or
+  spend steadier than ``MIN_SPEND_CV`` (sd/mean 0.1), fit no curve; the shape is fitted from
+  ``MIN_SHAPE_MONTHS`` (24) months of spend moving by ``MIN_SHAPE_CV`` (0.25) or more, else
+  held at 1 (the concave curve); a carry-over fitted at its bound is held at 0; a fit some
+  number of which has a standard error over ``MAX_RESPONSE_SE`` (2) on its scale is tried
+  again with the shape held at 1, then given up. A number held is in ``Fits.fixed``, why in
+  ``Fits.skipped``; each source's monthly spend is ``Fits.spend_by_month``. The fit is a
+  pure function of the data (no random numbers) and takes a few hundredths of a second.
 
 Names are a contract with ``funnelsim calibrate --json``; ``SOURCE`` and ``INDUSTRY`` are
 :func:`funnelsim.crm.formats.slug` of the export's values (``Organic Search`` ->
 ``organic_search``). A fit the export cannot support (a source without MQLs, an export without
-deals or first-touch dates) is never an exception: it is left out of ``fits`` and listed in
-``Fits.skipped`` with the reason. :meth:`Fits.scenario_numbers` maps the fits onto the scenario
-paths they fill, as extended numbers (docs/scenario.md#numbers-with-a-source-and-a-range).
+deals or first-touch dates, a spend channel that names no source) is never an exception: it
+is left out of ``fits`` and listed in ``Fits.skipped`` with the reason.
+:meth:`Fits.scenario_numbers` maps the fits onto the scenario paths they fill, as extended
+numbers (docs/scenario.md#numbers-with-a-source-and-a-range).
 
 The survival estimators are written here with scipy (some 80 lines) rather than taken from
 lifelines, whose releases require pandas < 3.
@@ -62,7 +88,7 @@ lifelines, whose releases require pandas < 3.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,16 +96,18 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import chdtri, gamma, gammaincinv, log_ndtr, ndtri
+from scipy.special import chdtri, expit, gamma, gammaincinv, log_expit, log_ndtr, logit, ndtri
 
 from funnelsim.analysis import summarise
 from funnelsim.crm.data import Export
 from funnelsim.crm.formats import slug
+from funnelsim.curves import RESPONSE_PARAMETERS
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 DAY = pd.Timedelta(days=1)
+HOUR = pd.Timedelta(hours=1)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 SEGMENTS = ("smb", "mid", "ent")  # the size bands a scenario's `segments` can name
@@ -93,6 +121,21 @@ DECAY_EDGES_H = (0, 5 / 60, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 20, 
                  48, 72, 120, 240, math.inf)  # fmt: skip
 DECAY_BOOTSTRAP = 400
 GRADE = "B"  # the planner's own records: measured, but one company's history
+# Spend -> leads curves (see the module): what a channel's months must show for a curve.
+MIN_RESPONSE_MONTHS = 6  # fewer months with spend: no curve (three numbers from a handful)
+MIN_SPEND_CV = 0.1  # spend steadier than this (sd over mean) shows one level, not a curve
+# The Hill shape is fitted from two years of months with spend that moves this much, else
+# held at 1 (the concave curve): with fewer, the ceiling, the half-saturation and the shape
+# trade off along one ridge and their Wald intervals cover the truth 3 times in 4, not 19
+# in 20 (15 months of the bundled example's spend, simulated); with the shape held, 19 in 20.
+MIN_SHAPE_MONTHS = 24
+MIN_SHAPE_CV = 0.25
+MAX_RESPONSE_SE = 2.0  # a transformed number this uncertain (a 95% interval over a factor
+# of 50 either way, on the log scale) is not told by the data: the fit is not used
+ADSTOCK_FLOOR = 0.01  # a carry-over fitted below this sits at its bound: held at 0
+ADSTOCK_CEILING = 0.9999  # a carry-over's written high end: the scenario takes < 1
+RESPONSE_UNITS = {"leads_at_saturation": "leads per month", "half_saturation": "money per month",
+                  "shape": "", "adstock": "share"}  # fmt: skip
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -173,6 +216,11 @@ class Fits:
     decay: Decay | None = None
     skipped: dict[str, str] = field(default_factory=dict)  # name -> why
     kinds: dict[str, str] = field(default_factory=dict)  # source slug -> inbound/outbound
+    # spend -> leads: each inbound source's spend per month from the export's first month (the
+    # spend file's, 0 where it has no row), and the curve's numbers held fixed (name -> value;
+    # why in ``skipped``)
+    spend_by_month: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    fixed: dict[str, float] = field(default_factory=dict)
     label: str = "CRM export"  # names the export in each number's `source`
     level: float = 0.95
 
@@ -197,7 +245,11 @@ class Fits:
           ``rate_opportunity_to_won.segment.SEG``; ``segments.SEG.cycle`` (``"62.5d"``) from
           the parametric mean of ``days_opportunity_to_close.segment.SEG`` (a scenario's cycle
           is the sum of the stages' mean delays);
-        - ``teams.ae.acceptance.probability`` from ``rate_sql_to_opportunity``.
+        - ``teams.ae.acceptance.probability`` from ``rate_sql_to_opportunity``;
+        - ``sources.SOURCE.response.leads_at_saturation``, ``.half_saturation`` (whole money),
+          ``.shape`` and ``.adstock`` from ``response.SOURCE.*``, their source counting months
+          (``n=15 months``); a number the fit held fixed (``Fits.fixed``) is written with its
+          value alone, grade ``assumption``. The spend itself is ``Fits.spend_by_month``.
 
         The weekday, hour and month shapes (``Fits.profiles``, :meth:`Profile.plain`) and the
         decay table (:meth:`Decay.points`) are lists and maps of plain numbers, which take no
@@ -234,17 +286,39 @@ class Fits:
                     )
             elif name == "rate_sql_to_opportunity":
                 out["teams.ae.acceptance.probability"] = self._plain(f)
+            elif parts[0] == "response" and len(parts) == 3:
+                out[f"sources.{parts[1]}.response.{parts[2]}"] = self._curve_number(parts[2], f)
+        for name, value in self.fixed.items():
+            parts = name.split(".")
+            if parts[0] == "response" and len(parts) == 3:
+                why = self.skipped.get(name, "held fixed")
+                out[f"sources.{parts[1]}.response.{parts[2]}"] = {
+                    "value": value, "source": f"{self.label}: {why}", "grade": "assumption",
+                }  # fmt: skip
         return out
 
     def _plain(self, f: Fit) -> dict[str, object]:
         return self._number(f, _round(f.estimate), _round(f.ci_low), _round(f.ci_high))
 
-    def _number(self, f: Fit, value: object, low: object, high: object) -> dict[str, object]:
+    def _curve_number(self, parameter: str, f: Fit) -> dict[str, object]:
+        """A spend -> leads curve's number: money in whole units, the carry-over's high end
+        kept below 1 (as the scenario requires), n counted in months."""
+        ends = (f.estimate, f.ci_low, f.ci_high)
+        whole = parameter == "half_saturation"
+        rounded: list[float] = [round(x) if whole else _round(x) for x in ends]
+        value, low, high = rounded
+        if parameter == "adstock":
+            high = min(high, ADSTOCK_CEILING)
+        return self._number(f, value, low, high, counted=" months")
+
+    def _number(
+        self, f: Fit, value: object, low: object, high: object, counted: str = ""
+    ) -> dict[str, object]:
         return {
             "value": value,
             "low": low,
             "high": high,
-            "source": f"{self.label} n={f.n}: {f.note}",
+            "source": f"{self.label} n={f.n}{counted}: {f.note}",
             "grade": GRADE,
         }
 
@@ -517,6 +591,8 @@ def fit(
         out.skipped["*"] = "the export has no leads"
         return out
     _arrivals(leads, at, level, out)
+    if export.spend is not None:
+        _responses(leads, export.spend, at, level, out)
     _conversions(leads, deals, at, level, out)
     _durations(leads, deals, at, level, out)
     _decay(leads, at, level, seed, bootstrap, out)
@@ -760,6 +836,19 @@ def _attempts(leads: pd.DataFrame, level: float, out: Fits) -> None:
         str(k): proportion(int(c), len(values), level, "share of touched leads, Wilson")
         for k, c in counts.items()
     })  # fmt: skip
+    # per source and per kind: an outbound sequence makes many more touches than an inbound
+    # follow-up, so the overall mean mixes two cadences in the export's proportions
+    sources = leads.loc[touched, "source"].astype(str).map(slug).to_numpy()
+    kinds = leads.loc[touched, "kind"].astype(str).to_numpy()
+    groups = {f".{name}": sources == name for name in sorted(set(sources))}
+    groups |= {f".kind.{kind}": kinds == kind for kind in sorted(set(kinds))}
+    for suffix, mask in groups.items():
+        if mask.sum() >= 2:
+            s = summarise(values[mask], level)
+            note = "mean of sales activities per touched lead, t interval"
+            out.fits[f"attempts_mean{suffix}"] = Fit(
+                s.mean, s.ci_low, s.ci_high, s.n, "activities", note
+            )
 
 
 def _deal_sizes(leads: pd.DataFrame, deals: pd.DataFrame, level: float, out: Fits) -> None:
@@ -788,3 +877,342 @@ def _deal_sizes(leads: pd.DataFrame, deals: pd.DataFrame, level: float, out: Fit
         out.fits[f"deal_size_sd{suffix}"] = Fit(
             sd, low, high, len(amounts), "money", "sd of won amounts, chi-square interval"
         )
+
+
+# -- spend -> leads ----------------------------------------------------------------------------
+def export_months(start: pd.Timestamp, at: pd.Timestamp) -> pd.DatetimeIndex:
+    """The first days of the calendar months from ``start``'s to the last one before ``at``
+    (a month that begins at ``at`` holds nothing of the export)."""
+    months = pd.date_range(start.to_period("M").to_timestamp(), at, freq="MS")
+    return months[months < at]
+
+
+def covered_share(
+    months: pd.DatetimeIndex,
+    start: pd.Timestamp,
+    at: pd.Timestamp,
+    weekdays: Sequence[float] = (1.0,) * 7,
+    hours: Sequence[float] = (1.0,) * 24,
+) -> FloatArray:
+    """The share of each month's arrivals the period ``[start, at)`` holds: the month's hours
+    weighed by the weekday and hour-of-day shape, as the simulation spreads a month's leads
+    over it (1 for a month wholly inside; a first month the export starts into, a last one
+    ``exported_at`` cuts, get their part)."""
+    day_weight, hour_weight = np.asarray(weekdays, float), np.asarray(hours, float)
+    shares = []
+    for first in months:
+        clock = pd.date_range(first, first + pd.offsets.MonthBegin(1), freq="h", inclusive="left")
+        weight = day_weight[clock.day_of_week] * hour_weight[clock.hour]
+        if not weight.sum() > 0:
+            weight = np.ones(len(clock))
+        t = np.arange(len(clock), dtype=float)  # hours from the 1st
+        begin, end = (start - first) / HOUR, (at - first) / HOUR
+        inside = np.clip(np.minimum(t + 1, end) - np.maximum(t, begin), 0.0, 1.0)
+        shares.append(float(weight @ inside / weight.sum()))
+    return np.array(shares)
+
+
+def carried(spend: FloatArray, adstock: float) -> FloatArray:
+    """Geometric adstock from nothing before the first month: ``a_t = x_t + adstock a_{t-1}``
+    (``funnelsim.curves.geometric_adstock``, unchecked: the fit calls it thousands of times)."""
+    out = np.empty(len(spend))
+    carry = 0.0
+    for t, x in enumerate(spend):
+        carry = float(x) + adstock * carry
+        out[t] = carry
+    return out
+
+
+def _log_means(
+    spend: FloatArray, share: FloatArray, beta: float, k: float, s: float, adstock: float
+) -> FloatArray:
+    """The logarithm of :func:`response_means` (-inf where the adstock is 0)."""
+    with np.errstate(divide="ignore"):
+        log_hill = log_expit(s * (np.log(carried(spend, adstock)) - math.log(k)))
+        return np.asarray(np.log(share) + math.log(beta) + log_hill, dtype=np.float64)
+
+
+def response_means(
+    spend: FloatArray,
+    share: FloatArray,
+    leads_at_saturation: float,
+    half_saturation: float,
+    shape: float,
+    adstock: float,
+) -> FloatArray:
+    """Expected leads in each month: ``share_t * beta * hill(a_t; half_saturation, shape)``
+    with ``a_t`` the adstocked spend (:func:`carried`) and ``hill(a) = a^s / (a^s + k^s)``,
+    the curve a scenario's ``response`` section gives the simulation
+    (:meth:`funnelsim.curves.SpendResponse.leads`), times the share of the month covered."""
+    return np.exp(_log_means(spend, share, leads_at_saturation, half_saturation, shape, adstock))
+
+
+@dataclass(frozen=True)
+class ResponseFit:
+    """A channel's fitted curve: each fitted number (``RESPONSE_PARAMETERS``) and the numbers
+    held fixed, with why; ``n`` months."""
+
+    fits: dict[str, Fit]
+    fixed: dict[str, tuple[float, str]]  # parameter -> (value, why)
+    n: int
+    loglik: float
+
+    def value(self, parameter: str) -> float:
+        if parameter in self.fits:
+            return self.fits[parameter].estimate
+        return self.fixed[parameter][0]
+
+    def means(self, spend: FloatArray, share: FloatArray) -> FloatArray:
+        """The fitted curve's expected leads per month (:func:`response_means`)."""
+        return response_means(spend, share, *(self.value(p) for p in RESPONSE_PARAMETERS))
+
+
+def _natural(
+    theta: FloatArray, free: Sequence[str], fixed: Mapping[str, float]
+) -> dict[str, float]:
+    """The curve's numbers from the transformed free ones (log; logit for the carry-over,
+    which keeps it in (0, 1)) and the fixed ones."""
+    values = dict(fixed)
+    with np.errstate(over="ignore"):  # far from the peak: an infinitely unlikely point
+        for name, t in zip(free, theta, strict=True):
+            values[name] = float(expit(t)) if name == "adstock" else float(np.exp(t))
+    return values
+
+
+def _response_loglik(
+    spend: FloatArray, leads: FloatArray, share: FloatArray, free: Sequence[str],
+    fixed: Mapping[str, float],
+) -> LogLik:  # fmt: skip
+    """The Poisson log-likelihood of the monthly counts (without the constant log y!)."""
+
+    def loglik(theta: FloatArray) -> float:
+        p = _natural(theta, free, fixed)
+        with np.errstate(over="ignore", invalid="ignore"):
+            log_mu = _log_means(spend, share, p["leads_at_saturation"], p["half_saturation"],
+                                p["shape"], p["adstock"])  # fmt: skip
+            terms = np.where(leads > 0, leads * log_mu, 0.0)
+            return float(np.sum(terms) - np.sum(np.exp(log_mu)))
+
+    return loglik
+
+
+def _profile_loglik(
+    spend: FloatArray, leads: FloatArray, share: FloatArray, free: Sequence[str],
+    fixed: Mapping[str, float],
+) -> LogLik:  # fmt: skip
+    """The log-likelihood with the ceiling at its best for the other numbers: the means are
+    proportional to it, so it is the leads over the curve's sum, ``sum y / sum(share hill)``."""
+    total = float(leads.sum())
+
+    def loglik(theta: FloatArray) -> float:
+        p = _natural(theta, free, {**fixed, "leads_at_saturation": 1.0})
+        with np.errstate(over="ignore", invalid="ignore"):
+            log_h = _log_means(spend, share, 1.0, p["half_saturation"], p["shape"], p["adstock"])
+            scale = float(np.sum(np.exp(log_h)))
+            if not scale > 0:
+                return -math.inf
+            terms = np.where(leads > 0, leads * log_h, 0.0)
+            return float(np.sum(terms) + total * math.log(total / scale) - total)
+
+    return loglik
+
+
+def _best_start(
+    spend: FloatArray, profile: LogLik, rest: Sequence[str], fixed: Mapping[str, float]
+) -> FloatArray:
+    """The best point of a small grid, a start the optimiser cannot miss the peak from:
+    carry-overs 0.1-0.7, half-saturations a quarter to 4 times the median adstock, shapes
+    0.7-2.5."""
+    adstocks = (0.1, 0.3, 0.5, 0.7) if "adstock" in rest else (fixed["adstock"],)
+    shapes = (0.7, 1.0, 1.5, 2.5) if "shape" in rest else (fixed["shape"],)
+    best, start = -math.inf, np.zeros(len(rest))
+    for adstock in adstocks:
+        adstocked = carried(spend, adstock)
+        middle = float(np.median(adstocked[adstocked > 0]))  # the first month has spend
+        for k in (middle * f for f in (0.25, 0.5, 1.0, 2.0, 4.0)):
+            for shape in shapes:
+                natural = {
+                    "half_saturation": math.log(k),
+                    "shape": math.log(shape),
+                    "adstock": float(logit(adstock)) if adstock > 0 else -math.inf,
+                }
+                theta = np.array([natural[name] for name in rest])
+                value = profile(theta)
+                if value > best:
+                    best, start = value, theta
+    return start
+
+
+def fit_response(
+    spend: FloatArray,
+    leads: FloatArray,
+    share: FloatArray | None = None,
+    *,
+    free_shape: bool = True,
+    level: float = 0.95,
+) -> ResponseFit | str:
+    """The spend -> leads curve of one channel from its months (see the module): the Poisson
+    maximum-likelihood fit of ``leads`` (counts per month) on ``spend`` (per month, adstock
+    from 0 at the first), each month's expectation scaled by ``share`` (default 1). Returns
+    the fit, or why the months cannot tell the curve (a string: never an exception).
+
+    The ceiling is profiled out for a start (grid, then Nelder-Mead), then every free number is
+    fitted together on its transformed scale (log; logit for the carry-over) and the Wald
+    intervals come from the observed information there. A carry-over fitted at its bound is
+    held at 0 and the rest fitted again; a fit some number of which the data do not tell
+    (``MAX_RESPONSE_SE``) is tried again with the shape held at 1, else given up.
+    """
+    x = np.asarray(spend, dtype=float)
+    y = np.asarray(leads, dtype=float)
+    w = np.ones(len(x)) if share is None else np.asarray(share, dtype=float)
+    if not y.sum() > 0:
+        return "no leads in the months with spend"
+    why = ""
+    for shape_free in (True, False) if free_shape else (False,):
+        fixed = {} if shape_free else {"shape": 1.0}
+        # impossible points (a month with leads the curve gives none) are infinitely unlikely
+        # and the checks below judge what they leave: numpy need not warn of them
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            found = _fit_once(x, y, w, fixed, level)
+        if isinstance(found, ResponseFit):
+            if not shape_free and free_shape:
+                held = f"held at 1: with the shape free, {why}"
+                return ResponseFit(found.fits, {**found.fixed, "shape": (1.0, held)}, found.n,
+                                   found.loglik)  # fmt: skip
+            return found
+        why = found
+    return why
+
+
+def _fit_once(
+    x: FloatArray, y: FloatArray, w: FloatArray, fixed: Mapping[str, float], level: float
+) -> ResponseFit | str:
+    rest = [p for p in RESPONSE_PARAMETERS[1:] if p not in fixed]
+    profile = _profile_loglik(x, y, w, rest, fixed)
+    start = _best_start(x, profile, rest, fixed)
+
+    def objective(theta: FloatArray) -> float:
+        value = -profile(theta)
+        return value if math.isfinite(value) else math.inf  # an impossible point
+
+    found = minimize(objective, start, method="Nelder-Mead",
+                     options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000})  # fmt: skip
+    rest_theta = np.asarray(found.x, dtype=np.float64)
+    p = _natural(rest_theta, rest, {**fixed, "leads_at_saturation": 1.0})
+    scale = float(np.exp(_log_means(x, w, 1.0, p["half_saturation"], p["shape"],
+                                    p["adstock"])).sum())  # fmt: skip
+    if not scale > 0:
+        return "the curve gives no leads at this spend"
+    free = ["leads_at_saturation", *rest]
+    loglik = _response_loglik(x, y, w, free, fixed)
+    theta, cov, value = _mle(loglik, np.array([math.log(y.sum() / scale), *rest_theta]))
+    if "adstock" in free and float(expit(theta[free.index("adstock")])) < ADSTOCK_FLOOR:
+        return _fit_once(x, y, w, {**fixed, "adstock": 0.0}, level)  # at its bound: held at 0
+    variances = np.diag(cov)
+    if not (np.all(np.isfinite(cov)) and np.all(variances > 0)
+            and float(np.linalg.eigvalsh(cov).min()) > 0):  # fmt: skip
+        return "the likelihood has no clear peak (the spend does not tell the numbers apart)"
+    se = np.sqrt(variances)
+    worst = int(np.argmax(se))
+    if se[worst] > MAX_RESPONSE_SE:
+        return (f"the data do not tell {free[worst]} (standard error {se[worst]:.2g} on its "
+                f"{'logit' if free[worst] == 'adstock' else 'log'} scale)")  # fmt: skip
+    z = _z(level)
+    fits: dict[str, Fit] = {}
+    for i, name in enumerate(free):
+        low, high = theta[i] - z * se[i], theta[i] + z * se[i]
+        scale_name = "logit" if name == "adstock" else "log"
+        note = (f"Poisson ML of monthly leads on spend (Hill with adstock), Wald interval on "
+                f"the {scale_name} scale")  # fmt: skip
+        est, low, high = (_natural(np.array([t]), [name], {})[name] for t in (theta[i], low, high))
+        fits[name] = Fit(est, low, high, len(x), RESPONSE_UNITS[name], note)
+    held = {name: (v, "held fixed") for name, v in fixed.items()}
+    if fixed.get("adstock") == 0.0:
+        held["adstock"] = (0.0, "held at 0: the fit puts the carry-over at its bound (none seen)")
+    return ResponseFit(fits, held, len(x), value)
+
+
+def _responses(
+    leads: pd.DataFrame, spend: pd.DataFrame, at: pd.Timestamp, level: float, out: Fits
+) -> None:
+    """Each spend channel that names an inbound source: its months against the source's
+    leads (see the module)."""
+    start = leads["created"].min().normalize()  # midnight of the first day, as the back-test
+    months = export_months(start, at)
+    channels = spend["channel"].astype(str)
+    sources = leads["source"].astype(str).map(slug)
+    for name in sorted(set(channels.map(slug))):
+        written = ", ".join(sorted({c for c in channels if slug(c) == name}))
+        key = f"response.{name}"
+        kind = out.kinds.get(name)
+        if kind is None:
+            known = ", ".join(sorted(k for k, v in out.kinds.items() if v == "inbound"))
+            out.skipped[key] = (
+                f"the spend file's channel {written!r} names no source of the export "
+                f"(inbound sources: {known or 'none'})"
+            )
+            continue
+        if kind != "inbound":
+            out.skipped[key] = f"{written!r} is an outbound source: spend buys inbound leads"
+            continue
+        if len(months) == 0:
+            out.skipped[key] = "the export covers no month"
+            continue
+        mine = spend[channels.map(slug) == name].groupby("month")["spend"].sum()
+        x = mine.reindex(months, fill_value=0.0).to_numpy(dtype=float)
+        out.spend_by_month[name] = tuple(float(v) for v in x)
+        created = leads.loc[(sources == name) & (leads["created"] < at), "created"]
+        counted = created.dt.to_period("M").value_counts()
+        y = counted.reindex(months.to_period("M"), fill_value=0).to_numpy(dtype=float)
+        weekdays = out.profiles.get(f"weekdays.{name}")
+        hours = out.profiles.get(f"hours.{name}")
+        w = covered_share(
+            months, start, at,
+            [weekdays.values[d].estimate if weekdays and d in weekdays.values else 1.0
+             for d in WEEKDAYS],
+            [hours.values[f"{h:02d}"].estimate if hours and f"{h:02d}" in hours.values
+             else 1.0 for h in range(24)],
+        )  # fmt: skip
+        _response(name, x, y, w, int((~months.isin(mine.index)).sum()), level, out)
+
+
+def _response(
+    name: str, x: FloatArray, y: FloatArray, w: FloatArray, missing: int, level: float,
+    out: Fits,
+) -> None:  # fmt: skip
+    key = f"response.{name}"
+    spent = np.nonzero(x > 0)[0]
+    if len(spent) == 0:
+        out.skipped[key] = "no spend in the export's months"
+        return
+    first = int(spent[0])  # before the first spend the adstock is 0: no month to learn from
+    x, y, w = x[first:], y[first:], w[first:]
+    n = len(x)
+    cv = float(np.std(x) / np.mean(x))
+    if n < MIN_RESPONSE_MONTHS:
+        out.skipped[key] = f"{n} month(s) with spend: a curve needs {MIN_RESPONSE_MONTHS}"
+        return
+    if cv < MIN_SPEND_CV:
+        out.skipped[key] = (f"spend nearly constant (sd/mean {cv:.2f} < {MIN_SPEND_CV}): it "
+                            "shows one level of leads, not a curve")  # fmt: skip
+        return
+    free_shape = n >= MIN_SHAPE_MONTHS and cv >= MIN_SHAPE_CV
+    found = fit_response(x, y, w, free_shape=free_shape, level=level)
+    if isinstance(found, str):
+        out.skipped[key] = found
+        return
+    extra = []
+    if missing:
+        extra.append(f"{missing} month(s) without a spend row counted as 0")
+    if first:
+        extra.append(f"{first} month(s) before the first spend left out")
+    for parameter, f in found.fits.items():
+        note = "; ".join([f.note, *extra])
+        out.fits[f"{key}.{parameter}"] = Fit(f.estimate, f.ci_low, f.ci_high, f.n, f.unit, note)
+    for parameter, (value, why) in found.fixed.items():
+        if parameter == "shape" and why == "held fixed":
+            why = (f"held at 1 (the concave curve): the shape is fitted from "
+                   f"{MIN_SHAPE_MONTHS} months of spend varying by {MIN_SHAPE_CV} (sd/mean) or "
+                   f"more; here {n} months, {cv:.2f}")  # fmt: skip
+        out.fixed[f"{key}.{parameter}"] = value
+        out.skipped[f"{key}.{parameter}"] = why

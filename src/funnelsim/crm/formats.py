@@ -23,6 +23,7 @@ from typing import Literal
 Format = Literal["hubspot", "salesforce"]
 FORMATS: tuple[Format, ...] = ("hubspot", "salesforce")
 DATE_FORMAT = "%Y-%m-%d %H:%M"  # local time; empty when the stage was never reached
+SPEND_COLUMNS = ("month", "channel", "spend")  # a spend file: YYYY-MM, the source, the money
 
 
 @dataclass(frozen=True)

@@ -856,14 +856,11 @@ def _outcomes(
     )
 
 
-SPEND_COLUMNS = ("month", "channel", "spend")
-
-
 def _read_spend(path: Path, drops: _Drops) -> pd.DataFrame:
     """The spend CSV: ``month`` (YYYY-MM or a date in it), ``channel``, ``spend``."""
-    table = _read_csv(path, "spend CSV", set(SPEND_COLUMNS))
-    columns: dict[str, str | None] = {c: c for c in SPEND_COLUMNS}
-    _check_columns(table, columns, SPEND_COLUMNS, Format(Mapping(), "spend"), "spend")
+    table = _read_csv(path, "spend CSV", set(formats.SPEND_COLUMNS))
+    columns: dict[str, str | None] = {c: c for c in formats.SPEND_COLUMNS}
+    _check_columns(table, columns, formats.SPEND_COLUMNS, Format(Mapping(), "spend"), "spend")
     month_text = table.text("month")
     # a month as YYYY-MM, or any day of it as YYYY-MM-DD: its first day
     written = month_text.str.fullmatch(r"\d{4}-\d{2}(?:-\d{2})?")

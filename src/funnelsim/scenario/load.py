@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -44,6 +44,8 @@ from funnelsim.scenario.schema import (
 PathKey = tuple[str | int, ...]
 SCENARIO_FORMAT = 2  # 1: every file before numbers could carry a range and a source
 FORMAT_CHANGES = "docs/scenario.md#format-versions"
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -661,17 +663,28 @@ def _issue_problem(document: Document, issue: ranges.Issue) -> Problem:
 
 
 def _validate_scenario(document: Document, context: dict[str, Any] | None) -> Scenario:
-    """Validate with every extended number's value, then with every range at its low end and
-    at its high end; a problem at a number names the end that has it (``low: ...``)."""
-    document = _format_checked(document)
-    found = ranges.find(document.data, Scenario)
+    """A scenario file's document, its format checked, validated with its extended numbers
+    (:func:`validate_ranged`), which it keeps (``ranges.attach``)."""
+    scenario, numbers = validate_ranged(_format_checked(document), Scenario, context)
+    ranges.attach(scenario, numbers)
+    return scenario
+
+
+def validate_ranged(
+    document: Document, model: type[M], context: dict[str, Any] | None = None
+) -> tuple[M, dict[PathKey, ranges.Range]]:
+    """``document`` as ``model``, its extended numbers (``scenario.ranges``) validated with
+    every value, then with every range at its low end and at its high end; a problem at a
+    number names the end that has it (``low: ...``). Returns the model at the values and the
+    numbers, by path; raises a ScenarioError locating every problem."""
+    found = ranges.find(document.data, model)
     if not found:  # a plain document: one walk, nothing more
-        plain, problems = _attempt(document, Scenario, context)
+        plain, problems = _attempt(document, model, context)
         if problems:
             raise ScenarioError(problems)
-        if not isinstance(plain, Scenario):
-            raise ScenarioError([Problem(document.where(()), "", "not a valid scenario")])
-        return plain
+        if not isinstance(plain, model):
+            raise ScenarioError([Problem(document.where(()), "", f"not a valid {_noun(model)}")])
+        return plain, {}
     issues = list(found.refused)
     numbers: dict[PathKey, ranges.Range] = {}
     for path, (kind, mapping) in found.numbers.items():
@@ -693,7 +706,7 @@ def _validate_scenario(document: Document, context: dict[str, Any] | None) -> Sc
     if any(number.has_range for number in numbers.values()):
         ends += ["low", "high"]
     at_ends: dict[str, list[Problem]] = {}
-    scenario = None
+    validated = None
     for end in ends:
         marks = dict(document.marks)
         for path, number in numbers.items():
@@ -701,10 +714,10 @@ def _validate_scenario(document: Document, context: dict[str, Any] | None) -> Sc
                 marks[path] = document.where((*path, end))
         data = ranges.substituted(document.data, numbers, end)
         result, found_problems = _attempt(
-            Document(document.source, data, marks, document.key_marks), Scenario, context
+            Document(document.source, data, marks, document.key_marks), model, context
         )
         if end == "value":
-            scenario = result
+            validated = result
         at_ends[end] = [p for p in found_problems if not off(p)]
     at_number = {p.path for end in ("low", "high") for p in at_ends.get(end, [])} & set(names)
     elsewhere_at_value = any(p.path not in names for p in at_ends["value"])
@@ -731,10 +744,13 @@ def _validate_scenario(document: Document, context: dict[str, Any] | None) -> Sc
                 problems.append(problem)
     if problems:
         raise ScenarioError(problems)
-    if not isinstance(scenario, Scenario):
-        raise ScenarioError([Problem(document.where(()), "", "not a valid scenario")])
-    ranges.attach(scenario, numbers)
-    return scenario
+    if not isinstance(validated, model):
+        raise ScenarioError([Problem(document.where(()), "", f"not a valid {_noun(model)}")])
+    return validated, numbers
+
+
+def _noun(model: type[BaseModel]) -> str:
+    return "scenario" if model is Scenario else model.__name__
 
 
 def _ranges_under(path: str, names: dict[str, PathKey]) -> str:
