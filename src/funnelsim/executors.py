@@ -24,6 +24,18 @@ if TYPE_CHECKING:
     from distributed import Client
 
 EXECUTORS = ("process", "dask")
+# A local Dask worker's housekeeping runs in threads of the process that simulates, and each
+# wake-up takes the GIL from the simulation: the statistical profiler samples the task's stack
+# every 10 ms, the event loop checks its own health every 20 ms, memory is polled every 100 ms
+# and the system every 500 ms. For a run nobody profiles, on a machine with no core to spare,
+# that is about a tenth of each worker's CPU time (benchmarks/bench_parallel.py); a local
+# cluster turns the profiler off and the checks down (Nanny passes the config to its worker).
+QUIET_DASK = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
 
 
 def default_workers() -> int:
@@ -150,16 +162,15 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Client]:
         return
     import dask
 
-    # The workers' statistical profiler samples the running task's stack every 10 ms while
-    # holding the GIL: pure overhead for a run nobody profiles (Nanny passes the config on).
     with (
-        dask.config.set({"distributed.worker.profile.enabled": False}),
+        dask.config.set(QUIET_DASK),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",
+            preload=["funnelsim.worker"],  # imported while the cluster starts, as the pool's
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
