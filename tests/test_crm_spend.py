@@ -199,7 +199,10 @@ def test_the_calibrated_scenario_buys_its_leads_with_spend(spent: Export) -> Non
     data = yaml.safe_load(found.text)
     search = data["sources"]["paid_search"]
     print(yaml.safe_dump(search, sort_keys=False, width=200))
-    assert search["spend"] == {"by_month": [round(x) for x in SPEND]}
+    assert search["spend"] == {
+        "by_month": [round(x) for x in SPEND],
+        "first_month": f"{FIRST:%Y-%m}",
+    }
     response = search["response"]
     assert list(response) == ["curve", *PARAMETERS]
     assert response["curve"] == "hill"
@@ -246,6 +249,24 @@ def test_the_back_tests_replay_lines_the_months_up(spent: Export) -> None:
     assert model == pytest.approx(fitted, rel=1e-9)
 
 
+def test_a_warm_up_keeps_the_spend_on_its_calendar_months(spent: Export) -> None:
+    """With a warm-up, the simulation starts months before the export: the spend history keeps
+    its calendar months (``first_month``), and the warm-up's months spend as the first did."""
+    found = calibrate(spent, None, name="Spent")
+    replay = with_settings(
+        found.scenario, {"start": f"{FIRST:%Y-%m-%d %H:%M}", "warmup": "10w"}, "replay", "test"
+    )
+    source = replay.sources["paid_search"]
+    assert isinstance(source, InboundSource)
+    assert source.spend is not None
+    before = (FIRST.year - replay.origin.year) * 12 + FIRST.month - replay.origin.month
+    plan = source.spend.plan(before + len(SPEND), replay.origin)
+    print(f"origin {replay.origin:%Y-%m-%d}, {before} month(s) before {FIRST:%Y-%m}:", plan[:6])
+    assert before == 2  # 10 weeks before 2025-01-16 reach back into November
+    assert plan[:before] == [round(SPEND[0])] * before
+    assert plan[before:] == [round(x) for x in SPEND]
+
+
 # -- (d) curves imported from a media-mix model ---------------------------------------------------
 GOOD = """\
 Paid Search:
@@ -265,7 +286,10 @@ def test_an_imported_curve_replaces_the_fitted_one(spent: Export, tmp_path: Path
     search = yaml.safe_load(found.text)["sources"]["paid_search"]
     print(search["response"])
     assert search["response"] == yaml.safe_load(GOOD)["Paid Search"]  # as written, ranges kept
-    assert search["spend"] == {"by_month": [round(x) for x in SPEND]}
+    assert search["spend"] == {
+        "by_month": [round(x) for x in SPEND],
+        "first_month": f"{FIRST:%Y-%m}",
+    }
     assert f"its curve imported from {path}" in found.text
     print("\n".join(found.notes))
     assert any(n.startswith("imported curve of 'Brand TV'") and "not used" in n

@@ -116,7 +116,9 @@ def monthly_leads(baseline: Any, content: float, spend: float) -> float:
     for source in plan.sources.values():
         assert source.response is not None
         assert source.spend is not None
-        total += source.response.spend_response().expected_leads(source.spend.plan(3))[-1]
+        total += source.response.spend_response().expected_leads(source.spend.plan(3, plan.origin))[
+            -1
+        ]
     return float(total)
 
 

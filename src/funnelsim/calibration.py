@@ -20,9 +20,9 @@ deals) keeps its value and loses its range, and says so in ``notes``.
 curve was fitted (``funnelsim.crm.fits``: ``response.SOURCE.*``) or imported from a media-mix
 model (``responses``, :func:`funnelsim.crm.response.read_responses`; an imported curve
 replaces the fitted one) is written bought with spend, as the model simulates it:
-``spend: {by_month: [...]}``, the export's spend of each month from its first month (whole
-money; month 1 of ``by_month`` is the month the simulation starts, its warm-up included, so a
-back-test replayed from the export's first day with ``warmup="0d"`` lines them up), and
+``spend: {by_month: [...], first_month: YYYY-MM}``, the export's spend of each month from its
+first month (whole money), dated, so that a replay lines the months up whatever its warm-up
+(the warm-up's months spend as the first one did), and
 ``response: {curve: hill, leads_at_saturation, half_saturation, shape, adstock}`` in the
 extended form (grade ``B`` from 12 months, ``C`` below; a number the fit held fixed is an
 ``assumption``). Its ``arrivals`` keep the weekday and hour shapes, no rate and no month
@@ -240,6 +240,7 @@ def _curve(
     fits: Fits,
     numbers: dict[str, dict[str, object]],
     imported: Mapping[str, ImportedResponse],
+    first_month: str,
 ) -> tuple[dict[str, Any], dict[str, Any], str] | None:
     """A source's ``spend`` and ``response`` sections and what they are, when the export has
     its spend and a curve was fitted or imported for it; None otherwise. The fitted curve's
@@ -248,7 +249,7 @@ def _curve(
     spend = fits.spend_by_month.get(key)
     if spend is None:
         return None
-    by_month = {"by_month": [round(value) for value in spend]}
+    by_month = {"by_month": [round(value) for value in spend], "first_month": first_month}
     if key in imported:
         curve = imported[key]
         return by_month, copy.deepcopy(curve.section), f"its curve imported from {curve.file}"
@@ -272,9 +273,9 @@ def _spend_notes(
         first = export.leads["created"].min()
         notes.append(
             f"spend -> leads curves for {', '.join(curves)}: spend.by_month is the export's "
-            f"spend from its first month ({first:%Y-%m}, month 1 of the simulation, warm-up "
-            "included); their arrivals keep the weekday and hour shapes, no rate and no month "
-            "shape: month to month, their leads follow the spend"
+            f"spend of each month from {first:%Y-%m} (first_month; a warm-up before it spends "
+            "as that month did); their arrivals keep the weekday and hour shapes, no rate and "
+            "no month shape: month to month, their leads follow the spend"
         )
     for key, curve in imported.items():
         if key in curves:
@@ -325,7 +326,7 @@ def _sources(
             for unused in ("spend", "response"):
                 source.pop(unused, None)
             rate = numbers.pop(f"sources.{key}.arrivals.rate", None)
-            curve = _curve(key, fits, numbers, imported)
+            curve = _curve(key, fits, numbers, imported, f"{leads['created'].min():%Y-%m}")
             if curve is not None:
                 spend, response, how = curve
                 # the spend and its curve first: they say where this source's leads come from

@@ -99,7 +99,7 @@ def planned_cost_monthly(scenario: Scenario) -> float:
         for m, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
             share = max(0.0, min(end, t1) - max(start, t0)) / (end - start)
             if isinstance(source, InboundSource):
-                spend = source.spend.for_month(m) if source.spend is not None else 0.0
+                spend = source.spend.for_month(m, scenario.origin) if source.spend else 0.0
                 total += share * (spend + source.monthly_cost)
             elif isinstance(source, OutboundSource):
                 total += share * (

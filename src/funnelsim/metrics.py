@@ -376,7 +376,7 @@ def costs(records: RunRecords, scenario: Scenario) -> Costs:
         for m, (start, end) in enumerate(zip(starts, ends, strict=True)):
             share = _prorate(start, end, t0, t1)
             if isinstance(source, InboundSource):
-                monthly = source.spend.for_month(m) if source.spend is not None else 0.0
+                monthly = source.spend.for_month(m, scenario.origin) if source.spend else 0.0
                 own[index] += share * (monthly + source.monthly_cost)
             else:
                 own[index] += share * source.monthly_cost

@@ -364,10 +364,10 @@ def baseline_of(scenario: Scenario, rows: Sequence[Mapping[str, float]], metric:
             by_month = None
             if source.spend.by_month is not None:
                 by_month = tuple(source.spend.by_month)
-                monthly = statistics.fmean(source.spend.plan(_months(scenario)))
+                monthly = statistics.fmean(source.spend.plan(_months(scenario), scenario.origin))
                 path = f"sources.{name}.spend.by_month"
             else:
-                monthly = source.spend.for_month(0)
+                monthly = source.spend.for_month(0, scenario.origin)
                 path = f"sources.{name}.spend.monthly"
             leads = response.steady_state_leads(monthly)
             spend.append(_Spend(name, path, monthly, by_month, response, leads))

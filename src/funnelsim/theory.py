@@ -214,5 +214,5 @@ def _mean_monthly_leads(source: InboundSource, origin: dt.datetime, span_h: floa
     assert source.spend is not None
     assert source.response is not None
     months = len(month_edges(origin, span_h)[0])
-    leads = source.response.spend_response().expected_leads(source.spend.plan(months))
+    leads = source.response.spend_response().expected_leads(source.spend.plan(months, origin))
     return math.fsum(leads) / len(leads)

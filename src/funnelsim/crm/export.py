@@ -461,7 +461,7 @@ def spend_table(scenario: Scenario) -> pd.DataFrame | None:
     first = pd.Timestamp(scenario.origin).to_period("M").to_timestamp()
     months = [m for m in pd.date_range(first, end, freq="MS") if m < end]
     rows = [
-        (f"{month:%Y-%m}", channel, _money(spend.for_month(index)))
+        (f"{month:%Y-%m}", channel, _money(spend.for_month(index, scenario.origin)))
         for index, month in enumerate(months)
         for channel, spend in spending.items()
     ]

@@ -36,8 +36,8 @@ INBOUND, OUTBOUND = Kind.INBOUND, Kind.OUTBOUND
 NEW, OPEN_MQL, OPEN_OPPORTUNITY = Entry.NEW, Entry.OPEN_MQL, Entry.OPEN_OPPORTUNITY
 
 
-def spend_by_month(spend: Spend, months: int) -> FloatArray:
-    return np.array(spend.plan(months), dtype=float)
+def spend_by_month(spend: Spend, months: int, origin: dt.datetime) -> FloatArray:
+    return np.array(spend.plan(months, origin), dtype=float)
 
 
 def response_of(source: InboundSource) -> SpendResponse:
@@ -50,7 +50,7 @@ def expected_monthly_leads(source: InboundSource, origin: dt.datetime, span_h: f
     (``theory.offered_load`` computes them without numpy, for ``funnelsim validate``)."""
     assert source.spend is not None
     months, _ = month_bounds(origin, span_h)
-    return response_of(source).leads(spend_by_month(source.spend, len(months)))
+    return response_of(source).leads(spend_by_month(source.spend, len(months), origin))
 
 
 def _spend_arrivals(

@@ -543,7 +543,8 @@ PositiveMoney = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 
 
 class Spend(Section):
-    """Money put into a channel, per calendar month (month 1 is the month the simulation starts)."""
+    """Money put into a channel, per calendar month (month 1 is the month the simulation starts,
+    its warm-up included, unless ``first_month`` says which month ``by_month`` starts in)."""
 
     monthly: Money | None = Field(default=None, description="The same spend every month (money).")
     by_month: list[Money] | None = Field(
@@ -551,23 +552,36 @@ class Spend(Section):
         min_length=1,
         description="Spend of month 1, 2, ... (money); the last value holds for later months.",
     )
+    first_month: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        description="The calendar month of by_month's first value, YYYY-MM (default: the month "
+        "the simulation starts); earlier months spend as that first month does. A spend history "
+        "then stays on its calendar months whatever the warm-up.",
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> Self:
         if (self.monthly is None) == (self.by_month is None):
             raise ValueError("give either 'monthly' or 'by_month'")
+        if self.first_month is not None and self.by_month is None:
+            raise ValueError("'first_month' dates 'by_month': give it with by_month")
         return self
 
-    def for_month(self, index: int) -> float:
-        """Spend in month ``index`` (0: the first month of the simulation)."""
+    def for_month(self, index: int, origin: dt.datetime) -> float:
+        """Spend in the simulation's month ``index`` (0: the calendar month of ``origin``,
+        the simulation's hour 0)."""
         if self.monthly is not None:
             return self.monthly
         assert self.by_month is not None
-        return self.by_month[min(index, len(self.by_month) - 1)]
+        if self.first_month is not None:
+            year, month = (int(part) for part in self.first_month.split("-"))
+            index += (origin.year - year) * 12 + origin.month - month
+        return self.by_month[min(max(index, 0), len(self.by_month) - 1)]
 
-    def plan(self, months: int) -> list[float]:
-        """Spend of each of the first ``months`` months."""
-        return [self.for_month(m) for m in range(months)]
+    def plan(self, months: int, origin: dt.datetime) -> list[float]:
+        """Spend of each of the simulation's first ``months`` months, from ``origin``'s."""
+        return [self.for_month(m, origin) for m in range(months)]
 
 
 class Response(Section):
