@@ -267,6 +267,20 @@ def test_a_warm_up_keeps_the_spend_on_its_calendar_months(spent: Export) -> None
     assert plan[before:] == [round(x) for x in SPEND]
 
 
+@pytest.mark.parametrize("written", ["2025-13", "2025-01-01"])
+def test_a_first_month_that_is_not_a_month_is_refused_where_it_is(
+    spent: Export, tmp_path: Path, written: str
+) -> None:
+    text = calibrate(spent, None, name="Spent").text
+    text = text.replace(f"first_month: {FIRST:%Y-%m}", f"first_month: {written}")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    lines = assert_refused(invoke("validate", path))
+    line = 1 + text[: text.index(f"first_month: {written}")].count("\n")
+    assert lines == [f"{path}:{line}:20: sources.paid_search.spend.first_month: expected a "
+                     f"calendar month YYYY-MM, e.g. 2027-01; got {written}"]  # fmt: skip
+
+
 # -- (d) curves imported from a media-mix model ---------------------------------------------------
 GOOD = """\
 Paid Search:

@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -554,11 +555,20 @@ class Spend(Section):
     )
     first_month: str | None = Field(
         default=None,
-        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
         description="The calendar month of by_month's first value, YYYY-MM (default: the month "
         "the simulation starts); earlier months spend as that first month does. A spend history "
         "then stays on its calendar months whatever the warm-up.",
     )
+
+    @field_validator("first_month", mode="before")
+    @classmethod
+    def _calendar_month(cls, value: object) -> object:
+        # YAML reads 2027-01-01 as a date: name the form wanted, not "a valid string"
+        if value is not None and not (
+            isinstance(value, str) and re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value)
+        ):
+            raise ValueError(f"expected a calendar month YYYY-MM, e.g. 2027-01; got {value!s}")
+        return value
 
     @model_validator(mode="after")
     def _one_way(self) -> Self:
