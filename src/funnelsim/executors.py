@@ -145,7 +145,13 @@ def _shut_down(executor: Executor) -> Iterator[Executor]:
             results = getattr(executor, "_result_queue", None)
             if results is not None:
                 results._writer.close()
+            manager = getattr(executor, "_executor_manager_thread", None)
             executor.shutdown(wait=False, cancel_futures=True)
+            # The manager thread closes its wake-up pipe as it ends, while the interpreter's
+            # exit hook writes to that pipe without a lock (CPython 3.11): a run stopped by a
+            # signal printed "Bad file descriptor" at exit, now and then. Let it end first.
+            if manager is not None:
+                manager.join(timeout=5)
         else:
             executor.shutdown(wait=False)  # Dask's executor cancels its futures so
         raise
