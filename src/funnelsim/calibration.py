@@ -240,7 +240,6 @@ def _curve(
     fits: Fits,
     numbers: dict[str, dict[str, object]],
     imported: Mapping[str, ImportedResponse],
-    first_month: str,
 ) -> tuple[dict[str, Any], dict[str, Any], str] | None:
     """A source's ``spend`` and ``response`` sections and what they are, when the export has
     its spend and a curve was fitted or imported for it; None otherwise. The fitted curve's
@@ -249,7 +248,7 @@ def _curve(
     spend = fits.spend_by_month.get(key)
     if spend is None:
         return None
-    by_month = {"by_month": [round(value) for value in spend], "first_month": first_month}
+    by_month = {"by_month": [round(value) for value in spend], "first_month": fits.spend_from}
     if key in imported:
         curve = imported[key]
         return by_month, copy.deepcopy(curve.section), f"its curve imported from {curve.file}"
@@ -270,10 +269,9 @@ def _spend_notes(
     """Which sources are bought with spend now, and the imported curves not used, and why.
     (The spend file's channels that name no source are in ``fits.skipped``.)"""
     if curves:
-        first = export.leads["created"].min()
         notes.append(
             f"spend -> leads curves for {', '.join(curves)}: spend.by_month is the export's "
-            f"spend of each month from {first:%Y-%m} (first_month; a warm-up before it spends "
+            f"spend of each month from {fits.spend_from} (first_month; a warm-up before it spends "
             "as that month did); their arrivals keep the weekday and hour shapes, no rate and "
             "no month shape: month to month, their leads follow the spend"
         )
@@ -326,7 +324,7 @@ def _sources(
             for unused in ("spend", "response"):
                 source.pop(unused, None)
             rate = numbers.pop(f"sources.{key}.arrivals.rate", None)
-            curve = _curve(key, fits, numbers, imported, f"{leads['created'].min():%Y-%m}")
+            curve = _curve(key, fits, numbers, imported)
             if curve is not None:
                 spend, response, how = curve
                 # the spend and its curve first: they say where this source's leads come from

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SpendResponse",
     "adstock_half_life",
+    "carry_over",
     "geometric_adstock",
     "hill",
     "logistic_saturation",
@@ -94,13 +95,14 @@ def geometric_adstock(
         raise ValueError("spend must be finite")
     if x.size == 0:
         return x.copy()
-    return np.array(_adstock(x.tolist(), theta, initial), dtype=np.float64)
+    return np.array(carry_over(x.tolist(), theta, initial), dtype=np.float64)
 
 
-def _adstock(spend: Iterable[float], theta: float, initial: float) -> list[float]:
-    """The recursion ``a_t = x_t + theta * a_{t-1}`` itself, on floats: plans run to tens of
-    periods, and scipy.signal.lfilter, which computes the same, costs about a second of import
-    in every process that plans spend."""
+def carry_over(spend: Iterable[float], theta: float, initial: float) -> list[float]:
+    """The recursion ``a_t = x_t + theta * a_{t-1}`` itself, on floats, unchecked (a fit calls
+    it thousands of times; :func:`geometric_adstock` checks its inputs first): plans run to tens
+    of periods, and scipy.signal.lfilter, which computes the same, costs about a second of
+    import in every process that plans spend."""
     out = []
     carried = initial
     for value in spend:
@@ -253,7 +255,7 @@ class SpendResponse:
         plan = [float(v) for v in spend_by_period]
         if not all(math.isfinite(v) and v >= 0 for v in plan):
             raise ValueError("spend must be finite and >= 0")
-        return [self.beta * self.share(a) for a in _adstock(plan, self.adstock, 0.0)]
+        return [self.beta * self.share(a) for a in carry_over(plan, self.adstock, 0.0)]
 
     def marginal_leads(self, spend_by_period: ArrayLike, period: int, extra: float) -> float:
         """Extra expected leads from adding ``extra`` to the spend of ``period``.

@@ -101,7 +101,7 @@ from scipy.special import chdtri, expit, gamma, gammaincinv, log_expit, log_ndtr
 from funnelsim.analysis import summarise
 from funnelsim.crm.data import Export
 from funnelsim.crm.formats import slug
-from funnelsim.curves import RESPONSE_PARAMETERS
+from funnelsim.curves import RESPONSE_PARAMETERS, carry_over
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -220,6 +220,7 @@ class Fits:
     # spend file's, 0 where it has no row), and the curve's numbers held fixed (name -> value;
     # why in ``skipped``)
     spend_by_month: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    spend_from: str = ""  # the calendar month (YYYY-MM) of spend_by_month's first values
     fixed: dict[str, float] = field(default_factory=dict)
     label: str = "CRM export"  # names the export in each number's `source`
     level: float = 0.95
@@ -914,13 +915,8 @@ def covered_share(
 
 def carried(spend: FloatArray, adstock: float) -> FloatArray:
     """Geometric adstock from nothing before the first month: ``a_t = x_t + adstock a_{t-1}``
-    (``funnelsim.curves.geometric_adstock``, unchecked: the fit calls it thousands of times)."""
-    out = np.empty(len(spend))
-    carry = 0.0
-    for t, x in enumerate(spend):
-        carry = float(x) + adstock * carry
-        out[t] = carry
-    return out
+    (:func:`funnelsim.curves.carry_over`, on arrays)."""
+    return np.array(carry_over(spend.tolist(), adstock, 0.0), dtype=np.float64)
 
 
 def _log_means(
@@ -1139,6 +1135,7 @@ def _responses(
     leads (see the module)."""
     start = leads["created"].min().normalize()  # midnight of the first day, as the back-test
     months = export_months(start, at)
+    out.spend_from = f"{start:%Y-%m}"
     channels = spend["channel"].astype(str)
     sources = leads["source"].astype(str).map(slug)
     for name in sorted(set(channels.map(slug))):
